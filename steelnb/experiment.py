@@ -1,0 +1,115 @@
+"""One experiment = data split + model + training + test evaluation, as the notebooks run them.
+
+Keeps the notebooks to a few lines: ``run_experiment(...)`` trains (or resumes, or reloads a
+finished run) and scores the test split at the model's input size and at the original resolution.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .checkpoint import load_weights
+from .dataset import SteelDataset
+from .index import SegmentationIndex
+from .inference import predict_mask
+from .metrics import MetricAccumulator, all_empty_scores, image_miou, summarize
+from .models import build_model
+from .profile import Profile
+from .split import stratified_split
+from .train import TrainConfig, default_device, evaluate, fit
+
+#: Per-image mean IoU reported in the paper (Table 2).
+PAPER_MIOU = {"baseline": 0.29, "resnet101": 0.57, "densenet201": 0.325, "efficientnet_b1": 0.57}
+
+
+def course_split(index: SegmentationIndex, profile: Profile, seed: int = 0) -> dict[str, list[str]]:
+    """The 80/10/10 stratified split, each part capped to its share of ``profile.max_images``."""
+    split = stratified_split(index, seed=seed)
+    if profile.max_images is None:
+        return split
+    caps = {"train": 0.8, "val": 0.1, "test": 0.1}
+    rng = np.random.default_rng(seed)
+    return {name: sorted(rng.permutation(ids)[:max(2, round(caps[name] * profile.max_images))].tolist())
+            for name, ids in split.items()}
+
+
+@dataclass
+class ExperimentResult:
+    """What a notebook needs from a trained model."""
+
+    name: str
+    model: torch.nn.Module = field(repr=False)
+    history: list[dict] = field(repr=False)
+    counts: np.ndarray = field(repr=False)  # test pixel counts at the model's input size (N, C+1, 3)
+    counts_original: np.ndarray = field(repr=False)  # test pixel counts at the original resolution
+    run_dir: Path | None = None
+
+    @property
+    def per_image_iou(self) -> np.ndarray:
+        """Paper-style per-image IoU of each test image (at the model's input size)."""
+        return image_miou(self.counts)
+
+    def row(self) -> dict[str, float]:
+        """Summary numbers for a results table."""
+        scores, original = summarize(self.counts), summarize(self.counts_original)
+        return {"mIoU": scores["miou"], "mIoU defects": scores["miou_defects"], "Dice": scores["dice"],
+                "mIoU @orig": original["miou"], "Dice @orig": original["dice"],
+                **{f"IoU c{c}": scores[f"iou_{c}"] for c in range(1, self.counts.shape[1])}}
+
+
+@torch.no_grad()
+def original_resolution_counts(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
+                               input_size: tuple[int, int] | None, tta: bool = False) -> np.ndarray:
+    """Pixel counts of ``model`` on full-resolution masks: predictions are made at ``input_size`` and
+    their probabilities resized back (None = feed the original image)."""
+    accumulator = MetricAccumulator(index.num_classes)
+    for image_id in image_ids:
+        pred = predict_mask(model, index.image(image_id), input_size, tta=tta)
+        accumulator.update(torch.from_numpy(pred)[None], torch.from_numpy(index.mask(image_id))[None])
+    return accumulator.counts
+
+
+def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[str]], profile: Profile,
+                   architecture: str = "deeplabv3plus", backbone: str = "resnet18", augment: bool = True,
+                   mode: str = "resize", crop_width: int = 512, pretrained: bool = True, progress: bool = True,
+                   **config_overrides) -> ExperimentResult:
+    """Train ``architecture`` on ``backbone`` (resuming a checkpointed run of the same name), then score it.
+
+    ``config_overrides`` go into :class:`TrainConfig` (loss, class_weights, mixup_alpha, epochs, lr, ...).
+    """
+    device = default_device()
+    config = TrainConfig(**{"epochs": profile.epochs, "batch_size": profile.batch_size, **config_overrides})
+    size = profile.image_size
+    train_set = SteelDataset(index, split["train"], mode=mode, size=size, crop_width=crop_width,
+                             augment_weights=(1.0, 1.0, 1.0) if augment else None, seed=config.seed, cache=True)
+    eval_mode = "resize" if mode == "resize" else "native"
+    val_set = SteelDataset(index, split["val"], mode=eval_mode, size=size, cache=True)
+    test_set = SteelDataset(index, split["test"], mode=eval_mode, size=size)
+    torch.manual_seed(config.seed)
+    model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained)
+    run_dir = profile.runs_dir / index.name / name
+    history = fit(model, train_set, val_set, run_dir, config, index.num_classes, device, progress)
+    load_weights(model, run_dir, "best")
+    model.to(device)
+    _, accumulator = evaluate(model, torch.utils.data.DataLoader(test_set, batch_size=config.batch_size),
+                              index.num_classes, device)
+    original = original_resolution_counts(model, index, split["test"], size if mode == "resize" else None)
+    return ExperimentResult(name, model, history, accumulator.counts, original, run_dir)
+
+
+def results_table(results: list[ExperimentResult], paper: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per experiment plus the all-empty prediction, with the paper's mIoU where it has one."""
+    rows = {r.name: r.row() for r in results}
+    if results:
+        empty, empty_original = all_empty_scores(results[0].counts), all_empty_scores(results[0].counts_original)
+        rows["all-empty prediction"] = {"mIoU": empty["miou"], "mIoU defects": empty["miou_defects"],
+                                        "Dice": empty["dice"], "mIoU @orig": empty_original["miou"],
+                                        "Dice @orig": empty_original["dice"]}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if paper:
+        table.insert(0, "paper mIoU", [paper.get(name, np.nan) for name in table.index])
+    return table.round(3)

@@ -1,0 +1,221 @@
+"""Dataset indexes: which images exist, which defect classes each holds, and their masks.
+
+Two layouts are understood:
+
+* Kaggle Severstal (``train.csv`` + ``train_images/``), in the current
+  ``ImageId,ClassId,EncodedPixels`` format or the original ``ImageId_ClassId,EncodedPixels`` one.
+  Defect-free images have no row and exist only as files, so the image folder is listed too.
+* NEU-Seg (``img_dir/{train,val,test}/*.jpg`` + ``ann_dir/{train,val,test}/*.png`` class-index masks).
+
+Both give a :class:`SegmentationIndex` with the same interface, so datasets, statistics and
+notebooks work on either.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .images import ImageReadError, read_gray, read_label_png
+from .rle import SEVERSTAL_SHAPE, RLEError, rle_decode
+
+SEVERSTAL_CLASSES: tuple[str, ...] = ("class 1", "class 2", "class 3", "class 4")
+NEU_CLASSES: tuple[str, ...] = ("inclusion", "patches", "scratches")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+class DatasetFormatError(ValueError):
+    """A dataset folder or CSV that does not match a known layout; the message names the file."""
+
+
+@dataclass
+class SegmentationIndex:
+    """Images of one dataset with their per-class presence.
+
+    Attributes:
+        name: short dataset name ("severstal", "demo", "neu-seg").
+        root: dataset folder.
+        class_names: names of the defect classes 1..C (class 0 is background).
+        image_shape: (height, width) every image must have, or None when not fixed.
+        table: one row per image, indexed by ``image_id``, with columns ``path`` and
+            ``has_1..has_C`` (bool), plus ``split`` when the dataset ships its own split.
+    """
+
+    name: str
+    root: Path
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, int] | None
+    table: pd.DataFrame = field(repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of label values including background (C + 1)."""
+        return len(self.class_names) + 1
+
+    @property
+    def image_ids(self) -> list[str]:
+        """All image ids, in a stable sorted order."""
+        return list(self.table.index)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def presence(self) -> np.ndarray:
+        """Bool array (n_images, C): does image i hold defect class c+1."""
+        return self.table[[f"has_{c}" for c in range(1, self.num_classes)]].to_numpy(bool)
+
+    def image(self, image_id: str) -> np.ndarray:
+        """The grayscale image, uint8 (height, width)."""
+        return read_gray(self.table.at[image_id, "path"], self.image_shape)
+
+    def mask(self, image_id: str) -> np.ndarray:
+        """The label mask, uint8 (height, width) with values 0 (background) .. C."""
+        raise NotImplementedError
+
+
+@dataclass
+class SeverstalIndex(SegmentationIndex):
+    """Kaggle Severstal layout. ``rles`` holds the non-empty rows: image_id, class_id, rle, line."""
+
+    rles: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    csv_path: Path | None = None
+
+    def mask(self, image_id: str) -> np.ndarray:
+        """Label mask 0..4 decoded from the RLE rows; where classes overlap the larger ClassId wins."""
+        mask = np.zeros(self.image_shape, dtype=np.uint8)
+        rows = self.rles[self.rles.image_id == image_id].sort_values("class_id")
+        for row in rows.itertuples():
+            try:
+                pixels = rle_decode(row.rle, self.image_shape, image_id=image_id, class_id=row.class_id)
+            except RLEError as err:
+                raise RLEError(f"{self.csv_path} line {row.line}: {err}") from None
+            mask[pixels] = row.class_id
+        return mask
+
+
+@dataclass
+class NEUSegIndex(SegmentationIndex):
+    """NEU-Seg layout; masks are class-index PNGs next to the images."""
+
+    def mask(self, image_id: str) -> np.ndarray:
+        """Label mask 0..3 read from ``ann_dir``."""
+        return read_label_png(self.table.at[image_id, "mask_path"], self.num_classes - 1, self.image_shape)
+
+
+def _read_rle_csv(csv_path: Path) -> pd.DataFrame:
+    """Parse train.csv in either Kaggle format into image_id, class_id, rle, line (1-based file line)."""
+    try:
+        raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DatasetFormatError(f"cannot read {csv_path}: {err}") from None
+    raw["line"] = np.arange(len(raw)) + 2  # line 1 is the header
+    if {"ImageId", "ClassId", "EncodedPixels"} <= set(raw.columns):
+        image_ids, class_ids = raw["ImageId"], raw["ClassId"]
+    elif {"ImageId_ClassId", "EncodedPixels"} <= set(raw.columns):
+        parts = raw["ImageId_ClassId"].str.rsplit("_", n=1, expand=True)
+        if parts.shape[1] != 2 or parts[1].isna().any():
+            bad = raw.loc[parts[1].isna() if parts.shape[1] == 2 else raw.index, "line"].iloc[0]
+            raise DatasetFormatError(f"{csv_path} line {bad}: ImageId_ClassId must look like '0002cc93b.jpg_1'")
+        image_ids, class_ids = parts[0], parts[1]
+    else:
+        raise DatasetFormatError(
+            f"{csv_path}: expected columns ImageId,ClassId,EncodedPixels (or ImageId_ClassId,EncodedPixels), "
+            f"found {list(raw.columns)}"
+        )
+    table = pd.DataFrame({"image_id": image_ids.str.strip(), "class_id": class_ids.str.strip(),
+                          "rle": raw["EncodedPixels"].str.strip(), "line": raw["line"]})
+    bad_class = ~table.class_id.isin(["1", "2", "3", "4"])
+    if bad_class.any():
+        row = table[bad_class].iloc[0]
+        raise DatasetFormatError(f"{csv_path} line {row.line}: ImageId={row.image_id!r} has ClassId "
+                                 f"{row.class_id!r}, expected 1..4")
+    table["class_id"] = table.class_id.astype(int)
+    table = table[table.rle != ""].reset_index(drop=True)
+    duplicated = table.duplicated(["image_id", "class_id"])
+    if duplicated.any():
+        row = table[duplicated].iloc[0]
+        raise DatasetFormatError(f"{csv_path} line {row.line}: second row for ImageId={row.image_id!r} "
+                                 f"ClassId={row.class_id}")
+    return table
+
+
+def _list_images(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise DatasetFormatError(f"image folder not found: {folder}")
+    return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+def _presence_table(image_paths: dict[str, Path], present: dict[str, set[int]], n_defect: int) -> pd.DataFrame:
+    table = pd.DataFrame({"path": pd.Series(image_paths, dtype=object)})
+    table.index.name = "image_id"
+    for c in range(1, n_defect + 1):
+        table[f"has_{c}"] = [c in present.get(i, ()) for i in table.index]
+    return table.sort_index()
+
+
+def load_severstal(root: str | Path, name: str = "severstal", image_dir: str = "train_images",
+                   csv_name: str = "train.csv") -> SeverstalIndex:
+    """Index a Kaggle-format folder: every image in ``image_dir`` and the RLE rows of ``csv_name``.
+
+    Raises:
+        DatasetFormatError: no CSV, unknown columns, bad ClassId, duplicate rows, no images.
+        ImageReadError: a CSV row names an image that is not in the folder.
+    """
+    root = Path(root)
+    csv_path = root / csv_name
+    if not csv_path.is_file():
+        raise DatasetFormatError(f"{csv_path} not found; expected Kaggle's train.csv there")
+    rles = _read_rle_csv(csv_path)
+    images = _list_images(root / image_dir)
+    if not images:
+        raise DatasetFormatError(f"no images in {root / image_dir}")
+    missing = sorted(set(rles.image_id) - set(images))
+    if missing:
+        line = int(rles.loc[rles.image_id == missing[0], "line"].iloc[0])
+        raise ImageReadError(f"{csv_path} line {line}: image {root / image_dir / missing[0]} not found "
+                             f"({len(missing)} CSV images missing in all)")
+    present = rles.groupby("image_id").class_id.agg(set).to_dict()
+    table = _presence_table(images, present, len(SEVERSTAL_CLASSES))
+    return SeverstalIndex(name=name, root=root, class_names=SEVERSTAL_CLASSES, image_shape=SEVERSTAL_SHAPE,
+                          table=table, rles=rles, csv_path=csv_path)
+
+
+def load_neu_seg(root: str | Path) -> NEUSegIndex:
+    """Index NEU-Seg: ``root`` holds (or is) ``data_wenjian`` with img_dir/ and ann_dir/ per split.
+
+    Reads every mask once to know which classes each image holds (about 2 s for 4,470 masks).
+    """
+    root = Path(root)
+    if (root / "data_wenjian").is_dir():
+        root = root / "data_wenjian"
+    rows, present = {}, {}
+    split_col, mask_col = {}, {}
+    for split in ("train", "val", "test"):
+        img_folder = root / "img_dir" / split
+        if not img_folder.is_dir():
+            continue
+        for image_id, path in _list_images(img_folder).items():
+            mask_path = root / "ann_dir" / split / (Path(image_id).stem + ".png")
+            mask = read_label_png(mask_path, len(NEU_CLASSES))
+            key = f"{split}/{image_id}"
+            rows[key], split_col[key], mask_col[key] = path, split, mask_path
+            present[key] = set(np.unique(mask).tolist()) - {0}
+    if not rows:
+        raise DatasetFormatError(f"{root}: expected NEU-Seg folders img_dir/{{train,val,test}} and ann_dir/")
+    table = _presence_table(rows, present, len(NEU_CLASSES))
+    table["mask_path"] = pd.Series(mask_col)
+    table["split"] = pd.Series(split_col)
+    return NEUSegIndex(name="neu-seg", root=root, class_names=NEU_CLASSES, image_shape=(200, 200), table=table)
+
+
+def open_dataset(root: str | Path, name: str | None = None) -> SegmentationIndex:
+    """Open a dataset folder, recognising the Severstal/Kaggle or the NEU-Seg layout."""
+    root = Path(root)
+    if (root / "train.csv").is_file():
+        return load_severstal(root, name=name or "severstal")
+    if (root / "img_dir").is_dir() or (root / "data_wenjian").is_dir():
+        return load_neu_seg(root)
+    raise DatasetFormatError(f"{root}: neither a Kaggle Severstal folder (train.csv + train_images/) "
+                             "nor NEU-Seg (img_dir/ + ann_dir/)")

@@ -1,0 +1,77 @@
+"""Inference on resized (paper) or original-resolution images, optional flip TTA, and speed measurement."""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@torch.inference_mode()
+def predict_probs(model: nn.Module, images: torch.Tensor, tta: bool = False) -> torch.Tensor:
+    """Softmax probabilities (N, C+1, H, W) for images (N, 1, H, W) in [0, 1].
+
+    With ``tta`` the probabilities are averaged with those of the horizontally and vertically
+    flipped image (flipped back), the usual Kaggle test-time augmentation.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    images = images.to(device)
+    probs = model(images).float().softmax(1)
+    if tta:
+        for dims in ((3,), (2,)):
+            probs += model(images.flip(dims)).float().softmax(1).flip(dims)
+        probs /= 3
+    return probs
+
+
+def predict_mask(model: nn.Module, image: np.ndarray, input_size: tuple[int, int] | None = (256, 256),
+                 tta: bool = False) -> np.ndarray:
+    """Label mask (H, W) uint8 for one uint8 grayscale image (H, W) at its original resolution.
+
+    ``input_size=(256, 256)`` reproduces the paper: the image is squashed to the model's input size
+    and the class probabilities are resized back (bilinear) before the argmax. ``None`` feeds the
+    original image (e.g. 256x1600) directly.
+    """
+    height, width = image.shape
+    small = image if input_size is None else cv2.resize(image, input_size[::-1], interpolation=cv2.INTER_AREA)
+    probs = predict_probs(model, torch.from_numpy(small)[None, None].float() / 255, tta)
+    if input_size is not None:
+        probs = F.interpolate(probs, size=(height, width), mode="bilinear", align_corners=False)
+    return probs.argmax(1)[0].byte().cpu().numpy()
+
+
+def images_per_second(model: nn.Module, shape: tuple[int, int], batch_size: int = 1, steps: int = 5,
+                      train: bool = False, device: torch.device | str = "cpu", warmup: int = 1) -> float:
+    """Measured throughput of ``model`` on random (batch, 1, H, W) inputs: eval forward or a full SGD step."""
+    device = torch.device(device)
+    model = model.to(device)
+    images = torch.rand(batch_size, 1, *shape, device=device)
+    if train:
+        model.train()
+        target = torch.randint(0, 2, (batch_size, *shape), device=device)
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
+
+        def step() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(model(images), target).backward()
+            optimizer.step()
+    else:
+        model.eval()
+
+        def step() -> None:
+            with torch.inference_mode():
+                model(images)
+    for _ in range(warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * batch_size / (time.perf_counter() - start)

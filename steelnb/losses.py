@@ -1,0 +1,69 @@
+"""Losses: cross-entropy (the paper), class-weighted cross-entropy, soft Dice and focal (the paper's future work)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class DiceLoss(nn.Module):
+    """1 - mean soft Dice over the defect classes (background excluded), from logits (N, C+1, H, W)."""
+
+    def __init__(self, smooth: float = 1.0) -> None:
+        super().__init__()
+        self.smooth = smooth
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        probs = logits.softmax(1)[:, 1:]
+        onehot = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2)[:, 1:].to(probs.dtype)
+        inter = (probs * onehot).sum((0, 2, 3))
+        total = probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
+        return 1 - ((2 * inter + self.smooth) / (total + self.smooth)).mean()
+
+
+class FocalLoss(nn.Module):
+    """Focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_true)^gamma to focus on hard pixels."""
+
+    def __init__(self, gamma: float = 2.0, weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.gamma = gamma
+        self.register_buffer("weight", weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        log_p = F.log_softmax(logits, 1)
+        ce = F.nll_loss(log_p, target, weight=self.weight, reduction="none")
+        p_true = log_p.gather(1, target[:, None])[:, 0].exp()
+        return ((1 - p_true) ** self.gamma * ce).mean()
+
+
+class CEDiceLoss(nn.Module):
+    """Cross-entropy + soft Dice, the usual pairing for small structures."""
+
+    def __init__(self, weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.ce, self.dice = nn.CrossEntropyLoss(weight=weight), DiceLoss()
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.ce(logits, target) + self.dice(logits, target)
+
+
+def inverse_frequency_weights(pixel_counts: Sequence[float], power: float = 0.5) -> tuple[float, ...]:
+    """Class weights proportional to frequency^-power, normalised so the mean weight is 1."""
+    counts = np.maximum(np.asarray(pixel_counts, dtype=float), 1.0)
+    weights = (counts / counts.sum()) ** -power
+    return tuple((weights / weights.mean()).round(4).tolist())
+
+
+def build_loss(name: str, num_classes: int, class_weights: Sequence[float] | None = None) -> nn.Module:
+    """"ce", "focal", "dice" or "ce+dice"; ``class_weights`` (length num_classes) weight the CE terms."""
+    weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
+    if weight is not None and len(weight) != num_classes:
+        raise ValueError(f"class_weights has {len(weight)} entries, expected {num_classes}")
+    losses = {"ce": lambda: nn.CrossEntropyLoss(weight=weight), "focal": lambda: FocalLoss(weight=weight),
+              "dice": DiceLoss, "ce+dice": lambda: CEDiceLoss(weight)}
+    if name not in losses:
+        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(losses)}")
+    return losses[name]()

@@ -1,0 +1,101 @@
+"""torchvision backbones as two-stage feature extractors at output stride 16.
+
+Every backbone returns ``(low, high)``: ``low`` at stride 4 (the DeepLabV3+ skip) and ``high`` at
+stride 16. The last stride-2 stage is turned into a stride-1 stage with dilation 2, as DeepLabV3+
+does, so the field of view is kept while the resolution doubles. For DenseNet that means
+dropping the pooling of ``transition3`` and dilating ``denseblock4``, which
+segmentation-models-pytorch does not support.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torchvision import models
+
+from .weights import load_imagenet_weights
+
+BACKBONES = ("resnet18", "resnet50", "resnet101", "densenet121", "densenet201",
+             "efficientnet_b0", "efficientnet_b1", "mobilenet_v3_large")
+
+
+def dilate_stage(stage: nn.Module, dilation: int = 2) -> None:
+    """Make a stride-2 stage stride-1 and dilate its spatial convolutions (kernel > 1) by ``dilation``."""
+    for module in stage.modules():
+        if isinstance(module, nn.Conv2d):
+            module.stride = (1, 1)
+        if isinstance(module, nn.Conv2d) and module.kernel_size[0] > 1:
+            module.dilation = (dilation, dilation)
+            module.padding = (dilation * (module.kernel_size[0] - 1) // 2,) * 2
+        elif isinstance(module, (nn.AvgPool2d, nn.MaxPool2d)):
+            module.kernel_size, module.stride = 1, 1
+
+
+@dataclass
+class BackboneParts:
+    """The two halves of a backbone and their output channels."""
+
+    low: nn.Module
+    high: nn.Module
+    low_channels: int = 0
+    high_channels: int = 0
+
+    def __post_init__(self) -> None:
+        with torch.no_grad():
+            low = self.low.eval()(torch.zeros(1, 3, 64, 64))
+            self.low_channels, self.high_channels = low.shape[1], self.high.eval()(low).shape[1]
+        self.low.train(), self.high.train()
+
+
+def _resnet(net: nn.Module) -> BackboneParts:
+    dilate_stage(net.layer4)
+    return BackboneParts(nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1),
+                         nn.Sequential(net.layer2, net.layer3, net.layer4))
+
+
+def _densenet(net: nn.Module) -> BackboneParts:
+    f = net.features
+    dilate_stage(f.transition3.pool)  # keep transition3's 1x1 conv, drop its stride-2 pooling
+    dilate_stage(f.denseblock4)
+    return BackboneParts(nn.Sequential(f.conv0, f.norm0, f.relu0, f.pool0, f.denseblock1),
+                         nn.Sequential(f.transition1, f.denseblock2, f.transition2, f.denseblock3, f.transition3,
+                                       f.denseblock4, f.norm5, nn.ReLU(inplace=True)))
+
+
+def _efficientnet(net: nn.Module) -> BackboneParts:
+    dilate_stage(net.features[6])
+    dilate_stage(net.features[7])
+    return BackboneParts(net.features[:3], net.features[3:])
+
+
+def _mobilenet(net: nn.Module) -> BackboneParts:
+    return BackboneParts(net.features[:4], net.features[4:])  # built with dilated=True: already stride 16
+
+
+def build_backbone(arch: str, pretrained: bool = True, weights_file: str | None = None) -> BackboneParts:
+    """Build ``arch`` (one of BACKBONES) at output stride 16, with ImageNet weights when available."""
+    if arch not in BACKBONES:
+        raise ValueError(f"unknown backbone {arch!r}; choose one of {BACKBONES}")
+    net = models.mobilenet_v3_large(dilated=True) if arch == "mobilenet_v3_large" else getattr(models, arch)()
+    if pretrained:
+        load_imagenet_weights(net, arch, weights_file)
+    if arch.startswith("resnet"):
+        return _resnet(net)
+    if arch.startswith("densenet"):
+        return _densenet(net)
+    if arch.startswith("efficientnet"):
+        return _efficientnet(net)
+    return _mobilenet(net)
+
+
+class ImageNetInput(nn.Module):
+    """Turn a (N, 1 or 3, H, W) image in [0, 1] into ImageNet-normalised RGB (N, 3, H, W)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return (image - self.mean) / self.std

@@ -1,0 +1,113 @@
+"""Figures: mask overlays with a fixed class palette, IoU histograms, learning curves, class balance.
+
+Every function returns the matplotlib Figure; :func:`save_figure` writes it as PNG into the
+profile's figure folder (``figures/`` by default, a scratch folder in smoke runs).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+
+#: RGB colour of labels 0..4 (background unused); the same in every figure of the course.
+PALETTE = np.array([[0, 0, 0], [230, 57, 70], [42, 157, 143], [69, 123, 224], [244, 196, 48]], dtype=np.uint8)
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5, outline: bool = False) -> np.ndarray:
+    """RGB uint8 (H, W, 3): a grayscale image (H, W) with each defect label tinted by PALETTE."""
+    rgb = np.repeat(image[..., None], 3, axis=2).astype(np.float32)
+    colors = PALETTE[np.minimum(mask, len(PALETTE) - 1)].astype(np.float32)
+    defect = mask > 0
+    if outline:
+        defect = defect & ~cv2.erode(defect.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        alpha = 1.0
+    rgb[defect] = (1 - alpha) * rgb[defect] + alpha * colors[defect]
+    return rgb.astype(np.uint8)
+
+
+def class_legend(ax: plt.Axes, class_names: Sequence[str]) -> None:
+    """Add the palette legend for ``class_names`` (labels 1..C) to ``ax``."""
+    handles = [matplotlib.patches.Patch(color=PALETTE[c] / 255, label=f"{c}: {name}")
+               for c, name in enumerate(class_names, start=1)]
+    ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=len(handles), framealpha=0.8)
+
+
+def plot_examples(rows: Sequence[Mapping[str, np.ndarray]], class_names: Sequence[str],
+                  titles: Sequence[str] | None = None, width: float = 12.0) -> plt.Figure:
+    """A grid: one row per example, one column per entry of the row dict ({"image": gray, "ground truth": mask, ...}).
+
+    Entries named "image" are drawn in gray; every other entry is drawn as an overlay on the image.
+    """
+    columns = list(rows[0])
+    aspect = rows[0]["image"].shape[0] / rows[0]["image"].shape[1]
+    fig, axes = plt.subplots(len(rows), len(columns), squeeze=False,
+                             figsize=(width, len(rows) * width / len(columns) * aspect + 0.6))
+    for r, row in enumerate(rows):
+        for col, key in enumerate(columns):
+            ax = axes[r, col]
+            shown = row["image"] if key == "image" else overlay(row["image"], row[key])
+            ax.imshow(shown, cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([]), ax.set_yticks([])
+            label = key if titles is None or col else f"{titles[r]}"
+            ax.set_title(label if r == 0 or (titles is not None and col == 0) else "", fontsize=8)
+    class_legend(axes[0, -1], class_names)
+    fig.tight_layout()
+    return fig
+
+
+def plot_iou_histograms(ious: Mapping[str, np.ndarray], bins: int = 20) -> plt.Figure:
+    """Histogram of per-image IoU per model (the paper's Figure 4), one panel each, mean marked."""
+    fig, axes = plt.subplots(1, len(ious), figsize=(3.2 * len(ious), 2.8), sharey=True, squeeze=False)
+    for ax, (name, values) in zip(axes[0], ious.items()):
+        ax.hist(values, bins=bins, range=(0, 1), color="#457be0")
+        ax.axvline(np.mean(values), color="k", ls="--", lw=1)
+        ax.set_title(f"{name}\nmean {np.mean(values):.3f}", fontsize=9)
+        ax.set_xlabel("per-image IoU")
+    axes[0, 0].set_ylabel("images")
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> plt.Figure:
+    """Training/validation loss and validation mIoU per epoch for each run (the paper's Figure 3)."""
+    fig, (ax_loss, ax_iou) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name, history in histories.items():
+        epochs = [h["epoch"] for h in history]
+        line, = ax_loss.plot(epochs, [h["train_loss"] for h in history], label=f"{name} train")
+        ax_loss.plot(epochs, [h["val_loss"] for h in history], ls="--", color=line.get_color(), label=f"{name} val")
+        ax_iou.plot(epochs, [h["val_miou"] for h in history], color=line.get_color(), marker="o", ms=3, label=name)
+    if histories:
+        first = next(iter(histories.values()))
+        ax_iou.axhline(first[-1]["empty_miou"], color="gray", ls=":", label="all-empty prediction")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_iou.set(xlabel="epoch", ylabel="mIoU", title="validation per-image mIoU")
+    ax_loss.legend(fontsize=7), ax_iou.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_label_balance(shares: Mapping[str, np.ndarray], labels: Sequence[str]) -> plt.Figure:
+    """Grouped bars of label shares (e.g. before and after random weighted augmentation)."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    width = 0.8 / len(shares)
+    x = np.arange(len(labels))
+    for i, (name, values) in enumerate(shares.items()):
+        bars = ax.bar(x + i * width, values, width, label=name)
+        ax.bar_label(bars, labels=[f"{v:.1%}" for v in values], fontsize=7)
+    ax.set_xticks(x + width * (len(shares) - 1) / 2, labels)
+    ax.set_ylabel("share of labels")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: plt.Figure, name: str, folder: str | Path) -> Path:
+    """Save ``fig`` as ``folder/name.png`` (150 dpi) and return the path."""
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    return path

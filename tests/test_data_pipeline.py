@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+import torch
+
+from steelnb.augment import (apply_joint, augmentation_probabilities, class_shares, plan_augmented_copies,
+                             random_choice_transform)
+from steelnb.dataset import SteelDataset
+from steelnb.demo import generate_demo_dataset
+from steelnb.index import open_dataset
+from steelnb.split import class_combination_keys, stratified_split
+
+
+def test_demo_generator_is_deterministic_and_mirrors_the_paper(tmp_path, demo_root):
+    again = generate_demo_dataset(tmp_path / "again", n_images=12, seed=3)
+    assert (again / "train.csv").read_text() == (demo_root / "train.csv").read_text()
+    index = open_dataset(generate_demo_dataset(tmp_path / "big", n_images=200, seed=0))
+    presence = index.presence()
+    assert 0.35 < (~presence.any(axis=1)).mean() < 0.6  # about half defect-free
+    counts = presence.sum(axis=0)
+    assert counts[2] == counts.max() and counts[1] == counts.min()  # class 3 most, class 2 least frequent
+    from steelnb.stats import class_statistics
+    stats = class_statistics(index)
+    assert stats.loc[1, "segments_per_image"] > 3  # class 1 fragmented into many dots
+    assert stats.loc[4, "median_segment_px"] > 10 * stats.loc[1, "median_segment_px"]  # class 4 large
+
+
+def test_stratified_split_keeps_combinations(tmp_path):
+    index = open_dataset(generate_demo_dataset(tmp_path / "s", n_images=120, seed=1))
+    split = stratified_split(index, seed=0)
+    assert stratified_split(index, seed=0) == split
+    everything = split["train"] + split["val"] + split["test"]
+    assert sorted(everything) == index.image_ids  # a partition
+    assert abs(len(split["train"]) - 96) <= 3
+    keys = dict(zip(index.image_ids, class_combination_keys(index.presence())))
+    for name in ("val", "test"):  # defect-free share within 10 points of the whole set
+        share = np.mean([keys[i] == "0" for i in split[name]])
+        assert abs(share - np.mean([k == "0" for k in keys.values()])) < 0.1
+
+
+def test_split_too_small_is_a_clear_error(demo_root):
+    index = open_dataset(demo_root)
+    index.table = index.table.iloc[:3]
+    with pytest.raises(ValueError, match="split of .* is empty"):
+        stratified_split(index)
+
+
+def test_weighted_augmentation_probabilities_hand_computed():
+    # 4 images: defect-free, defect-free, class 1, class 1 + class 2 ; C = 2
+    presence = np.array([[0, 0], [0, 0], [1, 0], [1, 1]], dtype=bool)
+    shares = class_shares(presence)
+    np.testing.assert_allclose(shares, [2 / 5, 2 / 5, 1 / 5])
+    np.testing.assert_allclose(augmentation_probabilities(presence, shares), [0.6, 0.6, 0.6, 0.8])
+    rng_draws = np.random.default_rng(7).random(4)
+    np.testing.assert_array_equal(plan_augmented_copies(presence, shares, seed=7),
+                                  np.flatnonzero(rng_draws < [0.6, 0.6, 0.6, 0.8]))
+
+
+def test_joint_transforms_keep_mask_labels_and_alignment():
+    image = torch.zeros(1, 64, 64, dtype=torch.uint8)
+    mask = torch.zeros(64, 64, dtype=torch.uint8)
+    image[0, :8] = 200  # a bright band in the top rows, labelled 3
+    mask[:8] = 3
+    flip = random_choice_transform((64, 64), weights=(0, 1, 0))
+    out_image, out_mask = apply_joint(flip, image, mask)
+    assert (out_mask[-8:] == 3).all() and (out_image[0, -8:] == 200).all()
+    image[0], mask[:] = 0, 0
+    image[0, 24:40], mask[24:40] = 200, 3  # a middle band survives any 48x48 crop
+    torch.manual_seed(0)
+    for weights in ((1, 0, 0), (0, 0, 1)):
+        out_image, out_mask = apply_joint(random_choice_transform((64, 64), weights), image, mask)
+        assert out_mask.shape == (64, 64)
+        assert set(out_mask.unique().tolist()) <= {0, 3}  # nearest: no blended labels
+        assert (out_mask == 3).sum() > 200
+        assert (out_image[0][out_mask == 3] > 100).float().mean() > 0.9  # mask still on the band
+
+
+def test_dataset_modes(demo_root):
+    index = open_dataset(demo_root)
+    ids = index.image_ids[:4]
+    image, mask = SteelDataset(index, ids, mode="resize")[0]
+    assert image.shape == (1, 256, 256) and mask.shape == (256, 256)
+    assert image.dtype == torch.float32 and 0 <= image.min() and image.max() <= 1 and mask.dtype == torch.int64
+    image, mask = SteelDataset(index, ids, mode="native")[0]
+    assert image.shape == (1, 256, 1600)
+    np.testing.assert_array_equal(mask.numpy(), index.mask(ids[0]))
+    image, mask = SteelDataset(index, ids, mode="crop", crop_width=512)[0]
+    assert image.shape == (1, 256, 512) and mask.shape == (256, 512)
+    with pytest.raises(ValueError, match="empty split"):
+        SteelDataset(index, [])
+
+
+def test_dataset_with_augmentation_adds_copies(demo_root):
+    index = open_dataset(demo_root)
+    plain = SteelDataset(index, index.image_ids)
+    augmented = SteelDataset(index, index.image_ids, augment_weights=(1, 1, 1), seed=0)
+    assert len(augmented) > len(plain)
+    assert augmented.label_presence().shape == (len(augmented), 5)
+    image, mask = augmented[len(augmented) - 1]
+    assert image.shape == (1, 256, 256) and mask.max() <= 4

@@ -1,0 +1,69 @@
+import warnings
+
+import pytest
+import torch
+
+from steelnb.models import BACKBONES, PretrainedWeightsWarning, build_backbone, build_model
+from steelnb.models import weights as weights_module
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "densenet121", "efficientnet_b0", "mobilenet_v3_large"])
+def test_backbones_reach_stride_16_and_4(backbone):
+    parts = build_backbone(backbone, pretrained=False)
+    with torch.no_grad():
+        low = parts.low.eval()(torch.zeros(1, 3, 64, 160))
+        high = parts.high.eval()(low)
+    assert low.shape[2:] == (16, 40) and high.shape[2:] == (4, 10)
+    assert (low.shape[1], high.shape[1]) == (parts.low_channels, parts.high_channels)
+
+
+def test_paper_backbones_build_at_stride_16():
+    expected = {"resnet101": (256, 2048), "densenet201": (256, 1920), "efficientnet_b1": (24, 1280)}
+    for backbone, channels in expected.items():
+        parts = build_backbone(backbone, pretrained=False)
+        assert (parts.low_channels, parts.high_channels) == channels
+
+
+@pytest.mark.parametrize("architecture", ["deeplabv3plus", "baseline"])
+def test_logits_at_input_resolution_and_trainable(architecture):
+    torch.manual_seed(0)
+    model = build_model(architecture, "resnet18", num_classes=5, pretrained=False)
+    images = torch.rand(2, 1, 64, 320)
+    logits = model(images)
+    assert logits.shape == (2, 5, 64, 320)
+    torch.nn.functional.cross_entropy(logits, torch.zeros(2, 64, 320, dtype=torch.long)).backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_deeplab_structure():
+    model = build_model("deeplabv3plus", "resnet18", pretrained=False)
+    assert len(model.aspp.branches) == 4  # 1x1 + three dilated 3x3 (+ image pooling)
+    assert [b[0].dilation for b in model.aspp.branches[1:]] == [(6, 6), (12, 12), (18, 18)]
+    assert model.skip[0].out_channels == 48
+
+
+def test_offline_weights_fall_back_to_random_with_a_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv("STEELNB_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.warns(PretrainedWeightsWarning, match="RANDOM weights"):
+        build_backbone("resnet18", pretrained=True)
+
+
+def test_weights_from_local_file(tmp_path):
+    import torchvision
+    torch.manual_seed(1)
+    reference = torchvision.models.resnet18()
+    path = tmp_path / "r18.pth"
+    torch.save(reference.state_dict(), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PretrainedWeightsWarning)
+        parts = build_backbone("resnet18", pretrained=True, weights_file=str(path))
+    assert torch.equal(parts.low[0].weight, reference.conv1.weight)
+
+
+def test_unknown_names():
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build_backbone("vgg16")
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model("unet")
+    assert "densenet201" in BACKBONES

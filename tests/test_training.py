@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from steelnb.checkpoint import load_checkpoint, load_weights
+from steelnb.inference import images_per_second, predict_mask, predict_probs
+from steelnb.losses import DiceLoss, build_loss, inverse_frequency_weights
+from steelnb.models import build_model
+from steelnb.train import TrainConfig, fit
+
+
+def _toy_sets():
+    """Bright squares labelled 1 on dark noise: learnable in a few steps."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(12, 1, 32, 64, generator=generator) * 0.2
+    masks = torch.zeros(12, 32, 64, dtype=torch.long)
+    for i in range(12):
+        images[i, 0, 8:20, 4 * i:4 * i + 12] = 0.9
+        masks[i, 8:20, 4 * i:4 * i + 12] = 1
+    data = TensorDataset(images, masks)
+    return data, TensorDataset(images[:4], masks[:4])
+
+
+def _model():
+    torch.manual_seed(0)
+    return build_model("deeplabv3plus", "resnet18", num_classes=2, pretrained=False)
+
+
+def test_finished_run_returns_at_once_and_config_must_match(tmp_path):
+    train, val = _toy_sets()
+    config = TrainConfig(epochs=1, batch_size=4)
+    history = fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
+    model = _model()
+    again = fit(model, train, val, tmp_path / "run", config, 2, progress=False)
+    assert again == history  # nothing retrained, the weights of the finished run are loaded
+    assert torch.equal(model.classifier.weight, load_checkpoint(tmp_path / "run" / "last.pt")["model"]["classifier.weight"])
+    with pytest.raises(ValueError, match="trained with"):
+        fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=1, batch_size=2), 2, progress=False)
+
+
+def test_crash_mid_run_resumes_bit_exact(tmp_path, monkeypatch):
+    train, val = _toy_sets()
+    config = TrainConfig(epochs=3, batch_size=4)
+    reference = _model()
+    expected = fit(reference, train, val, tmp_path / "ref", config, 2, progress=False)
+
+    import steelnb.train as train_module
+    calls = {"n": 0}
+    real_save = train_module.save_atomic
+
+    def crash_after_second_save(obj, path):
+        real_save(obj, path)
+        if path.name == "last.pt":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt("simulated disconnect after epoch 2")
+
+    monkeypatch.setattr(train_module, "save_atomic", crash_after_second_save)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
+    monkeypatch.setattr(train_module, "save_atomic", real_save)
+    resumed_model = _model()
+    resumed = fit(resumed_model, train, val, tmp_path / "run", config, 2, progress=False)
+    assert [h["train_loss"] for h in resumed] == [h["train_loss"] for h in expected]
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, resumed_model.state_dict()[key])
+    best = _model()
+    checkpoint = load_weights(best, tmp_path / "run", "best")
+    assert checkpoint["epoch"] == max(expected, key=lambda h: h["val_miou"])["epoch"]
+
+
+def test_training_learns_the_toy_task(tmp_path):
+    train, val = _toy_sets()
+    model = _model()
+    history = fit(model, train, val, tmp_path / "learn", TrainConfig(epochs=8, batch_size=4, lr=0.02), 2, progress=False)
+    assert history[-1]["train_loss"] < history[0]["train_loss"] / 2
+    assert history[-1]["val_miou"] > history[-1]["empty_miou"]
+
+
+def test_losses_hand_computed():
+    logits = torch.tensor([[[[10.0, -10.0]], [[-10.0, 10.0]]]])  # (1, 2, 1, 2): predicts [0, 1] confidently
+    target = torch.tensor([[[0, 1]]])
+    assert float(DiceLoss(smooth=0)(logits, target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(build_loss("ce", 2)(logits, target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(build_loss("focal", 2)(logits, 1 - target)) == pytest.approx(20 * (1 - 2e-9), rel=1e-3)
+    weights = inverse_frequency_weights([900, 100], power=1.0)
+    assert weights[1] == pytest.approx(9 * weights[0], rel=1e-3) and np.mean(weights) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="class_weights"):
+        build_loss("ce", 3, [1.0, 2.0])
+
+
+def test_inference_shapes_and_tta():
+    model = _model().eval()
+    image = (np.random.default_rng(0).random((64, 320)) * 255).astype(np.uint8)
+    assert predict_mask(model, image, (32, 32)).shape == (64, 320)
+    assert predict_mask(model, image, None).shape == (64, 320)
+    probs = predict_probs(model, torch.rand(2, 1, 32, 64), tta=True)
+    assert torch.allclose(probs.sum(1), torch.ones(2, 32, 64), atol=1e-5)
+    assert images_per_second(model, (32, 64), steps=1) > 0
