@@ -18,7 +18,8 @@ from .index import SegmentationIndex
 from .inference import predict_mask
 from .metrics import MetricAccumulator, all_empty_scores, image_miou, summarize
 from .models import build_model
-from .profile import Profile
+from .paths import load_course_dataset
+from .profile import Profile, current_profile
 from .split import stratified_split
 from .train import TrainConfig, default_device, evaluate, fit
 
@@ -35,6 +36,19 @@ def course_split(index: SegmentationIndex, profile: Profile, seed: int = 0) -> d
     rng = np.random.default_rng(seed)
     return {name: sorted(rng.permutation(ids)[:max(2, round(caps[name] * profile.max_images))].tolist())
             for name, ids in split.items()}
+
+
+def course_setup(verbose: bool = True) -> tuple[Profile, SegmentationIndex, dict[str, list[str]]]:
+    """What every notebook starts with: the run profile, the dataset (real or demo) and its split."""
+    profile = current_profile()
+    index = load_course_dataset(verbose)
+    split = course_split(index, profile)
+    if verbose:
+        print(f"Profile {profile.name!r}: {profile.epochs} epoch(s), batch {profile.batch_size}, "
+              f"input {profile.image_size[0]}x{profile.image_size[1]}; split "
+              f"{len(split['train'])}/{len(split['val'])}/{len(split['test'])} train/val/test images; "
+              f"figures go to {profile.figures_dir}")
+    return profile, index, split
 
 
 @dataclass

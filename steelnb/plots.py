@@ -29,33 +29,37 @@ def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5, outline: bo
     return rgb.astype(np.uint8)
 
 
-def class_legend(ax: plt.Axes, class_names: Sequence[str]) -> None:
-    """Add the palette legend for ``class_names`` (labels 1..C) to ``ax``."""
+def class_legend(fig: plt.Figure, class_names: Sequence[str]) -> None:
+    """Add the palette legend for ``class_names`` (labels 1..C) below the figure's panels."""
     handles = [matplotlib.patches.Patch(color=PALETTE[c] / 255, label=f"{c}: {name}")
                for c, name in enumerate(class_names, start=1)]
-    ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=len(handles), framealpha=0.8)
+    fig.legend(handles=handles, loc="lower center", fontsize=8, ncol=len(handles), frameon=False)
 
 
 def plot_examples(rows: Sequence[Mapping[str, np.ndarray]], class_names: Sequence[str],
                   titles: Sequence[str] | None = None, width: float = 12.0) -> plt.Figure:
-    """A grid: one row per example, one column per entry of the row dict ({"image": gray, "ground truth": mask, ...}).
+    """Examples with their masks: each row dict is {"image": gray, "ground truth": mask, "prediction": mask, ...}.
 
-    Entries named "image" are drawn in gray; every other entry is drawn as an overlay on the image.
+    Entries named "image" are drawn in gray, the others as overlays on the image. Wide strips
+    (256x1600) are stacked one panel per line; square images are laid out one example per row.
     """
-    columns = list(rows[0])
-    aspect = rows[0]["image"].shape[0] / rows[0]["image"].shape[1]
-    fig, axes = plt.subplots(len(rows), len(columns), squeeze=False,
-                             figsize=(width, len(rows) * width / len(columns) * aspect + 0.6))
+    keys = list(rows[0])
+    height, img_width = rows[0]["image"].shape
+    stacked = img_width > 2 * height
+    shape = (len(rows) * len(keys), 1) if stacked else (len(rows), len(keys))
+    panel_width = width if stacked else width / len(keys)
+    fig, axes = plt.subplots(*shape, squeeze=False,
+                             figsize=(width, shape[0] * (panel_width * height / img_width + 0.3) + 0.4))
     for r, row in enumerate(rows):
-        for col, key in enumerate(columns):
-            ax = axes[r, col]
+        for k, key in enumerate(keys):
+            ax = axes[r * len(keys) + k, 0] if stacked else axes[r, k]
             shown = row["image"] if key == "image" else overlay(row["image"], row[key])
             ax.imshow(shown, cmap="gray", vmin=0, vmax=255)
             ax.set_xticks([]), ax.set_yticks([])
-            label = key if titles is None or col else f"{titles[r]}"
-            ax.set_title(label if r == 0 or (titles is not None and col == 0) else "", fontsize=8)
-    class_legend(axes[0, -1], class_names)
-    fig.tight_layout()
+            name = f"{titles[r]}: {key}" if titles is not None else key
+            ax.set_title(name, fontsize=8, loc="left")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    class_legend(fig, class_names)
     return fig
 
 

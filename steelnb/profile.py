@@ -1,9 +1,9 @@
 """Run profiles: how much work a notebook does, chosen from the environment.
 
-* ``smoke`` (``STEELNB_SMOKE=1`` or ``CI`` set): tiny subsets, one short epoch, figures to
+* ``smoke`` (``STEELNB_SMOKE=1`` or ``CI`` set): tiny subsets, two short epochs, figures to
   ``runs/smoke/figures`` so the committed ``figures/`` are never overwritten. Each notebook < 2 min.
-* ``default`` (no GPU): the demo or real data at the paper's 256x256, small sibling backbones
-  (ResNet18 for ResNet101, ...) and a few epochs, so each notebook runs in minutes on 2 CPU cores.
+* ``default`` (no GPU): small sibling backbones (ResNet18 for ResNet101, ...) trained from 128x128
+  inputs, half the paper's 256x256, for 15 epochs, so each notebook trains in minutes on 2 CPU cores.
 * ``full`` (a CUDA GPU): the paper's settings: its backbones, batch 16, 30 epochs.
 
 ``STEELNB_PROFILE`` forces one of them.
@@ -50,9 +50,9 @@ def current_profile() -> Profile:
             name = "full" if torch.cuda.is_available() else "default"
     runs = PROJECT_ROOT / "runs"
     if name == "smoke":
-        return Profile("smoke", 40, 1, 8, (128, 128), False, runs / "smoke" / "figures", runs / "smoke")
+        return Profile("smoke", 40, 2, 8, (128, 128), False, runs / "smoke" / "figures", runs / "smoke")
     if name == "default":
-        return Profile("default", None, 6, 8, (256, 256), False, PROJECT_ROOT / "figures", runs / "default")
+        return Profile("default", None, 15, 8, (128, 128), False, PROJECT_ROOT / "figures", runs / "default")
     if name == "full":
         return Profile("full", None, 30, 16, (256, 256), True, PROJECT_ROOT / "figures", runs / "full")
     raise ValueError(f"STEELNB_PROFILE must be smoke, default or full, not {name!r}")
