@@ -1,10 +1,12 @@
 """PyTorch datasets of steel images and label masks.
 
-Three geometries:
+Two geometries, both starting by resizing the whole image to ``size`` (image area-averaged,
+mask nearest; ``size=None`` keeps the original resolution):
 
-* ``"resize"``: the paper's squash of 256x1600 to 256x256 (image area-averaged, mask nearest);
-* ``"native"``: the full-resolution image (256x1600 for Severstal);
-* ``"crop"``: random full-height crops of ``crop_width`` columns for training at native aspect.
+* ``"resize"``: the whole resized image. ``size=(256, 256)`` is the paper's 6x squash of
+  256x1600; ``size=None`` (or an aspect-preserving size like 128x800) keeps the native aspect.
+* ``"crop"``: random full-height crops of ``crop_width`` columns of the resized image, for
+  training at native aspect on wide strips (evaluate such models with mode "resize").
 
 Items are ``(image, mask)``: image float32 (1, H, W) in [0, 1] (models normalise and expand
 to RGB themselves), mask int64 (H, W) with values 0..C.
@@ -21,12 +23,12 @@ from torch.utils.data import Dataset
 from .augment import apply_joint, class_shares, plan_augmented_copies, random_choice_transform
 from .index import SegmentationIndex
 
-MODES = ("resize", "native", "crop")
+MODES = ("resize", "crop")
 
 
-def resize_pair(image: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def resize_pair(image: np.ndarray, mask: np.ndarray, size: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
     """Resize an image (area interpolation) and its label mask (nearest) to ``size`` = (height, width)."""
-    if image.shape[:2] == tuple(size):
+    if size is None or image.shape[:2] == tuple(size):
         return image, mask
     dsize = (size[1], size[0])
     return (cv2.resize(image, dsize, interpolation=cv2.INTER_AREA),
@@ -39,9 +41,9 @@ class SteelDataset(Dataset):
     Args:
         index: the dataset index.
         image_ids: which images (a split).
-        mode: "resize", "native" or "crop" (see module docstring).
-        size: (height, width) for "resize".
-        crop_width: crop width in pixels for "crop".
+        mode: "resize" or "crop" (see module docstring).
+        size: (height, width) the whole image is resized to; None keeps the original size.
+        crop_width: crop width in pixels (of the resized image) for "crop".
         augment_weights: if given, the paper's random weighted augmentation: extra augmented copies
             of images drawn with probability 1 - p_c, transformed by crop/flip/rotation with these weights.
         seed: seeds the choice of augmented copies (the transforms use torch's RNG).
@@ -49,14 +51,15 @@ class SteelDataset(Dataset):
     """
 
     def __init__(self, index: SegmentationIndex, image_ids: Sequence[str], mode: str = "resize",
-                 size: tuple[int, int] = (256, 256), crop_width: int = 512,
+                 size: tuple[int, int] | None = (256, 256), crop_width: int = 512,
                  augment_weights: Sequence[float] | None = None, seed: int = 0, cache: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if not image_ids:
             raise ValueError(f"SteelDataset of {index.name}: no images given (empty split)")
         self.index, self.image_ids, self.mode = index, list(image_ids), mode
-        self.size, self.crop_width = tuple(size), crop_width
+        self.size = tuple(size) if size is not None else index.image_shape
+        self.crop_width = crop_width
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
         self.items = [(i, False) for i in range(len(self.image_ids))]
         self.transform = None
@@ -65,9 +68,7 @@ class SteelDataset(Dataset):
             self.shares = class_shares(presence)
             copies = plan_augmented_copies(presence, self.shares, seed)
             self.items += [(int(i), True) for i in copies]
-            shape = self.size if mode == "resize" else index.image_shape
-            if mode == "crop":
-                shape = (index.image_shape[0], crop_width)
+            shape = self.size if mode == "resize" else (self.size[0], crop_width)
             self.transform = random_choice_transform(shape, augment_weights)
 
     def __len__(self) -> int:
@@ -82,9 +83,7 @@ class SteelDataset(Dataset):
     def _load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is not None and image_id in self._cache:
             return self._cache[image_id]
-        image, mask = self.index.image(image_id), self.index.mask(image_id)
-        if self.mode == "resize":
-            image, mask = resize_pair(image, mask, self.size)
+        image, mask = resize_pair(self.index.image(image_id), self.index.mask(image_id), self.size)
         if self._cache is not None:
             self._cache[image_id] = (image, mask)
         return image, mask

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -15,7 +16,7 @@ import torch
 from .checkpoint import load_weights
 from .dataset import SteelDataset
 from .index import SegmentationIndex
-from .inference import predict_mask
+from .inference import predict_image_probs, predict_mask
 from .metrics import MetricAccumulator, all_empty_scores, image_miou, summarize
 from .models import build_model
 from .paths import load_course_dataset
@@ -61,6 +62,7 @@ class ExperimentResult:
     counts: np.ndarray = field(repr=False)  # test pixel counts at the model's input size (N, C+1, 3)
     counts_original: np.ndarray = field(repr=False)  # test pixel counts at the original resolution
     run_dir: Path | None = None
+    input_size: tuple[int, int] | None = None  # the (height, width) images are resized to for this model
 
     @property
     def per_image_iou(self) -> np.ndarray:
@@ -80,29 +82,52 @@ def original_resolution_counts(model: torch.nn.Module, index: SegmentationIndex,
                                input_size: tuple[int, int] | None, tta: bool = False) -> np.ndarray:
     """Pixel counts of ``model`` on full-resolution masks: predictions are made at ``input_size`` and
     their probabilities resized back (None = feed the original image)."""
+    return label_counts([predict_mask(model, index.image(i), input_size, tta=tta) for i in image_ids],
+                        index, image_ids)
+
+
+def split_probabilities(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
+                        input_size: tuple[int, int] | None, output_size: tuple[int, int],
+                        tta: bool = False) -> list[np.ndarray]:
+    """Per image, float16 class probabilities (C+1, *output_size), for tuning post-processing."""
+    return [predict_image_probs(model, index.image(i), input_size, tta, output_size).cpu().numpy().astype(np.float16)
+            for i in image_ids]
+
+
+def mask_at(index: SegmentationIndex, image_id: str, size: tuple[int, int]) -> np.ndarray:
+    """The label mask of ``image_id`` resized (nearest) to ``size`` = (height, width)."""
+    truth = index.mask(image_id)
+    return truth if truth.shape == tuple(size) else cv2.resize(truth, size[::-1], interpolation=cv2.INTER_NEAREST)
+
+
+def label_counts(labels: list[np.ndarray], index: SegmentationIndex, image_ids: list[str]) -> np.ndarray:
+    """Pixel counts (N, C+1, 3) of predicted label masks against the truth resized (nearest) to their size."""
     accumulator = MetricAccumulator(index.num_classes)
-    for image_id in image_ids:
-        pred = predict_mask(model, index.image(image_id), input_size, tta=tta)
-        accumulator.update(torch.from_numpy(pred)[None], torch.from_numpy(index.mask(image_id))[None])
+    for label, image_id in zip(labels, image_ids):
+        truth = mask_at(index, image_id, label.shape)
+        accumulator.update(torch.from_numpy(label)[None], torch.from_numpy(truth)[None])
     return accumulator.counts
 
 
 def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[str]], profile: Profile,
                    architecture: str = "deeplabv3plus", backbone: str = "resnet18", augment: bool = True,
-                   mode: str = "resize", crop_width: int = 512, pretrained: bool = True, progress: bool = True,
+                   native: bool = False, pretrained: bool = True, progress: bool = True,
                    **config_overrides) -> ExperimentResult:
     """Train ``architecture`` on ``backbone`` (resuming a checkpointed run of the same name), then score it.
 
+    By default images are squashed to ``profile.image_size`` as in the paper; ``native=True`` keeps
+    the aspect ratio instead: training on random ``profile.crop_width`` crops of the image resized to
+    ``profile.native_size``, evaluation on the whole image at that size.
     ``config_overrides`` go into :class:`TrainConfig` (loss, class_weights, mixup_alpha, epochs, lr, ...).
     """
     device = default_device()
     config = TrainConfig(**{"epochs": profile.epochs, "batch_size": profile.batch_size, **config_overrides})
-    size = profile.image_size
-    train_set = SteelDataset(index, split["train"], mode=mode, size=size, crop_width=crop_width,
-                             augment_weights=(1.0, 1.0, 1.0) if augment else None, seed=config.seed, cache=True)
-    eval_mode = "resize" if mode == "resize" else "native"
-    val_set = SteelDataset(index, split["val"], mode=eval_mode, size=size, cache=True)
-    test_set = SteelDataset(index, split["test"], mode=eval_mode, size=size)
+    size = profile.native_size if native else profile.image_size
+    train_set = SteelDataset(index, split["train"], mode="crop" if native else "resize", size=size,
+                             crop_width=profile.crop_width, augment_weights=(1.0, 1.0, 1.0) if augment else None,
+                             seed=config.seed, cache=True)
+    val_set = SteelDataset(index, split["val"], size=size, cache=True)
+    test_set = SteelDataset(index, split["test"], size=size)
     torch.manual_seed(config.seed)
     model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained)
     run_dir = profile.runs_dir / index.name / name
@@ -111,8 +136,8 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     model.to(device)
     _, accumulator = evaluate(model, torch.utils.data.DataLoader(test_set, batch_size=config.batch_size),
                               index.num_classes, device)
-    original = original_resolution_counts(model, index, split["test"], size if mode == "resize" else None)
-    return ExperimentResult(name, model, history, accumulator.counts, original, run_dir)
+    original = original_resolution_counts(model, index, split["test"], size)
+    return ExperimentResult(name, model, history, accumulator.counts, original, run_dir, size)
 
 
 def results_table(results: list[ExperimentResult], paper: dict[str, float] | None = None) -> pd.DataFrame:

@@ -28,6 +28,21 @@ def predict_probs(model: nn.Module, images: torch.Tensor, tta: bool = False) -> 
     return probs
 
 
+def predict_image_probs(model: nn.Module, image: np.ndarray, input_size: tuple[int, int] | None = (256, 256),
+                        tta: bool = False, output_size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Class probabilities (C+1, H', W') for one uint8 grayscale image (H, W).
+
+    The image is resized to ``input_size`` (None: fed as it is) and the probabilities are resized
+    back (bilinear) to ``output_size``, by default the image's own (H, W).
+    """
+    output_size = output_size or image.shape
+    small = image if input_size is None else cv2.resize(image, input_size[::-1], interpolation=cv2.INTER_AREA)
+    probs = predict_probs(model, torch.from_numpy(small)[None, None].float() / 255, tta)
+    if probs.shape[2:] != tuple(output_size):
+        probs = F.interpolate(probs, size=output_size, mode="bilinear", align_corners=False)
+    return probs[0]
+
+
 def predict_mask(model: nn.Module, image: np.ndarray, input_size: tuple[int, int] | None = (256, 256),
                  tta: bool = False) -> np.ndarray:
     """Label mask (H, W) uint8 for one uint8 grayscale image (H, W) at its original resolution.
@@ -36,12 +51,7 @@ def predict_mask(model: nn.Module, image: np.ndarray, input_size: tuple[int, int
     and the class probabilities are resized back (bilinear) before the argmax. ``None`` feeds the
     original image (e.g. 256x1600) directly.
     """
-    height, width = image.shape
-    small = image if input_size is None else cv2.resize(image, input_size[::-1], interpolation=cv2.INTER_AREA)
-    probs = predict_probs(model, torch.from_numpy(small)[None, None].float() / 255, tta)
-    if input_size is not None:
-        probs = F.interpolate(probs, size=(height, width), mode="bilinear", align_corners=False)
-    return probs.argmax(1)[0].byte().cpu().numpy()
+    return predict_image_probs(model, image, input_size, tta).argmax(0).byte().cpu().numpy()
 
 
 def images_per_second(model: nn.Module, shape: tuple[int, int], batch_size: int = 1, steps: int = 5,

@@ -34,6 +34,8 @@ class Profile:
     paper_backbones: bool  # False: use CPU_SIBLING instead of the paper's backbones
     figures_dir: Path
     runs_dir: Path
+    native_size: tuple[int, int] = (256, 1600)  # aspect-preserving size for native-aspect experiments
+    crop_width: int = 512  # training crop width at native_size
 
     def backbone(self, paper_backbone: str) -> str:
         """The backbone to train for one of the paper's (itself in the full profile, else its small sibling)."""
@@ -50,9 +52,11 @@ def current_profile() -> Profile:
             name = "full" if torch.cuda.is_available() else "default"
     runs = PROJECT_ROOT / "runs"
     if name == "smoke":
-        return Profile("smoke", 40, 2, 8, (128, 128), False, runs / "smoke" / "figures", runs / "smoke")
+        return Profile("smoke", 40, 2, 8, (128, 128), False, runs / "smoke" / "figures", runs / "smoke",
+                       (64, 400), 128)
     if name == "default":
-        return Profile("default", None, 15, 8, (128, 128), False, PROJECT_ROOT / "figures", runs / "default")
+        return Profile("default", None, 15, 8, (128, 128), False, PROJECT_ROOT / "figures", runs / "default",
+                       (128, 800), 256)
     if name == "full":
         return Profile("full", None, 30, 16, (256, 256), True, PROJECT_ROOT / "figures", runs / "full")
     raise ValueError(f"STEELNB_PROFILE must be smoke, default or full, not {name!r}")

@@ -80,11 +80,13 @@ def test_dataset_modes(demo_root):
     image, mask = SteelDataset(index, ids, mode="resize")[0]
     assert image.shape == (1, 256, 256) and mask.shape == (256, 256)
     assert image.dtype == torch.float32 and 0 <= image.min() and image.max() <= 1 and mask.dtype == torch.int64
-    image, mask = SteelDataset(index, ids, mode="native")[0]
+    image, mask = SteelDataset(index, ids, size=None)[0]
     assert image.shape == (1, 256, 1600)
     np.testing.assert_array_equal(mask.numpy(), index.mask(ids[0]))
-    image, mask = SteelDataset(index, ids, mode="crop", crop_width=512)[0]
+    image, mask = SteelDataset(index, ids, mode="crop", size=None, crop_width=512)[0]
     assert image.shape == (1, 256, 512) and mask.shape == (256, 512)
+    image, mask = SteelDataset(index, ids, mode="crop", size=(128, 800), crop_width=256, augment_weights=(1, 1, 1))[-1]
+    assert image.shape == (1, 128, 256) and mask.shape == (128, 256)
     with pytest.raises(ValueError, match="empty split"):
         SteelDataset(index, [])
 
