@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from .experiment import course_split, results_table, run_experiment
+from .inference import predict_mask
 from .paths import load_course_dataset
 from .plots import plot_examples, plot_learning_curves, save_figure
 from .profile import current_profile
@@ -26,7 +27,6 @@ def train_main(args: argparse.Namespace) -> None:
     print(results_table([result]).to_string())
     folder = profile.runs_dir / "figures"
     save_figure(plot_learning_curves({result.name: result.history}), "main_learning_curves", folder)
-    from .inference import predict_mask
     rows = [{"image": index.image(i), "ground truth": index.mask(i),
              "prediction": predict_mask(result.model, index.image(i), profile.image_size)}
             for i in split["test"][:4]]

@@ -2,8 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from steelnb.augment import (apply_joint, augmentation_probabilities, class_shares, plan_augmented_copies,
-                             random_choice_transform)
+from steelnb.augment import (
+    apply_joint,
+    augmentation_probabilities,
+    class_shares,
+    plan_augmented_copies,
+    random_choice_transform,
+)
 from steelnb.dataset import SteelDataset
 from steelnb.demo import generate_demo_dataset
 from steelnb.index import open_dataset

@@ -2,8 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-from steelnb.metrics import (MetricAccumulator, all_empty_counts, all_empty_scores, class_iou, image_miou,
-                             kaggle_dice, pixel_counts, summarize)
+from steelnb.metrics import (
+    MetricAccumulator,
+    all_empty_counts,
+    all_empty_scores,
+    class_iou,
+    image_miou,
+    kaggle_dice,
+    pixel_counts,
+    summarize,
+)
 
 
 def _masks():

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from steelnb.models import BACKBONES, PretrainedWeightsWarning, build_backbone, build_model
-from steelnb.models import weights as weights_module
 
 
 @pytest.mark.parametrize("backbone", ["resnet18", "densenet121", "efficientnet_b0", "mobilenet_v3_large"])

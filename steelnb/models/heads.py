@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import ImageNetInput, build_backbone
+from .backbones import BackboneParts, ImageNetInput, build_backbone
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3, dilation: int = 1,
@@ -42,16 +42,23 @@ class ASPP(nn.Module):
         return self.project(torch.cat([branch(x) for branch in self.branches] + [pooled], dim=1))
 
 
-class DeepLabV3Plus(nn.Module):
+class _BackboneModel(nn.Module):
+    """Shared start of both models: ImageNet input normalisation and a stride-16 backbone."""
+
+    def _init_backbone(self, backbone: str, pretrained: bool, weights_file: str | None) -> BackboneParts:
+        self.backbone_name = backbone
+        self.input = ImageNetInput()
+        return build_backbone(backbone, pretrained, weights_file)
+
+
+class DeepLabV3Plus(_BackboneModel):
     """DeepLabV3+ (Chen et al. 2018): output stride 16 encoder with ASPP, 48-channel low-level skip at
     stride 4, two 3x3 decoder convs, then x4 bilinear upsampling to the input size."""
 
     def __init__(self, backbone: str = "resnet101", num_classes: int = 5, pretrained: bool = True,
                  weights_file: str | None = None) -> None:
         super().__init__()
-        self.backbone_name = backbone
-        self.input = ImageNetInput()
-        parts = build_backbone(backbone, pretrained, weights_file)
+        parts = self._init_backbone(backbone, pretrained, weights_file)
         self.low, self.high = parts.low, parts.high
         self.aspp = ASPP(parts.high_channels)
         self.skip = conv_bn_relu(parts.low_channels, 48, 1)
@@ -67,16 +74,14 @@ class DeepLabV3Plus(nn.Module):
         return F.interpolate(logits, size=image.shape[2:], mode="bilinear", align_corners=False)
 
 
-class BareBoneBaseline(nn.Module):
+class BareBoneBaseline(_BackboneModel):
     """The paper's baseline: backbone -> 3x3 conv to 256 + BN + ReLU -> 3x3 conv 256 + BN + ReLU ->
     1x1 classifier -> bilinear upsampling from stride 16 to the input size. No ASPP, no skip."""
 
     def __init__(self, backbone: str = "resnet101", num_classes: int = 5, pretrained: bool = True,
                  weights_file: str | None = None) -> None:
         super().__init__()
-        self.backbone_name = backbone
-        self.input = ImageNetInput()
-        parts = build_backbone(backbone, pretrained, weights_file)
+        parts = self._init_backbone(backbone, pretrained, weights_file)
         self.encoder = nn.Sequential(parts.low, parts.high)
         self.head = nn.Sequential(conv_bn_relu(parts.high_channels, 256), conv_bn_relu(256, 256),
                                   nn.Conv2d(256, num_classes, 1))
