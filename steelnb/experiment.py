@@ -21,6 +21,7 @@ from .metrics import MetricAccumulator, all_empty_scores, image_miou, summarize
 from .models import build_model
 from .paths import load_course_dataset
 from .profile import Profile, current_profile
+from .rle import SEVERSTAL_SHAPE
 from .split import stratified_split
 from .train import TrainConfig, default_device, evaluate, fit
 
@@ -50,6 +51,15 @@ def course_setup(verbose: bool = True) -> tuple[Profile, SegmentationIndex, dict
               f"{len(split['train'])}/{len(split['val'])}/{len(split['test'])} train/val/test images; "
               f"figures go to {profile.figures_dir}")
     return profile, index, split
+
+
+def native_geometry(index: SegmentationIndex, profile: Profile) -> tuple[tuple[int, int], int]:
+    """Aspect-preserving (height, width) and training crop width for ``index``: the profile's
+    ``native_size``/``crop_width`` are meant for 256x1600 strips and are scaled to other image sizes."""
+    height, width = index.image_shape
+    scale = profile.native_size[0] / SEVERSTAL_SHAPE[0]
+    size = (round(height * scale), round(width * scale))
+    return size, min(profile.crop_width, size[1])
 
 
 @dataclass
@@ -122,9 +132,9 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     """
     device = default_device()
     config = TrainConfig(**{"epochs": profile.epochs, "batch_size": profile.batch_size, **config_overrides})
-    size = profile.native_size if native else profile.image_size
+    size, crop_width = native_geometry(index, profile) if native else (profile.image_size, 0)
     train_set = SteelDataset(index, split["train"], mode="crop" if native else "resize", size=size,
-                             crop_width=profile.crop_width, augment_weights=(1.0, 1.0, 1.0) if augment else None,
+                             crop_width=crop_width, augment_weights=(1.0, 1.0, 1.0) if augment else None,
                              seed=config.seed, cache=True)
     val_set = SteelDataset(index, split["val"], size=size, cache=True)
     test_set = SteelDataset(index, split["test"], size=size)

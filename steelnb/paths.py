@@ -1,8 +1,8 @@
 """Where the data, runs and figures live, and which data a notebook uses.
 
-The real Kaggle data is looked for in ``$STEELNB_DATA`` or ``<project>/data/severstal/``
-(``train.csv`` + ``train_images/``). When it is absent the course runs on the demo dataset,
-generated once into ``<project>/data/demo/``, and says so.
+The real data is looked for in ``$STEELNB_DATA`` (a Kaggle Severstal folder, or NEU-Seg) or in
+``<project>/data/severstal/`` (``train.csv`` + ``train_images/``). When it is absent the course runs
+on the demo dataset, generated once into ``<project>/data/demo/``, and says so.
 """
 from __future__ import annotations
 
@@ -17,12 +17,15 @@ DEMO_IMAGES = 400
 
 
 def real_data_dir() -> Path | None:
-    """The Kaggle Severstal folder if present: ``$STEELNB_DATA`` first, then ``data/severstal``."""
-    candidates = [os.environ.get("STEELNB_DATA"), PROJECT_ROOT / "data" / "severstal"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "train.csv").is_file():
-            return Path(candidate)
-    return None
+    """The real data folder if present: ``$STEELNB_DATA`` (any layout ``open_dataset`` reads) first,
+    then ``data/severstal`` when it holds ``train.csv``."""
+    chosen = os.environ.get("STEELNB_DATA")
+    if chosen:
+        if not Path(chosen).is_dir():
+            raise FileNotFoundError(f"STEELNB_DATA={chosen} is not a folder")
+        return Path(chosen)
+    default = PROJECT_ROOT / "data" / "severstal"
+    return default if (default / "train.csv").is_file() else None
 
 
 def demo_data_dir() -> Path:
@@ -37,9 +40,9 @@ def load_course_dataset(verbose: bool = True) -> SegmentationIndex:
     """The dataset the notebooks use: the real Kaggle data when found, else the demo data (with a message)."""
     real = real_data_dir()
     if real is not None:
-        index = open_dataset(real, name="severstal")
+        index = open_dataset(real)
         if verbose:
-            print(f"Using the real Severstal data in {real} ({len(index)} images).")
+            print(f"Using the real {index.name} data in {real} ({len(index)} images, classes {index.class_names}).")
         return index
     index = open_dataset(demo_data_dir(), name="demo")
     if verbose:

@@ -1,7 +1,7 @@
 """Segmentation models: the paper's bare-bone baseline and DeepLabV3+.
 
 Both take a (N, 1 or 3, H, W) image in [0, 1] and return class logits (N, num_classes, H, W)
-at the input resolution; H and W must be multiples of 16 (256x256 and 256x1600 are).
+at the input resolution, for any H and W (features are resized to match where strides round).
 """
 from __future__ import annotations
 

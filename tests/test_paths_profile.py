@@ -1,0 +1,47 @@
+import pytest
+
+from steelnb import paths
+from steelnb.experiment import course_split, native_geometry
+from steelnb.index import open_dataset
+from steelnb.profile import current_profile
+
+
+def test_demo_fallback_says_so(monkeypatch, tmp_path, capsys, demo_root):
+    monkeypatch.delenv("STEELNB_DATA", raising=False)
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(paths, "DEMO_IMAGES", 6)
+    index = paths.load_course_dataset()
+    assert index.name == "demo" and len(index) == 6
+    assert "DEMO dataset" in capsys.readouterr().out
+    assert (tmp_path / "data" / "demo" / "train.csv").is_file()
+
+
+def test_steelnb_data_is_used(monkeypatch, capsys, demo_root):
+    monkeypatch.setenv("STEELNB_DATA", str(demo_root))
+    index = paths.load_course_dataset()
+    assert len(index) == 12 and "Using the real" in capsys.readouterr().out
+    monkeypatch.setenv("STEELNB_DATA", str(demo_root / "missing"))
+    with pytest.raises(FileNotFoundError, match="STEELNB_DATA"):
+        paths.load_course_dataset()
+
+
+@pytest.mark.parametrize("name, size", [("smoke", (128, 128)), ("default", (128, 128)), ("full", (256, 256))])
+def test_profiles(monkeypatch, name, size):
+    monkeypatch.setenv("STEELNB_PROFILE", name)
+    profile = current_profile()
+    assert profile.name == name and profile.image_size == size
+    assert profile.backbone("resnet101") == ("resnet101" if name == "full" else "resnet18")
+    monkeypatch.setenv("STEELNB_PROFILE", "huge")
+    with pytest.raises(ValueError, match="STEELNB_PROFILE"):
+        current_profile()
+
+
+def test_smoke_split_is_capped_and_native_geometry_scales(monkeypatch, demo_root):
+    monkeypatch.setenv("STEELNB_PROFILE", "smoke")
+    profile = current_profile()
+    index = open_dataset(demo_root)
+    split = course_split(index, profile)
+    assert sum(map(len, split.values())) <= profile.max_images
+    assert native_geometry(index, profile) == ((64, 400), 128)
+    index.image_shape = (200, 200)  # NEU-Seg-sized images keep their aspect at the same scale
+    assert native_geometry(index, profile) == ((50, 50), 50)
