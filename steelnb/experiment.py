@@ -79,10 +79,11 @@ class ExperimentResult:
         """Paper-style per-image IoU of each test image (at the model's input size)."""
         return image_miou(self.counts)
 
-    def row(self) -> dict[str, float]:
+    def row(self) -> dict[str, float | str]:
         """Summary numbers for a results table."""
         scores, original = summarize(self.counts), summarize(self.counts_original)
-        return {"mIoU": scores["miou"], "mIoU defects": scores["miou_defects"], "Dice": scores["dice"],
+        return {"trained backbone": self.model.backbone_name, "mIoU": scores["miou"],
+                "mIoU defects": scores["miou_defects"], "Dice": scores["dice"],
                 "mIoU @orig": original["miou"], "Dice @orig": original["dice"],
                 **{f"IoU c{c}": scores[f"iou_{c}"] for c in range(1, self.counts.shape[1])}}
 
