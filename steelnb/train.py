@@ -71,6 +71,48 @@ def _mixup(images: torch.Tensor, masks: torch.Tensor, alpha: float):
     return lam * images + (1 - lam) * images[order], masks, masks[order], lam
 
 
+def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
+                 config: TrainConfig, device: torch.device, description: str, progress: bool) -> float:
+    """One pass over ``loader`` with SGD steps; returns the mean training loss per image."""
+    model.train()
+    total_loss, seen = 0.0, 0
+    for images, masks in tqdm(loader, desc=description, disable=not progress, leave=False):
+        images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
+        with torch.autocast(device.type, enabled=scaler.is_enabled()):
+            if config.mixup_alpha > 0:
+                mixed, masks_a, masks_b, lam = _mixup(images, masks, config.mixup_alpha)
+                logits = model(mixed).float()
+                loss = lam * loss_fn(logits, masks_a) + (1 - lam) * loss_fn(logits, masks_b)
+            else:
+                loss = loss_fn(model(images).float(), masks)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        total_loss += loss.item() * len(images)
+        seen += len(images)
+    return total_loss / seen
+
+
+def _resume(run_dir: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+            scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler) -> list[dict]:
+    """Restore every state from ``run_dir/last.pt`` if it exists; returns the history so far (or [])."""
+    if not (run_dir / "last.pt").is_file():
+        return []
+    state = load_checkpoint(run_dir / "last.pt")
+    if state["config"] != asdict(config):
+        raise ValueError(f"{run_dir / 'last.pt'} was trained with {state['config']}, not {asdict(config)}; "
+                         "use another run_dir or the same config")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    set_rng_state(state["rng"])
+    return state["history"]
+
+
 def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | Path, config: TrainConfig,
         num_classes: int, device: torch.device | None = None, progress: bool = True) -> list[dict]:
     """Train ``model`` and return its history: one dict per epoch (losses, val metrics, lr, speed).
@@ -82,69 +124,39 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
     run_dir = Path(run_dir)
     seed_everything(config.seed)
     model.to(device)
-    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=len(train_set) > config.batch_size,
-                        num_workers=config.num_workers, pin_memory=device.type == "cuda")
+    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
+                        drop_last=len(train_set) > config.batch_size, num_workers=config.num_workers,
+                        pin_memory=device.type == "cuda")
     val_loader = DataLoader(val_set, batch_size=config.batch_size, num_workers=config.num_workers)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=config.epochs * len(loader),
                                                       power=config.poly_power)
-    use_amp = config.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
     loss_fn = build_loss(config.loss, num_classes, config.class_weights).to(device)
-    history: list[dict] = []
-    best = float("-inf")
-    if (run_dir / "last.pt").is_file():
-        state = load_checkpoint(run_dir / "last.pt")
-        if state["config"] != asdict(config):
-            raise ValueError(f"{run_dir / 'last.pt'} was trained with {state['config']}, not {asdict(config)}; "
-                             "use another run_dir or the same config")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"])
-        history = state["history"]
-        best = max(h["val_miou"] for h in history)
-        if progress:
-            print(f"Resuming {run_dir} after epoch {len(history)} of {config.epochs}.")
+    history = _resume(run_dir, config, model, optimizer, scheduler, scaler)
+    if history and progress:
+        print(f"Resuming {run_dir} after epoch {len(history)} of {config.epochs}.")
     for epoch in range(len(history) + 1, config.epochs + 1):
-        model.train()
-        start, total_loss, seen = time.perf_counter(), 0.0, 0
-        for images, masks in tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", disable=not progress, leave=False):
-            images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
-            with torch.autocast(device.type, enabled=use_amp):
-                if config.mixup_alpha > 0:
-                    mixed, masks_a, masks_b, lam = _mixup(images, masks, config.mixup_alpha)
-                    logits = model(mixed)
-                    loss = lam * loss_fn(logits.float(), masks_a) + (1 - lam) * loss_fn(logits.float(), masks_b)
-                else:
-                    loss = loss_fn(model(images).float(), masks)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            total_loss += loss.item() * len(images)
-            seen += len(images)
+        start = time.perf_counter()
+        train_loss = _train_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, config, device,
+                                  f"epoch {epoch}/{config.epochs}", progress)
         train_seconds = time.perf_counter() - start
         val_loss, accumulator = evaluate(model, val_loader, num_classes, device, loss_fn)
         scores, empty = summarize(accumulator.counts), all_empty_scores(accumulator.counts)
-        history.append({"epoch": epoch, "train_loss": total_loss / seen, "val_loss": val_loss,
-                        "val_miou": scores["miou"], "val_dice": scores["dice"], "val_miou_defects": scores["miou_defects"],
-                        "empty_miou": empty["miou"], "empty_dice": empty["dice"],
-                        "lr": optimizer.param_groups[0]["lr"], "train_iter_per_s": len(loader) / train_seconds,
-                        "seconds": time.perf_counter() - start})
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_miou": scores["miou"],
+                        "val_dice": scores["dice"], "val_miou_defects": scores["miou_defects"],
+                        "empty_miou": empty["miou"], "empty_dice": empty["dice"], "lr": optimizer.param_groups[0]["lr"],
+                        "train_iter_per_s": len(loader) / train_seconds, "seconds": time.perf_counter() - start})
         if progress:
             h = history[-1]
             print(f"epoch {epoch}: train loss {h['train_loss']:.4f}  val loss {val_loss:.4f}  val mIoU {h['val_miou']:.3f}"
                   f" (all-empty {h['empty_miou']:.3f})  Dice {h['val_dice']:.3f} (all-empty {h['empty_dice']:.3f})"
                   f"  {h['seconds']:.0f}s")
-        if history[-1]["val_miou"] > best:
-            best = history[-1]["val_miou"]
+        if history[-1]["val_miou"] > max((h["val_miou"] for h in history[:-1]), default=float("-inf")):
             save_atomic({"model": model.state_dict(), "epoch": epoch, "history": history, "config": asdict(config)},
                         run_dir / "best.pt")
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "scaler": scaler.state_dict(), "history": history, "rng": rng_state(), "config": asdict(config)},
-                    run_dir / "last.pt")
+        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "history": history,
+                     "rng": rng_state(), "config": asdict(config)}, run_dir / "last.pt")
     return history
