@@ -110,8 +110,8 @@ def plot_label_balance(shares: Mapping[str, np.ndarray], labels: Sequence[str]) 
 
 
 def save_figure(fig: plt.Figure, name: str, folder: str | Path) -> Path:
-    """Save ``fig`` as ``folder/name.png`` (150 dpi) and return the path."""
+    """Save ``fig`` as ``folder/name.png`` (100 dpi) and return the path."""
     path = Path(folder) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     return path
