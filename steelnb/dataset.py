@@ -64,9 +64,8 @@ class SteelDataset(Dataset):
         self.items = [(i, False) for i in range(len(self.image_ids))]
         self.transform = None
         if augment_weights is not None:
-            presence = index.table.loc[self.image_ids, [f"has_{c}" for c in range(1, index.num_classes)]].to_numpy(bool)
-            self.shares = class_shares(presence)
-            copies = plan_augmented_copies(presence, self.shares, seed)
+            presence = index.presence(self.image_ids)
+            copies = plan_augmented_copies(presence, class_shares(presence), seed)
             self.items += [(int(i), True) for i in copies]
             shape = self.size if mode == "resize" else (self.size[0], crop_width)
             self.transform = random_choice_transform(shape, augment_weights)
@@ -76,8 +75,7 @@ class SteelDataset(Dataset):
 
     def label_presence(self) -> np.ndarray:
         """Bool (len(self), C+1): which labels (0 = defect-free image) each item holds; copies included."""
-        presence = self.index.table.loc[self.image_ids, [f"has_{c}" for c in range(1, self.index.num_classes)]]
-        presence = presence.to_numpy(bool)[[i for i, _ in self.items]]
+        presence = self.index.presence(self.image_ids)[[i for i, _ in self.items]]
         return np.concatenate([~presence.any(axis=1, keepdims=True), presence], axis=1)
 
     def _load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ notebooks work on either.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,9 +63,11 @@ class SegmentationIndex:
     def __len__(self) -> int:
         return len(self.table)
 
-    def presence(self) -> np.ndarray:
-        """Bool array (n_images, C): does image i hold defect class c+1."""
-        return self.table[[f"has_{c}" for c in range(1, self.num_classes)]].to_numpy(bool)
+    def presence(self, image_ids: Sequence[str] | None = None) -> np.ndarray:
+        """Bool array (n_images, C): does image i (of ``image_ids``, default all) hold defect class c+1."""
+        columns = [f"has_{c}" for c in range(1, self.num_classes)]
+        rows = self.table if image_ids is None else self.table.loc[list(image_ids)]
+        return rows[columns].to_numpy(bool)
 
     def image(self, image_id: str) -> np.ndarray:
         """The grayscale image, uint8 (height, width)."""

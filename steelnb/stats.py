@@ -14,12 +14,6 @@ KAGGLE_REFERENCE = pd.DataFrame(
 KAGGLE_DEFECT_FREE_SHARE = 5902 / 12568
 
 
-def count_segments(mask: np.ndarray) -> int:
-    """Number of 8-connected segments in a bool/0-1 mask."""
-    n_labels, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    return n_labels - 1
-
-
 def class_statistics(index: SegmentationIndex, image_ids: list[str] | None = None) -> pd.DataFrame:
     """One row per defect class: how many images hold it ("regions" in the paper: one per image-class
     pair), its share of those regions, its pixel area and share of all defect pixels, mean segments
@@ -28,7 +22,7 @@ def class_statistics(index: SegmentationIndex, image_ids: list[str] | None = Non
     Decodes every defect mask once (about 2 ms per Severstal image).
     """
     image_ids = index.image_ids if image_ids is None else list(image_ids)
-    presence = index.table.loc[image_ids, [f"has_{c}" for c in range(1, index.num_classes)]].to_numpy(bool)
+    presence = index.presence(image_ids)
     pixels = np.zeros(index.num_classes - 1)
     segments: list[list[int]] = [[] for _ in range(index.num_classes - 1)]
     segment_sizes: list[list[int]] = [[] for _ in range(index.num_classes - 1)]
