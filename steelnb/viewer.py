@@ -5,10 +5,9 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .index import SegmentationIndex
-from .inference import predict_probs
+from .inference import predict_image_probs
 from .plots import class_legend, overlay
 
 
@@ -28,10 +27,7 @@ def browse(index: SegmentationIndex, image_ids: list[str], model: torch.nn.Modul
     def show(position: int, only_class: int, threshold: float) -> None:
         image_id = image_ids[position]
         image, truth = index.image(image_id), index.mask(image_id)
-        small = torch.from_numpy(image)[None, None].float() / 255
-        if input_size is not None:
-            small = F.interpolate(small, size=input_size, mode="area")
-        probs = F.interpolate(predict_probs(model, small), size=image.shape, mode="bilinear")[0].cpu().numpy()
+        probs = predict_image_probs(model, image, input_size).cpu().numpy()
         if only_class:
             truth = np.where(truth == only_class, truth, 0)
         fig, axes = plt.subplots(2, 1, figsize=(12, 3.6))
