@@ -66,12 +66,14 @@ def tune_postprocessing(probs: Sequence[np.ndarray], masks: Sequence[np.ndarray]
     maxima = np.array([p[1:].reshape(n_classes, -1).max(1) for p in probs])  # (N, C)
     for c in range(n_classes):
         truths = [m == c + 1 for m in masks]
+        dice_dropped = np.array([float(not t.any()) for t in truths])  # an empty mask scores 1 only on empty truth
         for threshold in thresholds:
             pixels = [p[c + 1] > threshold for p in probs]
             areas = np.array([px.sum() for px in pixels])
+            dice_kept = np.array([_dice(px, t) for px, t in zip(pixels, truths)])
             for gate, min_area in product(gates, min_areas):
                 keep = (maxima[:, c] > gate) & (areas >= min_area)
-                score = np.mean([_dice(px if k else np.zeros_like(px), t) for px, k, t in zip(pixels, keep, truths)])
+                score = np.where(keep, dice_kept, dice_dropped).mean()
                 if score > best[c]:
                     best[c], chosen[c] = score, (gate, threshold, min_area)
     gate, threshold, min_area = (list(v) for v in zip(*chosen))
