@@ -81,11 +81,18 @@ class ExperimentResult:
 
     def row(self) -> dict[str, float | str]:
         """Summary numbers for a results table."""
-        scores, original = summarize(self.counts), summarize(self.counts_original)
-        return {"trained backbone": self.model.backbone_name, "mIoU": scores["miou"],
-                "mIoU defects": scores["miou_defects"], "Dice": scores["dice"],
-                "mIoU @orig": original["miou"], "Dice @orig": original["dice"],
-                **{f"IoU c{c}": scores[f"iou_{c}"] for c in range(1, self.counts.shape[1])}}
+        return {"trained backbone": self.model.backbone_name,
+                **score_columns(summarize(self.counts), summarize(self.counts_original))}
+
+
+def score_columns(scores: dict[str, float], original: dict[str, float], per_class: bool = True) -> dict[str, float]:
+    """Results-table columns from :func:`summarize` at the model's input size and at the original size."""
+    columns = {"mIoU": scores["miou"], "mIoU defects": scores["miou_defects"], "Dice": scores["dice"],
+               "mIoU @orig": original["miou"], "Dice @orig": original["dice"]}
+    if per_class:
+        columns.update({f"IoU c{key[4:]}": value for key, value in scores.items()
+                        if key.startswith("iou_") and key != "iou_0"})
+    return columns
 
 
 @torch.no_grad()
@@ -155,10 +162,8 @@ def results_table(results: list[ExperimentResult], paper: dict[str, float] | Non
     """One row per experiment plus the all-empty prediction, with the paper's mIoU where it has one."""
     rows = {r.name: r.row() for r in results}
     if results:
-        empty, empty_original = all_empty_scores(results[0].counts), all_empty_scores(results[0].counts_original)
-        rows["all-empty prediction"] = {"mIoU": empty["miou"], "mIoU defects": empty["miou_defects"],
-                                        "Dice": empty["dice"], "mIoU @orig": empty_original["miou"],
-                                        "Dice @orig": empty_original["dice"]}
+        rows["all-empty prediction"] = score_columns(all_empty_scores(results[0].counts),
+                                                     all_empty_scores(results[0].counts_original), per_class=False)
     table = pd.DataFrame.from_dict(rows, orient="index")
     if paper:
         table.insert(0, "paper mIoU", [paper.get(name, np.nan) for name in table.index])
