@@ -1,36 +1,47 @@
-"""Command line: ``python -m steelnb [train|bench]``.
+"""Command line: ``python -m steelnb [train|report|bench]``.
 
 ``train`` (the default) is the course's main job: it finds the real data or falls back to the
 demo data, trains DeepLabV3+ with the profile's settings (resuming if interrupted), scores the
-test split beside the all-empty prediction and saves learning curves and predictions as PNG.
+test split beside the all-empty prediction, saves learning curves and predictions as PNG, and ends
+with one line of test scores at the original resolution. ``report`` runs every notebook in order
+(see ``report.py``).
 """
 from __future__ import annotations
 
 import argparse
+import time
 
 from .experiment import course_split, results_table, run_experiment
-from .inference import predict_mask
+from .figures import curves_figure, prediction_figure
 from .paths import load_course_dataset
-from .plots import plot_examples, plot_learning_curves, save_figure
+from .plots import save_figure
 from .profile import current_profile
 
 
 def train_main(args: argparse.Namespace) -> None:
-    """Train and evaluate one model; print the results table and where the figures went."""
+    """Train and evaluate one model; print the results table, where the figures went and the score line."""
+    start = time.perf_counter()
     profile = current_profile()
     index = load_course_dataset()
     split = course_split(index, profile)
     backbone = args.backbone or profile.backbone("resnet101")
-    print(f"Profile {profile.name}: {args.architecture} on {backbone}, {profile.epochs} epochs, "
+    budget = f"{profile.time_budget_s / 60:.0f}-minute training budget" if profile.time_budget_s else \
+        f"{profile.epochs} epochs"
+    print(f"Profile {profile.name}: {args.architecture} on {backbone}, {budget}, "
           f"{len(split['train'])}/{len(split['val'])}/{len(split['test'])} train/val/test images.")
-    result = run_experiment(f"{args.architecture}-{backbone}", index, split, profile, args.architecture, backbone)
-    print(results_table([result]).to_string())
+    overrides = {"epochs": args.epochs, "time_budget_s": None} if args.epochs else {}
+    # the run is shared with the notebooks (chapter 05 or 04) when it trains the same model
+    name = {"deeplabv3plus": "resnet101", "baseline": "baseline"}[args.architecture] if args.backbone is None \
+        else f"{args.architecture}-{backbone}"
+    name += f"-{args.epochs}epochs" if args.epochs else ""
+    result = run_experiment(name, index, split, profile, args.architecture, backbone, **overrides)
+    print(results_table([result]).T.to_string())
     folder = profile.runs_dir / "figures"
-    save_figure(plot_learning_curves({result.name: result.history}), "main_learning_curves", folder)
-    rows = [{"image": index.image(i), "ground truth": index.mask(i),
-             "prediction": predict_mask(result.model, index.image(i), profile.image_size)}
-            for i in split["test"][:4]]
-    print("Figures written to", save_figure(plot_examples(rows, index.class_names), "main_predictions", folder).parent)
+    save_figure(curves_figure([result], index, profile, "Learning curves"), "main_learning_curves", folder)
+    fig = prediction_figure(result, index, split["test"], profile, "Test predictions")
+    print("Figures written to", save_figure(fig, "main_predictions", folder).parent)
+    print(f"wall time {time.perf_counter() - start:.0f} s")
+    print(result.summary_line())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,12 +52,20 @@ def main(argv: list[str] | None = None) -> None:
     for p in (parser, train):
         p.add_argument("--architecture", default="deeplabv3plus", choices=["deeplabv3plus", "baseline"])
         p.add_argument("--backbone", default=None, help="default: ResNet101, or ResNet18 without a GPU")
-    bench = sub.add_parser("bench", help="print the speed benchmark")
-    bench.add_argument("--quick", action="store_true", help="only the small CPU models")
-    args = parser.parse_args(argv)
-    if args.command == "bench":
+        p.add_argument("--epochs", type=int, default=None,
+                       help="train exactly this many epochs instead of the profile's time budget")
+    report = sub.add_parser("report", help="run the notebooks in order; record each figure's provenance")
+    report.add_argument("--from", dest="first", default="00", help="first notebook number (default 00)")
+    sub.add_parser("bench", help="print the speed benchmark (python -m steelnb bench --help)", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "report":
+        from .report import run_report
+        run_report(args.first)
+    elif args.command == "bench":
         from .bench import main as bench_main
-        bench_main(["--quick"] if args.quick else [])
+        bench_main(rest)
     else:
         train_main(args)
 

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .plots import PALETTE
+from .plots import label_colors
 
 
 def defect_table(counts: np.ndarray, image_ids: list[str]) -> pd.DataFrame:
@@ -37,9 +37,10 @@ def plot_iou_vs_size(table: pd.DataFrame, class_names: tuple[str, ...]) -> plt.F
     """Scatter of each true defect's IoU against its area (log scale), coloured by class."""
     fig, ax = plt.subplots(figsize=(7, 3.5))
     truth = table[table.true_px > 0]
+    colors = label_colors(len(class_names) + 1) / 255
     for c, name in enumerate(class_names, start=1):
         part = truth[truth["class"] == c]
-        ax.scatter(part.true_px, part.iou, s=14, alpha=0.7, color=PALETTE[c] / 255, label=f"{c}: {name}")
+        ax.scatter(part.true_px, part.iou, s=14, alpha=0.7, color=colors[c], label=f"{c}: {name}")
     ax.set_xscale("log")
     ax.set(xlabel="true defect area (pixels, original image)", ylabel="IoU", title="IoU against defect size")
     ax.legend(fontsize=8)

@@ -1,8 +1,14 @@
-"""Speed benchmark (a script, not a test): RLE decoding and model throughput on this machine.
+"""Speed benchmark (a script, not a test): RLE decoding, the data pipeline and model throughput.
 
-Prints images/s of the vectorized RLE decoder against a plain per-run Python loop, then the
-train-step and eval images/s of each model at 256x256 and 256x1600 (the paper's Table 1 on CPU).
-Run ``python -m steelnb bench`` (add ``--quick`` through ``benchmarks/bench.py`` for fewer models).
+``python -m steelnb bench [--quick] [--csv FILE]`` prints, on this machine:
+
+* images/s of the vectorized RLE decoder against a plain per-run Python loop;
+* images/s of the data pipeline (SteelDataset with the paper's augmentation, on your data or the demo);
+* per model, a training step at batch 16 of 256x256 (the paper's) and an evaluation forward of one
+  256x256 and one 256x1600 image: median seconds and interquartile range over ``--steps`` timed
+  repetitions after ``--warmup``, one row per model naming the device, torch version, dtype, batch,
+  size and parameters, as timm's benchmark does. The models are timed exactly as training runs
+  them (channels_last, and the mixed precision of ``precision.py`` when ``--amp`` is given).
 """
 from __future__ import annotations
 
@@ -13,9 +19,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .inference import images_per_second
 from .models import build_model
+from .precision import autocast_dtype, mixed_precision
 from .rle import SEVERSTAL_SHAPE, rle_decode, rle_encode
+from .train import device_name
 
 MODELS = [("baseline", "resnet101"), ("deeplabv3plus", "resnet101"), ("deeplabv3plus", "densenet201"),
           ("deeplabv3plus", "efficientnet_b1"), ("deeplabv3plus", "resnet18"), ("deeplabv3plus", "mobilenet_v3_large")]
@@ -25,7 +32,7 @@ def rle_decode_loop(encoded: str, shape: tuple[int, int] = SEVERSTAL_SHAPE) -> n
     """The textbook decoder: one Python loop iteration per run (the reference the bench compares to)."""
     flat = np.zeros(shape[0] * shape[1], dtype=bool)
     tokens = encoded.split()
-    for start, length in zip(tokens[0::2], tokens[1::2]):
+    for start, length in zip(tokens[0::2], tokens[1::2], strict=True):
         flat[int(start) - 1:int(start) - 1 + int(length)] = True
     return flat.reshape(shape[1], shape[0]).T
 
@@ -50,28 +57,91 @@ def bench_rle(repeats: int = 200) -> dict[str, float]:
     return rates
 
 
-def bench_models(models: list[tuple[str, str]], device: str = "cpu", train_batch: int = 2, steps: int = 2) -> pd.DataFrame:
-    """Train and eval images/s per model at 256x256 and 256x1600 (random weights: speed does not depend on them)."""
+def data_pipeline_images_per_second(size: tuple[int, int] = (256, 256), images: int = 64) -> float:
+    """Items/s that SteelDataset (decode, resize, weighted-augmentation copies) delivers in one process,
+    on the course's data (``STEELNB_DATA`` or the demo), uncached: the first epoch's cost."""
+    from .dataset import SteelDataset
+    from .experiment import course_split
+    from .paths import load_course_dataset
+    from .profile import current_profile
+    index = load_course_dataset(verbose=False)
+    train_ids = course_split(index, current_profile())["train"]
+    dataset = SteelDataset(index, train_ids, size=size, augment_weights=(1.0, 1.0, 1.0))
+    count = min(images, len(dataset))
+    start = time.perf_counter()
+    for item in range(count):
+        dataset[item]
+    return count / (time.perf_counter() - start)
+
+
+def time_steps(step, steps: int, warmup: int, device: torch.device) -> np.ndarray:
+    """Seconds of ``steps`` calls of ``step`` after ``warmup`` untimed ones (CUDA synchronised)."""
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return np.array(times)
+
+
+def bench_model(architecture: str, backbone: str, device: torch.device, batch: int = 16, steps: int = 10,
+                warmup: int = 3, amp: bool = False) -> list[dict]:
+    """Rows (train 256x256, eval 256x256, eval 256x1600) of median / IQR seconds and images/s for one model."""
+    torch.manual_seed(0)
+    model = build_model(architecture, backbone, pretrained=False).to(device)
+    params = sum(p.numel() for p in model.parameters())
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+    dtype = autocast_dtype(device, amp) or torch.float32
     rows = []
-    for architecture, backbone in models:
-        torch.manual_seed(0)
-        model = build_model(architecture, backbone, pretrained=False).to(memory_format=torch.channels_last)
-        row = {"model": f"{architecture}-{backbone}"}
-        for label, shape in (("256x256", (256, 256)), ("256x1600", (256, 1600))):
-            row[f"train img/s {label}"] = images_per_second(model, shape, train_batch, steps, train=True, device=device)
-            row[f"eval img/s {label}"] = images_per_second(model, shape, 1, steps + 2, device=device)
-        rows.append(row)
-        print(row)
-    return pd.DataFrame(rows).set_index("model").round(2)
+    for mode, n, shape in (("train", batch, (256, 256)), ("eval", 1, (256, 256)), ("eval", 1, (256, 1600))):
+        images = torch.rand(n, 1, *shape, device=device)
+        target = torch.randint(0, 5, (n, *shape), device=device)
+        model.train(mode == "train")
+
+        def step() -> None:
+            if mode == "train":
+                optimizer.zero_grad(set_to_none=True)
+                with mixed_precision(device, amp):
+                    logits = model(images)
+                torch.nn.functional.cross_entropy(logits.float(), target).backward()
+                optimizer.step()
+            else:
+                with torch.inference_mode(), mixed_precision(device, amp):
+                    model(images)
+        times = time_steps(step, steps, warmup, device)
+        median = float(np.median(times))
+        rows.append({"model": f"{architecture}-{backbone}", "mode": mode, "batch": n, "size": f"{shape[0]}x{shape[1]}",
+                     "median s": round(median, 4), "IQR s": round(float(np.subtract(*np.percentile(times, [75, 25]))), 4),
+                     "img/s": round(n / median, 2), "params M": round(params / 1e6, 1), "dtype": str(dtype)[6:],
+                     "device": device_name(device), "torch": torch.__version__})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its tables."""
     parser = argparse.ArgumentParser(description="steelnb speed benchmark")
     parser.add_argument("--quick", action="store_true", help="only the small CPU models")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--amp", action="store_true", help="mixed precision as training uses it (precision.py)")
+    parser.add_argument("--csv", default=None, help="also write one row per model and mode here")
     args = parser.parse_args(argv)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    print(f"{device_name(device)}, torch {torch.__version__}")
     bench_rle()
-    models = MODELS[-2:] if args.quick else MODELS
-    print(bench_models(models, device).to_string())
+    print(f"data pipeline (SteelDataset + weighted augmentation, 256x256, one process): "
+          f"{data_pipeline_images_per_second():.0f} img/s")
+    rows = []
+    for architecture, backbone in MODELS[-2:] if args.quick else MODELS:
+        rows += bench_model(architecture, backbone, device, steps=args.steps, warmup=args.warmup, amp=args.amp)
+        print(pd.DataFrame(rows[-3:]).drop(columns=["device", "torch"]).to_string(index=False, header=len(rows) == 3))
+    if args.csv:
+        pd.DataFrame(rows).to_csv(args.csv, index=False)

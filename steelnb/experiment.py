@@ -18,7 +18,7 @@ from .dataset import SteelDataset
 from .index import SegmentationIndex
 from .inference import predict_image_probs, predict_mask
 from .metrics import MetricAccumulator, all_empty_scores, image_miou, summarize
-from .models import build_model
+from .models import BareBoneBaseline, build_model
 from .paths import load_course_dataset
 from .profile import Profile, current_profile
 from .rle import SEVERSTAL_SHAPE
@@ -46,11 +46,19 @@ def course_setup(verbose: bool = True) -> tuple[Profile, SegmentationIndex, dict
     index = load_course_dataset(verbose)
     split = course_split(index, profile)
     if verbose:
-        print(f"Profile {profile.name!r}: {profile.epochs} epoch(s), batch {profile.batch_size}, "
-              f"input {profile.image_size[0]}x{profile.image_size[1]}; split "
+        size = profile.input_size(index.image_shape)
+        length = (f"{profile.time_budget_s / 60:.0f} min of training per run (at most {profile.epochs} epochs)"
+                  if profile.time_budget_s else f"{profile.epochs} epoch(s)")
+        print(f"Profile {profile.name!r}: {length}, input {size[0]}x{size[1]}; split "
               f"{len(split['train'])}/{len(split['val'])}/{len(split['test'])} train/val/test images; "
               f"figures go to {profile.figures_dir}")
     return profile, index, split
+
+
+def is_wide(index: SegmentationIndex) -> bool:
+    """Whether the dataset's images are wide strips (width > 2 x height, like Severstal's 256x1600), the
+    case where the paper's square resize squashes defects and native-aspect training can help."""
+    return index.image_shape is not None and index.image_shape[1] > 2 * index.image_shape[0]
 
 
 def native_geometry(index: SegmentationIndex, profile: Profile) -> tuple[tuple[int, int], int]:
@@ -80,15 +88,48 @@ class ExperimentResult:
         return image_miou(self.counts)
 
     def row(self) -> dict[str, float | str]:
-        """Summary numbers for a results table."""
-        return {"trained backbone": self.model.backbone_name,
-                **score_columns(summarize(self.counts), summarize(self.counts_original))}
+        """Summary numbers for a results table; ``note`` flags a model that predicts no defect at all."""
+        scores = summarize(self.counts)
+        return {"trained backbone": self.model.backbone_name, "epochs": len(self.history),
+                **score_columns(scores, summarize(self.counts_original)),
+                "note": "predicts no defect at all" if scores["defect_pixel_share"] == 0 else ""}
+
+    def summary_line(self) -> str:
+        """One line of test scores at the original resolution, beside the all-empty prediction."""
+        scores, empty = summarize(self.counts_original), all_empty_scores(self.counts_original)
+        return (f"test mIoU {scores['miou']:.3f} (all-empty {empty['miou']:.3f}) | defect mIoU "
+                f"{scores['miou_defects']:.3f} | Dice {scores['dice']:.3f} | class-mean defect IoU "
+                f"{scores['class_iou_defects']:.3f} | dataset mIoU with background {scores['dataset_miou']:.3f}")
+
+    def caption(self, index: SegmentationIndex, profile: Profile) -> str:
+        """What a figure or table of this result shows: data, profile, model, weights and test mIoU."""
+        architecture = "baseline" if isinstance(self.model, BareBoneBaseline) else "DeepLabV3+"
+        weights = "ImageNet-pretrained" if self.model.pretrained else "random init"
+        return (f"{index.name}, profile {profile.name}, {architecture} {self.model.backbone_name} ({weights}), "
+                f"test mIoU {summarize(self.counts_original)['miou']:.3f}")
+
+    def prediction_rows(self, index: SegmentationIndex, image_ids: list[str]) -> list[dict[str, np.ndarray]]:
+        """For :func:`plots.plot_examples`: image, ground truth and this model's prediction, at original size."""
+        return [{"image": index.image(i), "ground truth": index.mask(i),
+                 "prediction": predict_mask(self.model, index.image(i), self.input_size)} for i in image_ids]
+
+
+def examples_by_iou(per_image_iou: np.ndarray, image_ids: list[str], has_defect: np.ndarray) -> list[tuple[str, str, float]]:
+    """The best, median and worst images by per-image IoU among those with a defect in the ground truth
+    (all images when none has one): a list of (rule, image_id, IoU)."""
+    candidates = np.flatnonzero(has_defect) if has_defect.any() else np.arange(len(image_ids))
+    order = candidates[np.argsort(per_image_iou[candidates], kind="stable")]
+    picks = {"best": order[-1], "median": order[len(order) // 2], "worst": order[0]}
+    return [(rule, image_ids[i], float(per_image_iou[i])) for rule, i in picks.items()]
 
 
 def score_columns(scores: dict[str, float], original: dict[str, float], per_class: bool = True) -> dict[str, float]:
     """Results-table columns from :func:`summarize` at the model's input size and at the original size."""
     columns = {"mIoU": scores["miou"], "mIoU defects": scores["miou_defects"], "Dice": scores["dice"],
-               "mIoU @orig": original["miou"], "Dice @orig": original["dice"]}
+               "mIoU @orig": original["miou"], "Dice @orig": original["dice"],
+               "class-mean defect IoU @orig": original["class_iou_defects"],
+               "dataset mIoU @orig": original["dataset_miou"],
+               "defect px predicted": scores["defect_pixel_share"]}
     if per_class:
         columns.update({f"IoU c{key[4:]}": value for key, value in scores.items()
                         if key.startswith("iou_") and key != "iou_0"})
@@ -133,14 +174,15 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
                    **config_overrides) -> ExperimentResult:
     """Train ``architecture`` on ``backbone`` (resuming a checkpointed run of the same name), then score it.
 
-    By default images are squashed to ``profile.image_size`` as in the paper; ``native=True`` keeps
+    By default images are squashed to the profile's input size as in the paper; ``native=True`` keeps
     the aspect ratio instead: training on random ``profile.crop_width`` crops of the image resized to
     ``profile.native_size``, evaluation on the whole image at that size.
-    ``config_overrides`` go into :class:`TrainConfig` (loss, class_weights, mixup_alpha, epochs, lr, ...).
+    ``config_overrides`` go into :class:`TrainConfig` (loss, class_weights, mixup_alpha, epochs,
+    time_budget_s, lr, ...) on top of the profile's recipe.
     """
     device = default_device()
-    config = TrainConfig(**{"epochs": profile.epochs, "batch_size": profile.batch_size, **config_overrides})
-    size, crop_width = native_geometry(index, profile) if native else (profile.image_size, 0)
+    config = TrainConfig(**profile.train_config(len(split["train"]), **config_overrides))
+    size, crop_width = native_geometry(index, profile) if native else (profile.input_size(index.image_shape), 0)
     train_set = SteelDataset(index, split["train"], mode="crop" if native else "resize", size=size,
                              crop_width=crop_width, augment_weights=(1.0, 1.0, 1.0) if augment else None,
                              seed=config.seed, cache=True)
@@ -152,8 +194,9 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     history = fit(model, train_set, val_set, run_dir, config, index.num_classes, device, progress)
     load_weights(model, run_dir, "best")
     model.to(device)
+    # test scores in float32, like every inference helper: mixed precision only speeds up training
     _, accumulator = evaluate(model, torch.utils.data.DataLoader(test_set, batch_size=config.batch_size),
-                              index.num_classes, device)
+                              index.num_classes, device, amp=False)
     original = original_resolution_counts(model, index, split["test"], size)
     return ExperimentResult(name, model, history, accumulator.counts, original, run_dir, size)
 

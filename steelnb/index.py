@@ -1,14 +1,10 @@
 """Dataset indexes: which images exist, which defect classes each holds, and their masks.
 
-Two layouts are understood:
-
-* Kaggle Severstal (``train.csv`` + ``train_images/``), in the current
-  ``ImageId,ClassId,EncodedPixels`` format or the original ``ImageId_ClassId,EncodedPixels`` one.
-  Defect-free images have no row and exist only as files, so the image folder is listed too.
-* NEU-Seg (``img_dir/{train,val,test}/*.jpg`` + ``ann_dir/{train,val,test}/*.png`` class-index masks).
-
-Both give a :class:`SegmentationIndex` with the same interface, so datasets, statistics and
-notebooks work on either.
+This module holds the common interface, :class:`SegmentationIndex`, and the Kaggle Severstal
+layout (``train.csv`` + ``train_images/``), in the current ``ImageId,ClassId,EncodedPixels`` format
+or the original ``ImageId_ClassId,EncodedPixels`` one. Defect-free images have no row and exist only
+as files, so the image folder is listed too. Image folders with class-index masks (NEU-Seg, your
+own data) are in ``folders.py``; ``datasets.open_dataset`` picks the right one.
 """
 from __future__ import annotations
 
@@ -19,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .images import ImageReadError, read_gray, read_label_png
+from .images import ImageReadError, read_gray
 from .rle import SEVERSTAL_SHAPE, RLEError, rle_decode
 
 SEVERSTAL_CLASSES: tuple[str, ...] = ("class 1", "class 2", "class 3", "class 4")
-NEU_CLASSES: tuple[str, ...] = ("inclusion", "patches", "scratches")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
@@ -98,19 +93,13 @@ class SeverstalIndex(SegmentationIndex):
         return mask
 
 
-@dataclass
-class NEUSegIndex(SegmentationIndex):
-    """NEU-Seg layout; masks are class-index PNGs next to the images."""
-
-    def mask(self, image_id: str) -> np.ndarray:
-        """Label mask 0..3 read from ``ann_dir``."""
-        return read_label_png(self.table.at[image_id, "mask_path"], self.num_classes - 1, self.image_shape)
-
-
 def _read_rle_csv(csv_path: Path) -> pd.DataFrame:
     """Parse train.csv in either Kaggle format into image_id, class_id, rle, line (1-based file line)."""
     try:
         raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DatasetFormatError(f"{csv_path} is empty; expected the header ImageId,ClassId,EncodedPixels "
+                                 "and one row per defect") from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise DatasetFormatError(f"cannot read {csv_path}: {err}") from None
     raw["line"] = np.arange(len(raw)) + 2  # line 1 is the header
@@ -183,42 +172,3 @@ def load_severstal(root: str | Path, name: str = "severstal", image_dir: str = "
     table = _presence_table(images, present, len(SEVERSTAL_CLASSES))
     return SeverstalIndex(name=name, root=root, class_names=SEVERSTAL_CLASSES, image_shape=SEVERSTAL_SHAPE,
                           table=table, rles=rles, csv_path=csv_path)
-
-
-def load_neu_seg(root: str | Path) -> NEUSegIndex:
-    """Index NEU-Seg: ``root`` holds (or is) ``data_wenjian`` with img_dir/ and ann_dir/ per split.
-
-    Reads every mask once to know which classes each image holds (about 2 s for 4,470 masks).
-    """
-    root = Path(root)
-    if (root / "data_wenjian").is_dir():
-        root = root / "data_wenjian"
-    rows, present = {}, {}
-    split_col, mask_col = {}, {}
-    for split in ("train", "val", "test"):
-        img_folder = root / "img_dir" / split
-        if not img_folder.is_dir():
-            continue
-        for image_id, path in _list_images(img_folder).items():
-            mask_path = root / "ann_dir" / split / (Path(image_id).stem + ".png")
-            mask = read_label_png(mask_path, len(NEU_CLASSES))
-            key = f"{split}/{image_id}"
-            rows[key], split_col[key], mask_col[key] = path, split, mask_path
-            present[key] = set(np.unique(mask).tolist()) - {0}
-    if not rows:
-        raise DatasetFormatError(f"{root}: expected NEU-Seg folders img_dir/{{train,val,test}} and ann_dir/")
-    table = _presence_table(rows, present, len(NEU_CLASSES))
-    table["mask_path"] = pd.Series(mask_col)
-    table["split"] = pd.Series(split_col)
-    return NEUSegIndex(name="neu-seg", root=root, class_names=NEU_CLASSES, image_shape=(200, 200), table=table)
-
-
-def open_dataset(root: str | Path, name: str | None = None) -> SegmentationIndex:
-    """Open a dataset folder, recognising the Severstal/Kaggle or the NEU-Seg layout."""
-    root = Path(root)
-    if (root / "train.csv").is_file():
-        return load_severstal(root, name=name or "severstal")
-    if (root / "img_dir").is_dir() or (root / "data_wenjian").is_dir():
-        return load_neu_seg(root)
-    raise DatasetFormatError(f"{root}: neither a Kaggle Severstal folder (train.csv + train_images/) "
-                             "nor NEU-Seg (img_dir/ + ann_dir/)")

@@ -63,6 +63,18 @@ def class_iou(counts: np.ndarray | torch.Tensor) -> np.ndarray:
     return np.divide(totals[:, 0], union, out=np.full(len(union), np.nan), where=union > 0)
 
 
+def dataset_miou(counts: np.ndarray | torch.Tensor, include_background: bool = True) -> float:
+    """Dataset-level mIoU: :func:`class_iou` averaged over the labels (background optional).
+
+    This is how NEU-Seg results are usually reported (PGA-Net with background included; the
+    "class-mean defect IoU" without it). A label absent from both prediction and truth everywhere
+    is skipped; an all-background prediction scores 0 on the defect classes.
+    """
+    per_class = class_iou(counts)
+    per_class = per_class if include_background else per_class[1:]
+    return float(np.nanmean(per_class)) if np.isfinite(per_class).any() else float("nan")
+
+
 def kaggle_dice(counts: np.ndarray | torch.Tensor) -> float:
     """Kaggle Severstal score: mean Dice over (image, defect class) pairs, empty-vs-empty = 1."""
     counts = np.asarray(counts, dtype=np.float64)[:, 1:]
@@ -72,13 +84,23 @@ def kaggle_dice(counts: np.ndarray | torch.Tensor) -> float:
 
 
 def summarize(counts: np.ndarray | torch.Tensor) -> dict[str, float]:
-    """Headline numbers: mIoU (paper), mIoU of defect classes only, Kaggle Dice, and per-class IoU."""
+    """Headline numbers: mIoU (paper, per image), mIoU of defect classes only (per image), Kaggle Dice,
+    the dataset-level class-mean IoU of the defect classes and of all labels, and per-class IoU."""
     per_class = class_iou(counts)
     result = {"miou": float(image_miou(counts).mean()),
               "miou_defects": float(image_miou(counts, include_background=False).mean()),
-              "dice": kaggle_dice(counts)}
+              "dice": kaggle_dice(counts),
+              "class_iou_defects": dataset_miou(counts, include_background=False),
+              "dataset_miou": dataset_miou(counts),
+              "defect_pixel_share": defect_pixel_share(counts)}
     result.update({f"iou_{c}": float(v) for c, v in enumerate(per_class)})
     return result
+
+
+def defect_pixel_share(counts: np.ndarray | torch.Tensor) -> float:
+    """Share of all pixels predicted as any defect class; 0.0 means the model predicts no defect at all."""
+    totals = np.asarray(counts, dtype=np.float64).sum(axis=0)
+    return float(totals[1:, 1].sum() / max(totals[:, 1].sum(), 1.0))
 
 
 def all_empty_counts(counts: np.ndarray | torch.Tensor) -> np.ndarray:

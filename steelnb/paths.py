@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .datasets import open_dataset
 from .demo import generate_demo_dataset
-from .index import SegmentationIndex, open_dataset
+from .index import SegmentationIndex
 
 PROJECT_ROOT = Path(os.environ.get("STEELNB_HOME", Path(__file__).resolve().parents[1]))
 DEMO_IMAGES = 400
@@ -49,9 +50,3 @@ def load_course_dataset(verbose: bool = True) -> SegmentationIndex:
         print(f"Real Severstal data not found (set STEELNB_DATA or put it in {PROJECT_ROOT / 'data' / 'severstal'}).\n"
               f"Using the synthetic DEMO dataset instead ({len(index)} images): numbers below are not the paper's.")
     return index
-
-
-def shared_sample_dir(name: str) -> Path | None:
-    """A real-data sample folder under ``../shared/data/<name>`` (developer machines only), or None."""
-    candidate = PROJECT_ROOT.parent / "shared" / "data" / name
-    return candidate if candidate.is_dir() else None

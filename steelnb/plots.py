@@ -17,10 +17,18 @@ import numpy as np
 PALETTE = np.array([[0, 0, 0], [230, 57, 70], [42, 157, 143], [69, 123, 224], [244, 196, 48]], dtype=np.uint8)
 
 
+def label_colors(num_labels: int) -> np.ndarray:
+    """RGB uint8 (num_labels, 3): PALETTE for labels 0..4, then matplotlib's tab20 colours for datasets
+    with more defect classes."""
+    extra = max(0, num_labels - len(PALETTE))
+    tab20 = (np.array(matplotlib.colormaps["tab20"].colors) * 255).astype(np.uint8)
+    return np.concatenate([PALETTE, tab20[np.arange(extra) % len(tab20)]])[:max(num_labels, 1)]
+
+
 def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5, outline: bool = False) -> np.ndarray:
-    """RGB uint8 (H, W, 3): a grayscale image (H, W) with each defect label tinted by PALETTE."""
+    """RGB uint8 (H, W, 3): a grayscale image (H, W) with each defect label tinted by :func:`label_colors`."""
     rgb = np.repeat(image[..., None], 3, axis=2).astype(np.float32)
-    colors = PALETTE[np.minimum(mask, len(PALETTE) - 1)].astype(np.float32)
+    colors = label_colors(int(mask.max(initial=0)) + 1)[mask].astype(np.float32)
     defect = mask > 0
     if outline:
         defect = defect & ~cv2.erode(defect.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -31,9 +39,10 @@ def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5, outline: bo
 
 def class_legend(fig: plt.Figure, class_names: Sequence[str]) -> None:
     """Add the palette legend for ``class_names`` (labels 1..C) below the figure's panels."""
-    handles = [matplotlib.patches.Patch(color=PALETTE[c] / 255, label=f"{c}: {name}")
+    colors = label_colors(len(class_names) + 1)
+    handles = [matplotlib.patches.Patch(color=colors[c] / 255, label=f"{c}: {name}")
                for c, name in enumerate(class_names, start=1)]
-    fig.legend(handles=handles, loc="lower center", fontsize=8, ncol=len(handles), frameon=False)
+    fig.legend(handles=handles, loc="lower center", fontsize=8, ncol=min(len(handles), 6), frameon=False)
 
 
 def plot_examples(rows: Sequence[Mapping[str, np.ndarray]], class_names: Sequence[str],
@@ -41,15 +50,20 @@ def plot_examples(rows: Sequence[Mapping[str, np.ndarray]], class_names: Sequenc
     """Examples with their masks: each row dict is {"image": gray, "ground truth": mask, "prediction": mask, ...}.
 
     Entries named "image" are drawn in gray, the others as overlays on the image. Wide strips
-    (256x1600) are stacked one panel per line; square images are laid out one example per row.
+    (256x1600) are stacked one panel per line; other images are laid out one example per row. Each
+    row's height follows its own image's aspect ratio, so images of different sizes mix without gaps.
     """
     keys = list(rows[0])
-    height, img_width = rows[0]["image"].shape
-    stacked = img_width > 2 * height
-    shape = (len(rows) * len(keys), 1) if stacked else (len(rows), len(keys))
-    panel_width = width if stacked else width / len(keys)
-    fig, axes = plt.subplots(*shape, squeeze=False,
-                             figsize=(width, shape[0] * (panel_width * height / img_width + 0.3) + 0.4))
+    stacked = all(row["image"].shape[1] > 2 * row["image"].shape[0] for row in rows)
+    aspects = [row["image"].shape[0] / row["image"].shape[1] for row in rows]
+    if stacked:
+        ratios = [aspect for aspect in aspects for _ in keys]
+        grid, panel_width = (len(ratios), 1), width
+    else:
+        ratios, grid, panel_width = aspects, (len(rows), len(keys)), width / len(keys)
+    heights = [panel_width * ratio + 0.3 for ratio in ratios]
+    fig, axes = plt.subplots(*grid, squeeze=False, figsize=(width, sum(heights) + 0.4 + 0.2 * len(class_names) / 6),
+                             gridspec_kw={"height_ratios": heights})
     for r, row in enumerate(rows):
         for k, key in enumerate(keys):
             ax = axes[r * len(keys) + k, 0] if stacked else axes[r, k]
@@ -58,7 +72,7 @@ def plot_examples(rows: Sequence[Mapping[str, np.ndarray]], class_names: Sequenc
             ax.set_xticks([]), ax.set_yticks([])
             name = f"{titles[r]}: {key}" if titles is not None else key
             ax.set_title(name, fontsize=8, loc="left")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.tight_layout(rect=(0, 0.04 + 0.02 * (len(class_names) // 7), 1, 1))
     class_legend(fig, class_names)
     return fig
 

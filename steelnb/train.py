@@ -1,15 +1,26 @@
 """Training loop with per-epoch validation, checkpoints every epoch and automatic resume.
 
 Defaults follow the paper: SGD, lr 0.01, momentum 0.9, weight decay 1e-4, batch 16, with a
-polynomial (power 0.9) learning-rate decay per iteration as in DeepLab. CUDA with mixed
-precision when available, CPU otherwise. Calling :func:`fit` again on the same ``run_dir``
-continues where the last finished epoch left off, with the full history; a finished run
-returns at once.
+polynomial (power 0.9) learning-rate decay per iteration as in DeepLab. Profiles may change the
+recipe (the CPU profile trains from random weights with AdamW, a short warm-up and CE + Dice, see
+``profile.py``). CUDA when available, CPU otherwise; mixed precision
+(``amp``) as set out in ``precision.py``.
+
+Calling :func:`fit` again on the same ``run_dir`` continues where the last finished epoch left off,
+with the full history; a finished run returns at once. ``last.pt`` is written after every epoch and
+the one before it is kept as ``previous.pt``, so a ``last.pt`` corrupted by a crash or a full disk
+falls back one epoch (with a warning) instead of stopping the run.
+
+The best epoch (``best.pt``) is chosen on ``select_on``, by default the validation class-mean IoU of
+the defect classes: a model that predicts no defect at all scores 0 there and can never be chosen
+over one that finds defects. On a tie the later epoch wins.
 """
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -17,15 +28,24 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from .budget import epochs_for_budget, seconds_per_step
 from .checkpoint import load_checkpoint, save_atomic
 from .losses import build_loss
 from .metrics import MetricAccumulator, all_empty_scores, summarize
+from .precision import mixed_precision
 from .seed import rng_state, seed_everything, set_rng_state
 
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of one run (saved in every checkpoint)."""
+    """Hyper-parameters of one run (saved in every checkpoint).
+
+    ``time_budget_s`` (seconds, optional) turns ``epochs`` into a maximum: the run trains as many
+    epochs as fit the budget on this machine (see ``budget.py``); the count is fixed at the start.
+    ``optimizer`` is "sgd" (the paper's, with ``momentum``) or "adamw". ``warmup_iters`` ramps the
+    learning rate linearly from 0 before the polynomial decay. ``select_on`` is the validation score
+    (a key of ``metrics.summarize``) that picks ``best.pt``.
+    """
 
     epochs: int = 30
     batch_size: int = 16
@@ -33,12 +53,16 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     poly_power: float = 0.9
+    optimizer: str = "sgd"
+    warmup_iters: int = 0
     loss: str = "ce"
     class_weights: tuple[float, ...] | None = None
     mixup_alpha: float = 0.0
     num_workers: int = 0
     seed: int = 0
     amp: bool = True
+    time_budget_s: float | None = None
+    select_on: str = "class_iou_defects"
 
 
 def default_device() -> torch.device:
@@ -46,16 +70,24 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-@torch.no_grad()
+def device_name(device: torch.device) -> str:
+    """A readable name for speed tables: the GPU model, or "CPU, N threads"."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU, {torch.get_num_threads()} threads"
+
+
+@torch.inference_mode()
 def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: torch.device | None = None,
-             loss_fn: nn.Module | None = None) -> tuple[float, MetricAccumulator]:
-    """Mean loss (NaN without ``loss_fn``) and the per-image pixel counts of ``model`` on ``loader``."""
+             loss_fn: nn.Module | None = None, amp: bool = True) -> tuple[float, MetricAccumulator]:
+    """Mean loss (NaN without ``loss_fn``) and the per-image pixel counts of ``model`` on ``loader``
+    (``amp``: mixed precision as in ``precision.py``, the same switch as training's)."""
     device = device or default_device()
     model.eval()
     accumulator, total_loss, n = MetricAccumulator(num_classes), 0.0, 0
     for images, masks in loader:
         images, masks = images.to(device), masks.to(device)
-        with torch.autocast(device.type, enabled=device.type == "cuda"):
+        with mixed_precision(device, amp):
             logits = model(images)
         if loss_fn is not None:
             total_loss += float(loss_fn(logits.float(), masks)) * len(images)
@@ -79,7 +111,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     total_loss, seen = 0.0, 0
     for images, masks in tqdm(loader, desc=description, disable=not progress, leave=False):
         images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
-        with torch.autocast(device.type, enabled=scaler.is_enabled()):
+        with mixed_precision(device, config.amp):
             if config.mixup_alpha > 0:
                 mixed, masks_a, masks_b, lam = _mixup(images, masks, config.mixup_alpha)
                 logits = model(mixed).float()
@@ -96,13 +128,61 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     return total_loss / seen
 
 
-def _resume(run_dir: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
-            scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler) -> list[dict]:
-    """Restore every state from ``run_dir/last.pt`` if it exists; returns the history so far (or [])."""
-    if not (run_dir / "last.pt").is_file():
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with momentum (the paper) or AdamW, with ``config``'s learning rate and weight decay."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose 'sgd' or 'adamw'")
+
+
+def warmup_poly(total_iters: int, warmup_iters: int = 0, power: float = 0.9):
+    """Learning-rate factor per iteration: linear from 1/warmup to 1 over ``warmup_iters``, then
+    (1 - progress)^power down to 0 at ``total_iters`` (DeepLab's poly schedule)."""
+    def factor(iteration: int) -> float:
+        if iteration < warmup_iters:
+            return (iteration + 1) / warmup_iters
+        progress = (iteration - warmup_iters) / max(1, total_iters - warmup_iters)
+        return max(0.0, 1.0 - progress) ** power
+    return factor
+
+
+def read_last_checkpoint(run_dir: Path) -> dict | None:
+    """``run_dir/last.pt``, or ``previous.pt`` (one epoch older, with a warning) when ``last.pt`` is
+    unreadable; None for a new run. Raises when a checkpoint exists but none can be read."""
+    candidates = [run_dir / "last.pt", run_dir / "previous.pt"]
+    if not any(path.is_file() for path in candidates):
+        return None
+    errors = []
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            state = load_checkpoint(path)
+        except RuntimeError as err:
+            errors.append(str(err))
+            continue
+        if errors:
+            warnings.warn(f"{errors[0]}; resuming from {path} (epoch {len(state['history'])}) instead",
+                          RuntimeWarning, stacklevel=3)
+        return state
+    raise RuntimeError("no readable checkpoint in " + str(run_dir) + ": " + "; ".join(errors))
+
+
+def _comparable(config: dict) -> dict:
+    """A saved config without the epoch count that a time budget chose (for the resume check)."""
+    return {key: value for key, value in config.items() if not (key == "epochs" and config.get("time_budget_s"))}
+
+
+def _resume(state: dict | None, run_dir: Path, config: TrainConfig, model: nn.Module,
+            optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+            scaler: torch.amp.GradScaler) -> list[dict]:
+    """Restore every state from a checkpoint of ``run_dir`` if there is one; returns the history so far (or [])."""
+    if state is None:
         return []
-    state = load_checkpoint(run_dir / "last.pt")
-    if state["config"] != asdict(config):
+    if _comparable(state["config"]) != _comparable(asdict(config)):
         raise ValueError(f"{run_dir / 'last.pt'} was trained with {state['config']}, not {asdict(config)}; "
                          "use another run_dir or the same config")
     model.load_state_dict(state["model"])
@@ -113,12 +193,30 @@ def _resume(run_dir: Path, config: TrainConfig, model: nn.Module, optimizer: tor
     return state["history"]
 
 
+def resolve_epochs(config: TrainConfig, model: nn.Module, train_set: Dataset, train_steps: int, eval_batches: int,
+                   num_classes: int, device: torch.device, progress: bool) -> TrainConfig:
+    """``config`` with ``epochs`` set from ``time_budget_s`` by timing this machine (unchanged without a budget)."""
+    if not config.time_budget_s:
+        return config
+    image = train_set[0][0]
+    shape = (config.batch_size, *image.shape)
+    step_s = seconds_per_step(model, shape, num_classes, True, device, config.amp)
+    eval_s = seconds_per_step(model, shape, num_classes, False, device, config.amp)
+    epochs = epochs_for_budget(config.time_budget_s, train_steps, step_s, eval_batches, eval_s, config.epochs)
+    if progress:
+        print(f"Time budget {config.time_budget_s / 60:.1f} min: {step_s:.2f} s per training step of "
+              f"{config.batch_size} x {tuple(image.shape)}, {train_steps} steps per epoch -> {epochs} epoch(s).")
+    return replace(config, epochs=epochs)
+
+
 def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | Path, config: TrainConfig,
         num_classes: int, device: torch.device | None = None, progress: bool = True) -> list[dict]:
     """Train ``model`` and return its history: one dict per epoch (losses, val metrics, lr, speed).
 
-    ``run_dir/last.pt`` is written after every epoch and ``run_dir/best.pt`` whenever the validation
-    mIoU improves. If ``last.pt`` exists the run resumes from it (same config required).
+    ``run_dir/last.pt`` is written after every epoch (the one before kept as ``previous.pt``) and
+    ``run_dir/best.pt`` whenever the validation ``config.select_on`` score improves or ties. If a
+    checkpoint exists the run resumes from it (same config required; a time budget's epoch count
+    is taken from the checkpoint).
     """
     device = device or default_device()
     run_dir = Path(run_dir)
@@ -126,15 +224,20 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
     model.to(device)
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
                         drop_last=len(train_set) > config.batch_size, num_workers=config.num_workers,
-                        pin_memory=device.type == "cuda")
-    val_loader = DataLoader(val_set, batch_size=config.batch_size, num_workers=config.num_workers)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=config.epochs * len(loader),
-                                                      power=config.poly_power)
+                        pin_memory=device.type == "cuda", persistent_workers=config.num_workers > 0)
+    val_loader = DataLoader(val_set, batch_size=config.batch_size, num_workers=config.num_workers,
+                            pin_memory=device.type == "cuda", persistent_workers=config.num_workers > 0)
+    state = read_last_checkpoint(run_dir)
+    if state is not None and config.time_budget_s:
+        config = replace(config, epochs=state["config"]["epochs"])
+    elif state is None:
+        config = resolve_epochs(config, model, train_set, len(loader), len(val_loader), num_classes, device, progress)
+    optimizer = build_optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_poly(config.epochs * len(loader), config.warmup_iters, config.poly_power))
     scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
     loss_fn = build_loss(config.loss, num_classes, config.class_weights).to(device)
-    history = _resume(run_dir, config, model, optimizer, scheduler, scaler)
+    history = _resume(state, run_dir, config, model, optimizer, scheduler, scaler)
     if history and progress:
         print(f"Resuming {run_dir} after epoch {len(history)} of {config.epochs}.")
     for epoch in range(len(history) + 1, config.epochs + 1):
@@ -142,21 +245,35 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
         train_loss = _train_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, config, device,
                                   f"epoch {epoch}/{config.epochs}", progress)
         train_seconds = time.perf_counter() - start
-        val_loss, accumulator = evaluate(model, val_loader, num_classes, device, loss_fn)
+        val_loss, accumulator = evaluate(model, val_loader, num_classes, device, loss_fn, config.amp)
         scores, empty = summarize(accumulator.counts), all_empty_scores(accumulator.counts)
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_miou": scores["miou"],
                         "val_dice": scores["dice"], "val_miou_defects": scores["miou_defects"],
+                        "val_class_iou_defects": scores["class_iou_defects"], "val_selected": scores[config.select_on],
                         "empty_miou": empty["miou"], "empty_dice": empty["dice"], "lr": optimizer.param_groups[0]["lr"],
-                        "train_iter_per_s": len(loader) / train_seconds, "seconds": time.perf_counter() - start})
+                        "train_iter_per_s": len(loader) / train_seconds,
+                        "train_img_per_s": len(loader) * config.batch_size / train_seconds,
+                        "seconds": time.perf_counter() - start})
         if progress:
             h = history[-1]
-            print(f"epoch {epoch}: train loss {h['train_loss']:.4f}  val loss {val_loss:.4f}  val mIoU {h['val_miou']:.3f}"
-                  f" (all-empty {h['empty_miou']:.3f})  Dice {h['val_dice']:.3f} (all-empty {h['empty_dice']:.3f})"
-                  f"  {h['seconds']:.0f}s")
-        if history[-1]["val_miou"] > max((h["val_miou"] for h in history[:-1]), default=float("-inf")):
+            print(f"epoch {epoch}/{config.epochs}: train loss {h['train_loss']:.4f}  val loss {val_loss:.4f}  "
+                  f"val mIoU {h['val_miou']:.3f} (all-empty {h['empty_miou']:.3f})  Dice {h['val_dice']:.3f} "
+                  f"(all-empty {h['empty_dice']:.3f})  class-mean defect IoU {h['val_class_iou_defects']:.3f}  "
+                  f"{h['seconds']:.0f}s")
+        if is_best(history):
             save_atomic({"model": model.state_dict(), "epoch": epoch, "history": history, "config": asdict(config)},
                         run_dir / "best.pt")
+        if (run_dir / "last.pt").is_file():
+            (run_dir / "last.pt").replace(run_dir / "previous.pt")
         save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "history": history,
                      "rng": rng_state(), "config": asdict(config)}, run_dir / "last.pt")
     return history
+
+
+def is_best(history: list[dict]) -> bool:
+    """Whether the last epoch's ``val_selected`` score is at least every earlier one's (ties go to the later
+    epoch; NaN, e.g. no defect in prediction or truth, counts as the lowest score)."""
+    def score(h: dict) -> float:
+        return float("-inf") if math.isnan(h["val_selected"]) else h["val_selected"]
+    return score(history[-1]) >= max((score(h) for h in history[:-1]), default=float("-inf"))

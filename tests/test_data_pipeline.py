@@ -10,8 +10,8 @@ from steelnb.augment import (
     random_choice_transform,
 )
 from steelnb.dataset import SteelDataset
+from steelnb.datasets import open_dataset
 from steelnb.demo import generate_demo_dataset
-from steelnb.index import open_dataset
 from steelnb.split import class_combination_keys, stratified_split
 
 

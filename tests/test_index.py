@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from steelnb.datasets import open_dataset
 from steelnb.images import ImageReadError
-from steelnb.index import DatasetFormatError, load_severstal, open_dataset
+from steelnb.index import DatasetFormatError, load_severstal
 from steelnb.rle import RLEError, rle_encode
 from steelnb.stats import class_statistics, defect_free_share
 

@@ -16,11 +16,15 @@ def test_backbones_reach_stride_16_and_4(backbone):
     assert (low.shape[1], high.shape[1]) == (parts.low_channels, parts.high_channels)
 
 
-def test_paper_backbones_build_at_stride_16():
-    expected = {"resnet101": (256, 2048), "densenet201": (256, 1920), "efficientnet_b1": (24, 1280)}
-    for backbone, channels in expected.items():
-        parts = build_backbone(backbone, pretrained=False)
-        assert (parts.low_channels, parts.high_channels) == channels
+@pytest.mark.parametrize("backbone, channels", [("resnet101", (256, 2048)), ("densenet201", (256, 1920)),
+                                                ("efficientnet_b1", (24, 320))])
+def test_paper_backbones_build_at_stride_16(backbone, channels):
+    parts = build_backbone(backbone, pretrained=False)
+    with torch.no_grad():
+        low = parts.low.eval()(torch.zeros(1, 3, 64, 96))
+        high = parts.high.eval()(low)
+    assert low.shape[2:] == (16, 24) and high.shape[2:] == (4, 6)  # stride 4 skip, stride 16 (not 32) context
+    assert (parts.low_channels, parts.high_channels) == channels
 
 
 @pytest.mark.parametrize("architecture", ["deeplabv3plus", "baseline"])
@@ -36,8 +40,8 @@ def test_logits_at_input_resolution_and_trainable(architecture):
 
 def test_deeplab_structure():
     model = build_model("deeplabv3plus", "resnet18", pretrained=False)
-    assert len(model.aspp.branches) == 4  # 1x1 + three dilated 3x3 (+ image pooling)
-    assert [b[0].dilation for b in model.aspp.branches[1:]] == [(6, 6), (12, 12), (18, 18)]
+    assert len(model.aspp[0].branches) == 4  # 1x1 + three dilated 3x3 (+ image pooling)
+    assert [b[0].dilation for b in model.aspp[0].branches[1:]] == [(6, 6), (12, 12), (18, 18)]
     assert model.skip[0].out_channels == 48
 
 

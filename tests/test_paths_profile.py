@@ -1,8 +1,8 @@
 import pytest
 
 from steelnb import paths
+from steelnb.datasets import open_dataset
 from steelnb.experiment import course_split, native_geometry
-from steelnb.index import open_dataset
 from steelnb.profile import current_profile
 
 
@@ -45,3 +45,15 @@ def test_smoke_split_is_capped_and_native_geometry_scales(monkeypatch, demo_root
     assert native_geometry(index, profile) == ((64, 400), 128)
     index.image_shape = (200, 200)  # NEU-Seg-sized images keep their aspect at the same scale
     assert native_geometry(index, profile) == ((50, 50), 50)
+
+
+def test_input_size_and_batch_follow_the_data(monkeypatch):
+    monkeypatch.setenv("STEELNB_PROFILE", "default")
+    profile = current_profile()
+    assert profile.input_size((200, 200)) == (128, 128)  # NEU-Seg: the profile's size
+    assert profile.input_size((100, 60)) == (96, 48)  # never upsampled; a multiple of the output stride 16
+    assert profile.input_size(None) == (128, 128)  # mixed sizes: the profile's
+    assert profile.train_config(3129)["batch_size"] == 16
+    assert profile.train_config(40)["batch_size"] == 5  # still 8 steps per epoch on a tiny set
+    assert profile.train_config(3129)["time_budget_s"] == 16 * 60
+    assert profile.comparison_overrides() == {"time_budget_s": 16 * 60 / 3}

@@ -67,7 +67,53 @@ def test_crash_mid_run_resumes_bit_exact(tmp_path, monkeypatch):
         assert torch.equal(value, resumed_model.state_dict()[key])
     best = _model()
     checkpoint = load_weights(best, tmp_path / "run", "best")
-    assert checkpoint["epoch"] == max(expected, key=lambda h: h["val_miou"])["epoch"]
+    # best.pt: the highest validation class-mean defect IoU, the later epoch on a tie
+    assert checkpoint["epoch"] == max(reversed(expected), key=lambda h: h["val_class_iou_defects"])["epoch"]
+
+
+def test_corrupt_last_checkpoint_falls_back_one_epoch(tmp_path, monkeypatch):
+    train, val = _toy_sets()
+    config = TrainConfig(epochs=3, batch_size=4)
+    expected = fit(_model(), train, val, tmp_path / "ref", config, 2, progress=False)
+
+    import steelnb.train as train_module
+    real_save = train_module.save_atomic
+
+    def stop_after_epoch_2(obj, path):
+        real_save(obj, path)
+        if path.name == "last.pt" and len(obj["history"]) == 2:
+            raise KeyboardInterrupt("simulated kill after epoch 2")
+
+    monkeypatch.setattr(train_module, "save_atomic", stop_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
+    monkeypatch.setattr(train_module, "save_atomic", real_save)
+    assert len(load_checkpoint(tmp_path / "run" / "previous.pt")["history"]) == 1
+    (tmp_path / "run" / "last.pt").write_bytes(b"truncated by a full disk")
+    with pytest.warns(RuntimeWarning, match="last.pt.*resuming from .*previous.pt \\(epoch 1\\)"):
+        resumed = fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
+    assert [h["train_loss"] for h in resumed] == [h["train_loss"] for h in expected]  # epoch 2 redone, same result
+
+
+def test_unreadable_checkpoints_stop_with_the_folder_named(tmp_path):
+    train, val = _toy_sets()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.pt").write_bytes(b"garbage")
+    with pytest.raises(RuntimeError, match="no readable checkpoint in .*run"):
+        fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=1, batch_size=4), 2, progress=False)
+    assert (tmp_path / "run" / "last.pt").read_bytes() == b"garbage"  # left for the user to inspect
+
+
+def test_time_budget_sets_the_epochs_once_and_resume_keeps_them(tmp_path, monkeypatch):
+    import steelnb.train as train_module
+    train, val = _toy_sets()
+    monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 1.0)
+    # 3 train steps + 1 val batch of 1 s each, x1.15 overhead = 4.6 s per epoch: a 10 s budget fits 2 epochs
+    config = TrainConfig(epochs=5, batch_size=4, time_budget_s=10.0)
+    history = fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
+    assert len(history) == 2 and load_checkpoint(tmp_path / "run" / "last.pt")["config"]["epochs"] == 2
+    monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 0.01)  # a faster machine
+    assert len(fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)) == 2  # finished: kept
 
 
 def test_training_learns_the_toy_task(tmp_path):

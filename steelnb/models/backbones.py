@@ -40,6 +40,7 @@ class BackboneParts:
     high: nn.Module
     low_channels: int = 0
     high_channels: int = 0
+    pretrained: bool = False  # True when ImageNet weights were loaded, False for random initial weights
 
     def __post_init__(self) -> None:
         with torch.no_grad():
@@ -66,7 +67,8 @@ def _densenet(net: nn.Module) -> BackboneParts:
 def _efficientnet(net: nn.Module) -> BackboneParts:
     dilate_stage(net.features[6])
     dilate_stage(net.features[7])
-    return BackboneParts(net.features[:3], net.features[3:])
+    # features[8] is the ImageNet head's 1x1 conv 320 -> 1280; segmentation reads the 320 channels before it
+    return BackboneParts(net.features[:3], net.features[3:8])
 
 
 def _mobilenet(net: nn.Module) -> BackboneParts:
@@ -78,19 +80,22 @@ def build_backbone(arch: str, pretrained: bool = True, weights_file: str | None 
     if arch not in BACKBONES:
         raise ValueError(f"unknown backbone {arch!r}; choose one of {BACKBONES}")
     net = models.mobilenet_v3_large(dilated=True) if arch == "mobilenet_v3_large" else getattr(models, arch)()
-    if pretrained:
-        load_imagenet_weights(net, arch, weights_file)
+    loaded = pretrained and load_imagenet_weights(net, arch, weights_file)
     if arch.startswith("resnet"):
-        return _resnet(net)
-    if arch.startswith("densenet"):
-        return _densenet(net)
-    if arch.startswith("efficientnet"):
-        return _efficientnet(net)
-    return _mobilenet(net)
+        parts = _resnet(net)
+    elif arch.startswith("densenet"):
+        parts = _densenet(net)
+    elif arch.startswith("efficientnet"):
+        parts = _efficientnet(net)
+    else:
+        parts = _mobilenet(net)
+    parts.pretrained = loaded
+    return parts
 
 
 class ImageNetInput(nn.Module):
-    """Turn a (N, 1 or 3, H, W) image in [0, 1] into ImageNet-normalised RGB (N, 3, H, W)."""
+    """Turn a (N, 1 or 3, H, W) image in [0, 1] into ImageNet-normalised RGB (N, 3, H, W), laid out
+    ``channels_last`` (the memory format the models' convolutions run fastest in)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,4 +103,4 @@ class ImageNetInput(nn.Module):
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return (image - self.mean) / self.std
+        return ((image - self.mean) / self.std).contiguous(memory_format=torch.channels_last)

@@ -1,0 +1,43 @@
+"""The course's result figures, each titled with what it shows: data, profile, model, weights, mIoU."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+
+from .experiment import ExperimentResult, examples_by_iou
+from .index import SegmentationIndex
+from .plots import plot_examples, plot_learning_curves
+from .profile import CPU_SIBLING, Profile
+
+#: The rule that picks the example images of every prediction figure.
+EXAMPLE_RULE = "best, median and worst test image by per-image IoU, among those with a defect"
+
+
+def prediction_figure(result: ExperimentResult, index: SegmentationIndex, test_ids: Sequence[str], profile: Profile,
+                      label: str) -> plt.Figure:
+    """Image, ground truth and prediction of the best, median and worst test images (rule: EXAMPLE_RULE),
+    each titled with its per-image IoU; ``label`` names the figure (e.g. "Figure 5")."""
+    picks = examples_by_iou(result.per_image_iou, list(test_ids), index.presence(test_ids).any(axis=1))
+    fig = plot_examples(result.prediction_rows(index, [image_id for _, image_id, _ in picks]), index.class_names,
+                        titles=[f"{rule}: {image_id}, IoU {iou:.2f}" for rule, image_id, iou in picks])
+    fig.suptitle(f"{label}: {result.caption(index, profile)}\n{EXAMPLE_RULE}", y=1.04, fontsize=9)
+    return fig
+
+
+def run_label(result: ExperimentResult) -> str:
+    """A legend label: "resnet18 (stand-in for resnet101)" for a CPU sibling of a paper backbone, else
+    "name (backbone)"."""
+    backbone = result.model.backbone_name
+    if result.name in CPU_SIBLING and backbone != result.name:
+        return f"{backbone} (stand-in for {result.name})"
+    return result.name if result.name == backbone else f"{result.name} ({backbone})"
+
+
+def curves_figure(results: Sequence[ExperimentResult], index: SegmentationIndex, profile: Profile,
+                  label: str) -> plt.Figure:
+    """Learning curves of ``results``, titled with the data, profile and each model's test mIoU."""
+    fig = plot_learning_curves({run_label(r): r.history for r in results})
+    captions = "; ".join(r.caption(index, profile).split(", ", 2)[2] for r in results)
+    fig.suptitle(f"{label}: {index.name}, profile {profile.name}; {captions}", y=1.04, fontsize=9, wrap=True)
+    return fig

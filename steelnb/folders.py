@@ -1,0 +1,202 @@
+"""Bring your own data: image folders with class-index PNG masks, any image size, any class count.
+
+The generic layout (NEU-Seg's mmsegmentation-style copy is one instance of it)::
+
+    my_data/
+      classes.txt              one defect class name per line: line 1 is label 1, line 2 label 2, ...
+      img_dir/[train|val|test/]name.jpg|png|bmp
+      ann_dir/[train|val|test/]name.png    uint8 class index per pixel, 0 = background
+
+The split subfolders are optional: without them the course makes its own seeded, stratified
+80/10/10 split. Without ``classes.txt`` the classes are called "class 1".."class C", C being the
+largest label found. The official NEU-Seg release (``images/{training,test}`` +
+``annotations/{training,test}``) is read too, with a seeded validation part carved from training.
+
+:func:`convert_type_folders` turns the other common layout, one folder per defect type holding
+images and binary masks, into this one.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from .images import ImageReadError, read_gray, read_label_png
+from .index import IMAGE_SUFFIXES, DatasetFormatError, SegmentationIndex
+
+NEU_CLASSES: tuple[str, ...] = ("inclusion", "patches", "scratches")
+CLASS_FILE = "classes.txt"
+#: Split subfolder names: the mmseg-style ones and the official NEU-Seg release's.
+SPLIT_FOLDERS = {"train": "train", "val": "val", "test": "test", "training": "train"}
+
+
+@dataclass
+class FolderIndex(SegmentationIndex):
+    """Images with class-index PNG masks (``table`` has a ``mask_path`` column)."""
+
+    def mask(self, image_id: str) -> np.ndarray:
+        """Label mask (height, width) uint8 with values 0..C, read from its PNG."""
+        return read_label_png(self.table.at[image_id, "mask_path"], self.num_classes - 1, self._shape_of(image_id))
+
+    def _shape_of(self, image_id: str) -> tuple[int, int]:
+        return tuple(int(v) for v in self.table.loc[image_id, ["height", "width"]])
+
+    def image(self, image_id: str) -> np.ndarray:
+        """The grayscale image, uint8 (height, width); its size is checked against the index."""
+        return read_gray(self.table.at[image_id, "path"], self._shape_of(image_id))
+
+
+def _image_files(folder: Path) -> dict[str, Path]:
+    """{stem: path} of the image files directly in ``folder``."""
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(height, width) from the file header, without decoding the pixels."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, UnidentifiedImageError) as err:
+        raise ImageReadError(f"cannot read image {path}: {err}") from None
+    return height, width
+
+
+def _pairs(image_folder: Path, mask_folder: Path) -> list[tuple[str, Path, Path]]:
+    """(stem, image path, mask path) for every image of ``image_folder``; unpaired files are an error."""
+    if not mask_folder.is_dir():
+        raise DatasetFormatError(f"mask folder not found: {mask_folder} (for the images in {image_folder})")
+    images, masks = _image_files(image_folder), _image_files(mask_folder)
+    if not images:
+        raise DatasetFormatError(f"no images in {image_folder} (an empty split)")
+    lonely_images, lonely_masks = sorted(set(images) - set(masks)), sorted(set(masks) - set(images))
+    if lonely_images:
+        raise DatasetFormatError(f"image {images[lonely_images[0]]} has no mask {mask_folder / lonely_images[0]}.png "
+                                 f"({len(lonely_images)} unpaired images in all)")
+    if lonely_masks:
+        raise DatasetFormatError(f"mask {masks[lonely_masks[0]]} has no image in {image_folder} "
+                                 f"({len(lonely_masks)} unpaired masks in all)")
+    return [(stem, images[stem], masks[stem]) for stem in sorted(images)]
+
+
+def _read_class_names(root: Path) -> tuple[str, ...] | None:
+    path = root / CLASS_FILE
+    if not path.is_file():
+        return None
+    names = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    if not names:
+        raise DatasetFormatError(f"{path} names no class (one defect class name per line)")
+    return names
+
+
+def _layout(root: Path) -> tuple[Path, Path, bool]:
+    """(image folder, mask folder, official NEU release?) of a dataset root."""
+    if (root / "img_dir").is_dir():
+        return root / "img_dir", root / "ann_dir", False
+    if (root / "images").is_dir() and (root / "annotations").is_dir():
+        return root / "images", root / "annotations", True
+    raise DatasetFormatError(f"{root}: expected img_dir/ + ann_dir/ (or NEU-Seg's images/ + annotations/)")
+
+
+def load_folder_dataset(root: str | Path, name: str | None = None, val_fraction: float = 0.125,
+                        seed: int = 0) -> FolderIndex:
+    """Index a dataset in the layout of the module docstring; every mask is read once (about 2 s for
+    4,470 NEU-Seg masks) to check it and to know which classes each image holds.
+
+    Args:
+        root: the dataset folder (NEU-Seg's ``data_wenjian`` parent works too).
+        name: dataset name for runs and titles (default: "neu-seg" for NEU-Seg, else the folder name).
+        val_fraction: share of a ``train``-only split moved to validation (seeded) when no ``val`` exists.
+        seed: seeds that validation draw.
+
+    Raises:
+        DatasetFormatError: unknown layout, missing mask folder, unpaired files, an empty split.
+        ImageReadError: an unreadable image or mask, a mask whose size differs from its image's, or a
+            label above the number of classes in ``classes.txt``; the message names the file.
+    """
+    root = Path(root)
+    if (root / "data_wenjian").is_dir():
+        root = root / "data_wenjian"
+    image_root, mask_root, official = _layout(root)
+    is_neu = official or root.name == "data_wenjian"
+    class_names = _read_class_names(root) or (NEU_CLASSES if is_neu else None)
+    split_dirs = [d for d in sorted(image_root.iterdir()) if d.is_dir() and d.name in SPLIT_FOLDERS]
+    parts = [(SPLIT_FOLDERS[d.name], d, mask_root / d.name) for d in split_dirs] or [(None, image_root, mask_root)]
+    rows = []
+    for split, image_folder, mask_folder in parts:
+        for _stem, image_path, mask_path in _pairs(image_folder, mask_folder):
+            height, width = _image_size(image_path)
+            mask = read_label_png(mask_path, len(class_names) if class_names else 255, (height, width))
+            key = f"{image_folder.name}/{image_path.name}" if split else image_path.name
+            rows.append({"image_id": key, "path": image_path, "mask_path": mask_path, "split": split,
+                         "height": height, "width": width, "labels": set(np.unique(mask).tolist()) - {0}})
+    table = pd.DataFrame(rows).set_index("image_id").sort_index()
+    if class_names is None:
+        largest = max((max(labels, default=0) for labels in table["labels"]), default=0)
+        class_names = tuple(f"class {c}" for c in range(1, max(largest, 1) + 1))
+    for c in range(1, len(class_names) + 1):
+        table[f"has_{c}"] = [c in labels for labels in table["labels"]]
+    table = table.drop(columns="labels")
+    if table["split"].isna().all():
+        table = table.drop(columns="split")
+    elif "val" not in set(table["split"]):
+        table = _carve_validation(table, val_fraction, seed)
+    shapes = set(zip(table["height"], table["width"]))
+    image_shape = next(iter(shapes)) if len(shapes) == 1 else None
+    return FolderIndex(name=name or ("neu-seg" if is_neu else root.name), root=root, class_names=class_names,
+                       image_shape=image_shape, table=table)
+
+
+def _carve_validation(table: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """Move a seeded ``fraction`` of the train split to a new val split (the official NEU release has none)."""
+    train = table.index[table["split"] == "train"]
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(train, size=max(1, round(fraction * len(train))), replace=False)
+    table = table.copy()
+    table.loc[chosen, "split"] = "val"
+    return table
+
+
+def convert_type_folders(source: str | Path, target: str | Path, image_folder: str = "images",
+                         mask_folder: str = "masks") -> Path:
+    """Convert "one folder per defect type with binary masks" into the generic layout.
+
+    ``source/<type>/images/x.png`` with ``source/<type>/masks/x.png`` (any non-zero pixel = defect)
+    becomes ``target/img_dir/<type>_x.png`` and ``target/ann_dir/<type>_x.png`` holding label k for
+    the k-th type in sorted order; ``target/classes.txt`` lists the types. Images are copied, never
+    moved, and an existing ``target`` is refused so nothing there is overwritten.
+
+    Raises:
+        DatasetFormatError: ``target`` exists, no type folder, unpaired files.
+        ImageReadError: an unreadable mask or one whose size differs from its image.
+    """
+    source, target = Path(source), Path(target)
+    if target.exists():
+        raise DatasetFormatError(f"{target} already exists; choose a new folder (nothing was changed)")
+    types = sorted(d.name for d in source.iterdir() if (d / image_folder).is_dir()) if source.is_dir() else []
+    if not types:
+        raise DatasetFormatError(f"{source}: expected one folder per defect type, each with {image_folder}/ "
+                                 f"and {mask_folder}/")
+    work = target.with_name(target.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "img_dir").mkdir(parents=True)
+    (work / "ann_dir").mkdir()
+    for label, defect_type in enumerate(types, start=1):
+        pairs = _pairs(source / defect_type / image_folder, source / defect_type / mask_folder)
+        for stem, image_path, mask_path in pairs:
+            binary = cv2.imdecode(np.fromfile(mask_path, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+            if binary is None:
+                raise ImageReadError(f"cannot decode mask: {mask_path}")
+            if binary.shape != _image_size(image_path):
+                raise ImageReadError(f"mask {mask_path} has size {binary.shape}, its image {image_path} "
+                                     f"{_image_size(image_path)}")
+            name = f"{defect_type}_{stem}"
+            shutil.copyfile(image_path, work / "img_dir" / (name + image_path.suffix.lower()))
+            cv2.imwrite(str(work / "ann_dir" / (name + ".png")), np.where(binary > 0, label, 0).astype(np.uint8))
+    (work / CLASS_FILE).write_text("\n".join(types) + "\n", encoding="utf-8")
+    work.rename(target)
+    return target

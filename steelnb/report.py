@@ -1,0 +1,96 @@
+"""``python -m steelnb report``: run the course's notebooks in order and record where each figure came from.
+
+Each notebook is executed top to bottom with the current profile and data (``STEELNB_DATA``,
+``STEELNB_PROFILE``) and saved with its outputs under ``runs/<profile>/report/``. Training runs
+are checkpointed, so an interrupted report resumes: finished runs are reloaded, not retrained.
+``<figures>/README.md`` is then rewritten with one row per figure and table: the notebook that wrote
+it, the command, dataset, profile, commit and the notebook's wall time.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from tqdm.auto import tqdm
+
+from .paths import PROJECT_ROOT, load_course_dataset
+from .profile import Profile, current_profile
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+
+
+@dataclass
+class NotebookRun:
+    """One executed notebook: its name, wall time in seconds and the figure files it wrote."""
+
+    name: str
+    seconds: float
+    outputs: list[str]
+
+
+def commit_description() -> str:
+    """The git commit of the project (with "+ uncommitted changes" when the tree is dirty), or "unknown"."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + (" + uncommitted changes" if dirty else "")
+
+
+def _written_since(folder: Path, start: float) -> list[str]:
+    return sorted(p.name for p in folder.glob("*") if p.suffix in (".png", ".csv") and p.stat().st_mtime >= start)
+
+
+def execute_notebook(path: Path, output_dir: Path, figures_dir: Path) -> NotebookRun:
+    """Run ``path`` top to bottom in a fresh kernel (working directory: its folder) and save it with its
+    outputs in ``output_dir``; a failing cell raises nbclient's CellExecutionError after the partial
+    notebook is saved."""
+    notebook = nbformat.read(path, as_version=4)
+    start = time.time()
+    client = NotebookClient(notebook, timeout=None, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    finally:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, output_dir / path.name)
+    return NotebookRun(path.stem, time.time() - start, _written_since(figures_dir, start))
+
+
+def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, command: str, commit: str) -> str:
+    """Markdown provenance table: one row per figure or table file written by ``runs``."""
+    lines = ["# Figures and tables", "",
+             f"Written by `{command}` on the **{dataset}** data with the **{profile.name}** profile, commit "
+             f"`{commit}`. Each row names the notebook that wrote the file and that notebook's wall time "
+             "(training included; a notebook that reloads finished runs takes seconds).", "",
+             "| file | notebook | dataset | profile | notebook wall time |", "|---|---|---|---|---|"]
+    for run in runs:
+        lines += [f"| [{name}]({name}) | `{run.name}` | {dataset} | {profile.name} | {run.seconds / 60:.1f} min |"
+                  for name in run.outputs]
+    return "\n".join(lines) + "\n"
+
+
+def run_report(first: str = "00", command: str = "python -m steelnb report") -> list[NotebookRun]:
+    """Execute the notebooks from number ``first`` on, in order, and rewrite the figures' README."""
+    profile = current_profile()
+    index = load_course_dataset(verbose=True)
+    output_dir = profile.runs_dir / "report"
+    notebooks = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if p.name[:2] >= first)
+    commit = commit_description()
+    runs = []
+    for path in tqdm(notebooks, desc="notebooks", unit="nb"):
+        runs.append(execute_notebook(path, output_dir, profile.figures_dir))
+        tqdm.write(f"{path.stem}: {runs[-1].seconds / 60:.1f} min, wrote {', '.join(runs[-1].outputs) or 'no figure'}")
+    data = os.environ.get("STEELNB_DATA")
+    shown = f"STEELNB_DATA=<{index.name} folder> {command}" if data else command
+    (profile.figures_dir / "README.md").write_text(figures_readme(runs, index.name, profile, shown, commit))
+    print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}")
+    return runs

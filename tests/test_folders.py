@@ -1,0 +1,130 @@
+"""Bring-your-own-data layouts: generic img_dir/ann_dir, the official NEU-Seg release, the type-folder converter."""
+import cv2
+import numpy as np
+import pytest
+
+from steelnb.datasets import open_dataset
+from steelnb.folders import convert_type_folders
+from steelnb.images import ImageReadError
+from steelnb.index import DatasetFormatError
+
+
+def _write(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), array)
+
+
+def _generic(root, splits=("",), classes=("crack", "pit", "stain", "scale", "rust"), shape=(24, 40)):
+    """Two images per split; the first holds label k in a 4x4 square (k = 1..5 cycling), the second none."""
+    (root).mkdir(parents=True, exist_ok=True)
+    if classes:
+        (root / "classes.txt").write_text("\n".join(classes) + "\n")
+    label = 0
+    for split in splits:
+        for n in range(2):
+            mask = np.zeros(shape, np.uint8)
+            if n == 0:
+                label = label % 5 + 1
+                mask[2:6, 3:7] = label
+            _write(root / "img_dir" / split / f"im{n}.png", np.full(shape, 90, np.uint8))
+            _write(root / "ann_dir" / split / f"im{n}.png", mask)
+    return root
+
+
+def test_generic_layout_with_splits_and_five_classes(tmp_path):
+    index = open_dataset(_generic(tmp_path / "d", splits=("train", "val", "test")))
+    assert index.class_names == ("crack", "pit", "stain", "scale", "rust") and index.num_classes == 6
+    assert index.table["split"].value_counts().to_dict() == {"train": 2, "val": 2, "test": 2}
+    # train/im0 holds label 1, val/im0 label 2, test/im0 label 3 (hand-placed 4x4 squares)
+    assert index.presence(["train/im0.png", "val/im0.png", "test/im0.png"]).tolist() == [
+        [True, False, False, False, False], [False, True, False, False, False], [False, False, True, False, False]]
+    assert (index.mask("val/im0.png") == 2).sum() == 16 and index.image("val/im0.png").shape == (24, 40)
+
+
+def test_generic_layout_without_splits_or_class_file(tmp_path):
+    root = _generic(tmp_path / "d", classes=())
+    index = open_dataset(root)
+    assert "split" not in index.table and index.class_names == ("class 1",)  # largest label found: 1
+
+
+def test_mixed_image_sizes_are_allowed(tmp_path):
+    root = _generic(tmp_path / "d")
+    _write(root / "img_dir" / "wide.png", np.zeros((10, 60), np.uint8))
+    _write(root / "ann_dir" / "wide.png", np.zeros((10, 60), np.uint8))
+    index = open_dataset(root)
+    assert index.image_shape is None and index.image("wide.png").shape == (10, 60)
+
+
+@pytest.mark.parametrize("damage, error, named", [
+    ("mask size", ImageReadError, "ann_dir/im0.png"),
+    ("label too high", ImageReadError, "ann_dir/im0.png"),
+    ("image without mask", DatasetFormatError, "img_dir/extra.png"),
+    ("mask without image", DatasetFormatError, "ann_dir/orphan.png"),
+    ("corrupt image", ImageReadError, "img_dir/im0.png"),
+])
+def test_bad_folders_name_the_file(tmp_path, damage, error, named):
+    root = _generic(tmp_path / "d")
+    if damage == "mask size":
+        _write(root / "ann_dir" / "im0.png", np.zeros((10, 10), np.uint8))
+    elif damage == "label too high":
+        _write(root / "ann_dir" / "im0.png", np.full((24, 40), 6, np.uint8))  # classes.txt names 5
+    elif damage == "image without mask":
+        _write(root / "img_dir" / "extra.png", np.zeros((24, 40), np.uint8))
+    elif damage == "mask without image":
+        _write(root / "ann_dir" / "orphan.png", np.zeros((24, 40), np.uint8))
+    else:
+        (root / "img_dir" / "im0.png").write_bytes(b"not an image")
+    with pytest.raises(error, match=named):
+        open_dataset(root)
+
+
+def test_empty_split_folder_is_named(tmp_path):
+    root = _generic(tmp_path / "d", splits=("train", "test"))
+    (root / "img_dir" / "val").mkdir()
+    (root / "ann_dir" / "val").mkdir()
+    with pytest.raises(DatasetFormatError, match="img_dir/val"):
+        open_dataset(root)
+
+
+def test_official_neu_release_layout_carves_validation(tmp_path):
+    root = tmp_path / "NEU_Seg"
+    for split, n in (("training", 16), ("test", 4)):
+        for i in range(n):
+            _write(root / "images" / split / f"{i:03d}.jpg", np.full((20, 20), 100, np.uint8))
+            _write(root / "annotations" / split / f"{i:03d}.png", np.full((20, 20), i % 4, np.uint8))
+    index = open_dataset(root)
+    assert index.name == "neu-seg" and index.class_names == ("inclusion", "patches", "scratches")
+    assert index.table["split"].value_counts().to_dict() == {"train": 14, "test": 4, "val": 2}  # 1/8 of 16
+    again = open_dataset(root)
+    assert again.table["split"].equals(index.table["split"])  # seeded
+
+
+def test_convert_type_folders(tmp_path):
+    source = tmp_path / "by_type"
+    for defect_type in ("scratch", "dent"):
+        mask = np.zeros((8, 8), np.uint8)
+        mask[1:3, 1:4] = 255
+        _write(source / defect_type / "images" / "a.png", np.full((8, 8), 50, np.uint8))
+        _write(source / defect_type / "masks" / "a.png", mask)
+    index = open_dataset(convert_type_folders(source, tmp_path / "generic"))
+    assert index.class_names == ("dent", "scratch")  # sorted type names: dent = 1, scratch = 2
+    assert (index.mask("scratch_a.png") == 2).sum() == 6 and set(np.unique(index.mask("dent_a.png"))) == {0, 1}
+    with pytest.raises(DatasetFormatError, match="already exists"):
+        convert_type_folders(source, tmp_path / "generic")
+    assert (source / "dent" / "images" / "a.png").is_file()  # the source is never moved
+
+
+def test_empty_train_csv_is_named(tmp_path):
+    (tmp_path / "train_images").mkdir()
+    (tmp_path / "train.csv").write_text("")
+    with pytest.raises(DatasetFormatError, match="train.csv is empty"):
+        open_dataset(tmp_path)
+
+
+def test_example_figure_with_seven_classes_and_mixed_sizes():
+    from steelnb.plots import plot_examples
+    rows = [{"image": np.zeros((20, 20), np.uint8), "ground truth": np.full((20, 20), 7, np.uint8)},
+            {"image": np.zeros((10, 40), np.uint8), "ground truth": np.zeros((10, 40), np.uint8)}]
+    fig = plot_examples(rows, [f"c{i}" for i in range(1, 8)])
+    # each row is as tall as its own image's aspect ratio: the 10x40 row is a quarter of the 20x20 row
+    assert fig.axes[2].get_position().height == pytest.approx(fig.axes[0].get_position().height / 4, rel=0.25)
