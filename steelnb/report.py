@@ -3,8 +3,9 @@
 Each notebook is executed top to bottom with the current profile and data (``STEELNB_DATA``,
 ``STEELNB_PROFILE``) and saved with its outputs under ``runs/<profile>/report/``. Training runs
 are checkpointed, so an interrupted report resumes: finished runs are reloaded, not retrained.
-``<figures>/README.md`` is then rewritten with one row per figure and table: the notebook that wrote
-it, the command, dataset, profile, commit and the notebook's wall time.
+``<figures>/README.md`` is then updated with one row per figure and table: the notebook that wrote
+it, the command, dataset, profile, commit and the notebook's wall time (``--from``/``--to`` re-run a
+range of notebooks and keep the other rows).
 """
 from __future__ import annotations
 
@@ -65,25 +66,36 @@ def execute_notebook(path: Path, output_dir: Path, figures_dir: Path) -> Noteboo
     return NotebookRun(path.stem, time.time() - start, _written_since(figures_dir, start))
 
 
-def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, command: str, commit: str) -> str:
-    """Markdown provenance table: one row per figure or table file written by ``runs``."""
-    lines = ["# Figures and tables", "",
-             f"Written by `{command}` on the **{dataset}** data with the **{profile.name}** profile, commit "
-             f"`{commit}`. Each row names the notebook that wrote the file and that notebook's wall time "
-             "(training included; a notebook that reloads finished runs takes seconds).", "",
-             "| file | notebook | dataset | profile | notebook wall time |", "|---|---|---|---|---|"]
+HEADER = "| file | notebook | dataset | profile | command | commit | notebook wall time |"
+
+
+def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, command: str, commit: str,
+                   previous: str = "") -> str:
+    """Markdown provenance table: one row per figure or table file written by ``runs``; the rows of
+    ``previous`` (an earlier README) for files these runs did not rewrite are kept."""
+    rows = {}
+    if HEADER in previous:
+        for line in previous.split(HEADER, 1)[1].splitlines()[2:]:
+            if line.startswith("| ["):
+                rows[line.split("]")[0][3:]] = line
     for run in runs:
-        lines += [f"| [{name}]({name}) | `{run.name}` | {dataset} | {profile.name} | {run.seconds / 60:.1f} min |"
-                  for name in run.outputs]
-    return "\n".join(lines) + "\n"
+        for name in run.outputs:
+            rows[name] = (f"| [{name}]({name}) | `{run.name}` | {dataset} | {profile.name} | `{command}` | `{commit}` | "
+                          f"{run.seconds / 60:.1f} min |")
+    lines = ["# Figures and tables", "",
+             "Each file below was written by the notebook named beside it when the command ran it, on the data and "
+             "profile shown, at the commit shown. The wall time is that notebook's, training included (a notebook "
+             "that reloads finished training runs takes seconds). Models without ImageNet weights start from random "
+             "weights; each figure's title says so.", "", HEADER, "|---|---|---|---|---|---|---|"]
+    return "\n".join(lines + [rows[name] for name in sorted(rows)]) + "\n"
 
 
-def run_report(first: str = "00", command: str = "python -m steelnb report") -> list[NotebookRun]:
-    """Execute the notebooks from number ``first`` on, in order, and rewrite the figures' README."""
+def run_report(first: str = "00", last: str = "99", command: str = "python -m steelnb report") -> list[NotebookRun]:
+    """Execute the notebooks numbered ``first`` to ``last``, in order, and update the figures' README."""
     profile = current_profile()
     index = load_course_dataset(verbose=True)
     output_dir = profile.runs_dir / "report"
-    notebooks = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if p.name[:2] >= first)
+    notebooks = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if first <= p.name[:2] <= last)
     commit = commit_description()
     runs = []
     for path in tqdm(notebooks, desc="notebooks", unit="nb"):
@@ -91,6 +103,8 @@ def run_report(first: str = "00", command: str = "python -m steelnb report") -> 
         tqdm.write(f"{path.stem}: {runs[-1].seconds / 60:.1f} min, wrote {', '.join(runs[-1].outputs) or 'no figure'}")
     data = os.environ.get("STEELNB_DATA")
     shown = f"STEELNB_DATA=<{index.name} folder> {command}" if data else command
-    (profile.figures_dir / "README.md").write_text(figures_readme(runs, index.name, profile, shown, commit))
+    readme = profile.figures_dir / "README.md"
+    previous = readme.read_text() if readme.is_file() else ""
+    readme.write_text(figures_readme(runs, index.name, profile, shown, commit, previous))
     print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}")
     return runs

@@ -56,4 +56,4 @@ def test_input_size_and_batch_follow_the_data(monkeypatch):
     assert profile.train_config(3129)["batch_size"] == 16
     assert profile.train_config(40)["batch_size"] == 5  # still 8 steps per epoch on a tiny set
     assert profile.train_config(3129)["time_budget_s"] == 16 * 60
-    assert profile.comparison_overrides() == {"time_budget_s": 16 * 60 / 4}
+    assert profile.comparison_overrides() == {"time_budget_s": 16 * 60 / 6}

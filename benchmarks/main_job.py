@@ -1,0 +1,60 @@
+"""Time the course's main job from scratch and check its scores against targets.
+
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/main_job.py [--max-minutes 20] [--min-miou 0.80] ...
+
+Runs ``python -m steelnb`` in a fresh, temporary ``STEELNB_HOME`` (so no finished run is reused),
+measures its wall time, reads the one-line summary it ends with and prints a README table row and
+one PASS/FAIL line per target. The defaults are the NEU-Seg targets of the CPU real-data track.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SUMMARY = re.compile(r"test mIoU (?P<miou>[\d.]+) \(all-empty (?P<empty>[\d.]+)\) \| defect mIoU (?P<defect>[\d.]+) \| "
+                     r"Dice (?P<dice>[\d.]+) \| class-mean defect IoU (?P<class_iou>[\d.]+|nan) \| "
+                     r"dataset mIoU with background (?P<dataset>[\d.]+)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the main job once; exit status 1 when a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-minutes", type=float, default=20.0)
+    parser.add_argument("--min-miou", type=float, default=0.80)
+    parser.add_argument("--min-defect-miou", type=float, default=0.68)
+    parser.add_argument("--min-class-iou", type=float, default=0.72)
+    args = parser.parse_args(argv)
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as home:
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "steelnb"], cwd=root, env={**os.environ, "STEELNB_HOME": home},
+                              capture_output=True, text=True)
+        minutes = (time.perf_counter() - start) / 60
+    if done.returncode != 0:
+        print(done.stdout[-3000:], done.stderr[-3000:], sep="\n")
+        return 1
+    match = SUMMARY.search(done.stdout.strip().splitlines()[-1])
+    if match is None:
+        print("no summary line at the end of the output:", done.stdout[-1000:])
+        return 1
+    scores = {key: float(value) for key, value in match.groupdict().items()}
+    epochs = re.search(r"-> (\d+) epoch", done.stdout)
+    print(f"| {minutes:.1f} min | {epochs.group(1) if epochs else '?'} | {scores['miou']:.3f} ({scores['empty']:.3f}) | "
+          f"{scores['defect']:.3f} | {scores['dice']:.3f} | {scores['class_iou']:.3f} | {scores['dataset']:.3f} |")
+    checks = [("wall time", minutes, args.max_minutes, minutes <= args.max_minutes),
+              ("test mIoU", scores["miou"], args.min_miou, scores["miou"] >= args.min_miou),
+              ("defect mIoU", scores["defect"], args.min_defect_miou, scores["defect"] >= args.min_defect_miou),
+              ("class-mean defect IoU", scores["class_iou"], args.min_class_iou, scores["class_iou"] >= args.min_class_iou)]
+    for name, value, target, ok in checks:
+        print(f"{'PASS' if ok else 'FAIL'} {name} {value:.3f} (target {target})")
+    return 0 if all(ok for *_, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
