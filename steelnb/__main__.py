@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from .distributed import init_from_env
 from .experiment import course_split, results_table, run_experiment
 from .figures import curves_figure, prediction_figure
 from .paths import load_course_dataset
@@ -19,22 +20,32 @@ from .profile import current_profile
 
 
 def train_main(args: argparse.Namespace) -> None:
-    """Train and evaluate one model; print the results table, where the figures went and the score line."""
+    """Train and evaluate one model; print the results table, where the figures went and the score line.
+
+    Under ``torchrun --nproc_per_node=N -m steelnb train`` the N processes share the training
+    (``distributed.py``); rank 0 prints, writes checkpoints and figures.
+    """
     start = time.perf_counter()
+    world = init_from_env()
     profile = current_profile()
-    index = load_course_dataset()
+    index = load_course_dataset(verbose=world.is_main)
     split = course_split(index, profile)
     backbone = args.backbone or profile.backbone("resnet101")
     budget = f"{profile.time_budget_s / 60:.0f}-minute training budget" if profile.time_budget_s else \
         f"{profile.epochs} epochs"
-    print(f"Profile {profile.name}: {args.architecture} on {backbone}, {budget}, "
-          f"{len(split['train'])}/{len(split['val'])}/{len(split['test'])} train/val/test images.")
+    if world.is_main:
+        print(f"Profile {profile.name}: {args.architecture} on {backbone}, {budget}, "
+              f"{len(split['train'])}/{len(split['val'])}/{len(split['test'])} train/val/test images"
+              + (f", {world.size} processes." if world.size > 1 else "."))
     overrides = {"epochs": args.epochs, "time_budget_s": None} if args.epochs else {}
     # the run is shared with the notebooks (chapter 05 or 04) when it trains the same model
     name = {"deeplabv3plus": "resnet101", "baseline": "baseline"}[args.architecture] if args.backbone is None \
         else f"{args.architecture}-{backbone}"
     name += f"-{args.epochs}epochs" if args.epochs else ""
-    result = run_experiment(name, index, split, profile, args.architecture, backbone, **overrides)
+    result = run_experiment(name, index, split, profile, args.architecture, backbone, progress=world.is_main,
+                            **overrides)
+    if not world.is_main:
+        return
     print(results_table([result]).T.to_string())
     folder = profile.runs_dir / "figures"
     save_figure(curves_figure([result], index, profile, "Learning curves"), "main_learning_curves", folder)

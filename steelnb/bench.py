@@ -87,6 +87,22 @@ def time_steps(step, steps: int, warmup: int, device: torch.device) -> np.ndarra
     return np.array(times)
 
 
+def _step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: bool, images: torch.Tensor,
+          target: torch.Tensor, device: torch.device, amp: bool):
+    """One optimiser step (``train``) or one inference forward, as a function of no arguments."""
+    def step() -> None:
+        if train:
+            optimizer.zero_grad(set_to_none=True)
+            with mixed_precision(device, amp):
+                logits = model(images)
+            torch.nn.functional.cross_entropy(logits.float(), target).backward()
+            optimizer.step()
+        else:
+            with torch.inference_mode(), mixed_precision(device, amp):
+                model(images)
+    return step
+
+
 def bench_model(architecture: str, backbone: str, device: torch.device, batch: int = 16, steps: int = 10,
                 warmup: int = 3, amp: bool = False) -> list[dict]:
     """Rows (train 256x256, eval 256x256, eval 256x1600) of median / IQR seconds and images/s for one model."""
@@ -100,17 +116,7 @@ def bench_model(architecture: str, backbone: str, device: torch.device, batch: i
         images = torch.rand(n, 1, *shape, device=device)
         target = torch.randint(0, 5, (n, *shape), device=device)
         model.train(mode == "train")
-
-        def step() -> None:
-            if mode == "train":
-                optimizer.zero_grad(set_to_none=True)
-                with mixed_precision(device, amp):
-                    logits = model(images)
-                torch.nn.functional.cross_entropy(logits.float(), target).backward()
-                optimizer.step()
-            else:
-                with torch.inference_mode(), mixed_precision(device, amp):
-                    model(images)
+        step = _step(model, optimizer, mode == "train", images, target, device, amp)
         times = time_steps(step, steps, warmup, device)
         median = float(np.median(times))
         rows.append({"model": f"{architecture}-{backbone}", "mode": mode, "batch": n, "size": f"{shape[0]}x{shape[1]}",

@@ -23,9 +23,10 @@ OVERHEAD = 1.15
 
 def seconds_per_step(model: nn.Module, batch_shape: tuple[int, ...], num_classes: int, train: bool,
                      device: torch.device, amp: bool = True, steps: int = 4, warmup: int = 2) -> float:
-    """Median seconds of one optimiser step (``train``) or one inference forward of ``model`` on a
-    random batch (N, 1, H, W), in the mixed precision that training will use (``amp``). The model is
-    copied, so its weights, statistics and the global RNG are untouched."""
+    """Seconds of one optimiser step (``train``) or one inference forward of ``model`` on a random batch
+    (N, 1, H, W), in the mixed precision that training will use (``amp``): the fastest of ``steps``
+    timed repetitions, which a passing load on the machine does not inflate. The model is copied, so
+    its weights, statistics and the global RNG are untouched."""
     probe = copy.deepcopy(model).to(device)
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(batch_shape, generator=generator).to(device)
@@ -48,8 +49,7 @@ def seconds_per_step(model: nn.Module, batch_shape: tuple[int, ...], num_classes
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
-    timed = sorted(times[warmup:])
-    return timed[len(timed) // 2]
+    return min(times[warmup:])
 
 
 def epochs_for_budget(budget_s: float, train_steps: int, step_s: float, eval_batches: int, eval_s: float,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from tqdm.auto import tqdm
 
 from .paths import PROJECT_ROOT, load_course_dataset
@@ -27,11 +28,13 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
 @dataclass
 class NotebookRun:
-    """One executed notebook: its name, wall time in seconds and the figure files it wrote."""
+    """One executed notebook: its name, wall time in seconds, the figure files it wrote and, when a cell
+    failed, the error."""
 
     name: str
     seconds: float
     outputs: list[str]
+    error: str = ""
 
 
 def commit_description() -> str:
@@ -52,18 +55,19 @@ def _written_since(folder: Path, start: float) -> list[str]:
 
 def execute_notebook(path: Path, output_dir: Path, figures_dir: Path) -> NotebookRun:
     """Run ``path`` top to bottom in a fresh kernel (working directory: its folder) and save it with its
-    outputs in ``output_dir``; a failing cell raises nbclient's CellExecutionError after the partial
-    notebook is saved."""
+    outputs in ``output_dir``, also when a cell fails (the error is returned in the record)."""
     notebook = nbformat.read(path, as_version=4)
     start = time.time()
     client = NotebookClient(notebook, timeout=None, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
+    error = ""
     try:
         client.execute()
-    finally:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, output_dir / path.name)
-    return NotebookRun(path.stem, time.time() - start, _written_since(figures_dir, start))
+    except CellExecutionError as err:
+        error = str(err).strip().splitlines()[-1]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, output_dir / path.name)
+    return NotebookRun(path.stem, time.time() - start, _written_since(figures_dir, start), error)
 
 
 HEADER = "| file | notebook | dataset | profile | command | commit | notebook wall time |"
@@ -79,7 +83,7 @@ def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, comm
             if line.startswith("| ["):
                 rows[line.split("]")[0][3:]] = line
     for run in runs:
-        for name in run.outputs:
+        for name in [] if run.error else run.outputs:
             rows[name] = (f"| [{name}]({name}) | `{run.name}` | {dataset} | {profile.name} | `{command}` | `{commit}` | "
                           f"{run.seconds / 60:.1f} min |")
     lines = ["# Figures and tables", "",
@@ -100,11 +104,16 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
     runs = []
     for path in tqdm(notebooks, desc="notebooks", unit="nb"):
         runs.append(execute_notebook(path, output_dir, profile.figures_dir))
-        tqdm.write(f"{path.stem}: {runs[-1].seconds / 60:.1f} min, wrote {', '.join(runs[-1].outputs) or 'no figure'}")
+        run = runs[-1]
+        status = f"FAILED ({run.error})" if run.error else f"wrote {', '.join(run.outputs) or 'no figure'}"
+        tqdm.write(f"{path.stem}: {run.seconds / 60:.1f} min, {status}")
     data = os.environ.get("STEELNB_DATA")
     shown = f"STEELNB_DATA=<{index.name} folder> {command}" if data else command
     readme = profile.figures_dir / "README.md"
     previous = readme.read_text() if readme.is_file() else ""
     readme.write_text(figures_readme(runs, index.name, profile, shown, commit, previous))
     print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}")
+    failed = [run.name for run in runs if run.error]
+    if failed:
+        raise SystemExit(f"{len(failed)} notebook(s) failed: {', '.join(failed)} (see {output_dir})")
     return runs

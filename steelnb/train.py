@@ -23,13 +23,16 @@ import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
 from .budget import epochs_for_budget, seconds_per_step
 from .checkpoint import load_checkpoint, save_atomic
+from .distributed import World, barrier, current_world, from_main, gather_objects, sum_across
 from .losses import build_loss
 from .metrics import MetricAccumulator, all_empty_scores, summarize
 from .precision import mixed_precision
@@ -66,8 +69,8 @@ class TrainConfig:
 
 
 def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The current CUDA device when available (under torchrun: this rank's GPU), else the CPU."""
+    return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
 
 
 def device_name(device: torch.device) -> str:
@@ -105,8 +108,9 @@ def _mixup(images: torch.Tensor, masks: torch.Tensor, alpha: float):
 
 def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
-                 config: TrainConfig, device: torch.device, description: str, progress: bool) -> float:
-    """One pass over ``loader`` with SGD steps; returns the mean training loss per image."""
+                 config: TrainConfig, device: torch.device, description: str, progress: bool) -> tuple[float, int]:
+    """One pass over ``loader`` with optimiser steps; returns the summed training loss (per image) and the
+    number of images."""
     model.train()
     total_loss, seen = 0.0, 0
     for images, masks in tqdm(loader, desc=description, disable=not progress, leave=False):
@@ -125,7 +129,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
         scheduler.step()
         total_loss += loss.item() * len(images)
         seen += len(images)
-    return total_loss / seen
+    return total_loss, seen
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -189,24 +193,55 @@ def _resume(state: dict | None, run_dir: Path, config: TrainConfig, model: nn.Mo
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     scaler.load_state_dict(state["scaler"])
-    set_rng_state(state["rng"])
+    set_rng_state(state["rng_per_rank"][current_world().rank] if "rng_per_rank" in state else state["rng"])
     return state["history"]
 
 
-def resolve_epochs(config: TrainConfig, model: nn.Module, train_set: Dataset, train_steps: int, eval_batches: int,
-                   num_classes: int, device: torch.device, progress: bool) -> TrainConfig:
-    """``config`` with ``epochs`` set from ``time_budget_s`` by timing this machine (unchanged without a budget)."""
+def resolve_epochs(config: TrainConfig, model: nn.Module, batch_shape: tuple[int, ...], train_steps: int,
+                   eval_batches: int, num_classes: int, device: torch.device, progress: bool) -> TrainConfig:
+    """``config`` with ``epochs`` set from ``time_budget_s`` by timing this machine on batches of
+    ``batch_shape`` (N, 1, H, W) (unchanged without a budget; rank 0's count under torchrun)."""
     if not config.time_budget_s:
         return config
-    image = train_set[0][0]
-    shape = (config.batch_size, *image.shape)
-    step_s = seconds_per_step(model, shape, num_classes, True, device, config.amp)
-    eval_s = seconds_per_step(model, shape, num_classes, False, device, config.amp)
-    epochs = epochs_for_budget(config.time_budget_s, train_steps, step_s, eval_batches, eval_s, config.epochs)
+    step_s = seconds_per_step(model, batch_shape, num_classes, True, device, config.amp)
+    eval_s = seconds_per_step(model, batch_shape, num_classes, False, device, config.amp)
+    epochs = from_main(epochs_for_budget(config.time_budget_s, train_steps, step_s, eval_batches, eval_s,
+                                         config.epochs))
     if progress:
         print(f"Time budget {config.time_budget_s / 60:.1f} min: {step_s:.2f} s per training step of "
-              f"{config.batch_size} x {tuple(image.shape)}, {train_steps} steps per epoch -> {epochs} epoch(s).")
+              f"{batch_shape[0]} x {tuple(batch_shape[1:])}, {train_steps} steps per epoch -> {epochs} epoch(s).")
     return replace(config, epochs=epochs)
+
+
+def make_loaders(train_set: Dataset, val_set: Dataset, config: TrainConfig, device: torch.device,
+                 world: World) -> tuple[DataLoader, DataLoader, DistributedSampler | None]:
+    """Shuffled training and ordered validation loaders. Under torchrun each rank gets an equal slice of
+    every global batch of ``config.batch_size`` (a seeded DistributedSampler) and every world.size-th
+    validation image; returns the sampler too (its epoch must be set)."""
+    workers = {"num_workers": config.num_workers, "pin_memory": device.type == "cuda",
+               "persistent_workers": config.num_workers > 0}
+    if not world.active:
+        return (DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
+                           drop_last=len(train_set) > config.batch_size, **workers),
+                DataLoader(val_set, batch_size=config.batch_size, **workers), None)
+    if config.batch_size % world.size:
+        raise ValueError(f"batch_size {config.batch_size} must be a multiple of the {world.size} processes")
+    per_rank = config.batch_size // world.size
+    sampler = DistributedSampler(train_set, world.size, world.rank, shuffle=True, seed=config.seed, drop_last=True)
+    val_shard = Subset(val_set, range(world.rank, len(val_set), world.size))
+    return (DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=True, **workers),
+            DataLoader(val_shard, batch_size=per_rank, **workers), sampler)
+
+
+def validate(model: nn.Module, loader: DataLoader, num_classes: int, device: torch.device, loss_fn: nn.Module,
+             amp: bool) -> tuple[float, np.ndarray]:
+    """Mean validation loss and pixel counts (n_images, C+1, 3), gathered from every rank under torchrun."""
+    val_loss, accumulator = evaluate(model, loader, num_classes, device, loss_fn, amp)
+    if not current_world().active:
+        return val_loss, accumulator.counts
+    counts = np.concatenate(gather_objects(accumulator.counts))
+    loss_sum, images = sum_across([val_loss * len(accumulator.counts), float(len(accumulator.counts))])
+    return loss_sum / images, counts
 
 
 def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | Path, config: TrainConfig,
@@ -216,38 +251,45 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
     ``run_dir/last.pt`` is written after every epoch (the one before kept as ``previous.pt``) and
     ``run_dir/best.pt`` whenever the validation ``config.select_on`` score improves or ties. If a
     checkpoint exists the run resumes from it (same config required; a time budget's epoch count
-    is taken from the checkpoint).
+    is taken from the checkpoint). Under torchrun the work is shared by the ranks (``distributed.py``);
+    rank 0 writes the checkpoints and prints.
     """
     device = device or default_device()
+    world = current_world()
+    progress = progress and world.is_main
     run_dir = Path(run_dir)
     seed_everything(config.seed)
     model.to(device)
-    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
-                        drop_last=len(train_set) > config.batch_size, num_workers=config.num_workers,
-                        pin_memory=device.type == "cuda", persistent_workers=config.num_workers > 0)
-    val_loader = DataLoader(val_set, batch_size=config.batch_size, num_workers=config.num_workers,
-                            pin_memory=device.type == "cuda", persistent_workers=config.num_workers > 0)
+    loader, val_loader, sampler = make_loaders(train_set, val_set, config, device, world)
     state = read_last_checkpoint(run_dir)
     if state is not None and config.time_budget_s:
         config = replace(config, epochs=state["config"]["epochs"])
     elif state is None:
-        config = resolve_epochs(config, model, train_set, len(loader), len(val_loader), num_classes, device, progress)
+        config = resolve_epochs(config, model, (loader.batch_size, *train_set[0][0].shape), len(loader),
+                                len(val_loader), num_classes, device, progress)
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_poly(config.epochs * len(loader), config.warmup_iters, config.poly_power))
     scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
     loss_fn = build_loss(config.loss, num_classes, config.class_weights).to(device)
     history = _resume(state, run_dir, config, model, optimizer, scheduler, scaler)
+    trained = model
+    if world.active:
+        if device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if history and progress:
         print(f"Resuming {run_dir} after epoch {len(history)} of {config.epochs}.")
     for epoch in range(len(history) + 1, config.epochs + 1):
         start = time.perf_counter()
-        train_loss = _train_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, config, device,
-                                  f"epoch {epoch}/{config.epochs}", progress)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        loss_sum, images = sum_across(list(_train_epoch(trained, loader, optimizer, scheduler, scaler, loss_fn,
+                                                        config, device, f"epoch {epoch}/{config.epochs}", progress)))
         train_seconds = time.perf_counter() - start
-        val_loss, accumulator = evaluate(model, val_loader, num_classes, device, loss_fn, config.amp)
-        scores, empty = summarize(accumulator.counts), all_empty_scores(accumulator.counts)
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_miou": scores["miou"],
+        val_loss, counts = validate(model, val_loader, num_classes, device, loss_fn, config.amp)
+        scores, empty = summarize(counts), all_empty_scores(counts)
+        history.append({"epoch": epoch, "train_loss": loss_sum / images, "val_loss": val_loss, "val_miou": scores["miou"],
                         "val_dice": scores["dice"], "val_miou_defects": scores["miou_defects"],
                         "val_class_iou_defects": scores["class_iou_defects"], "val_selected": scores[config.select_on],
                         "empty_miou": empty["miou"], "empty_dice": empty["dice"], "lr": optimizer.param_groups[0]["lr"],
@@ -260,15 +302,28 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
                   f"val mIoU {h['val_miou']:.3f} (all-empty {h['empty_miou']:.3f})  Dice {h['val_dice']:.3f} "
                   f"(all-empty {h['empty_dice']:.3f})  class-mean defect IoU {h['val_class_iou_defects']:.3f}  "
                   f"{h['seconds']:.0f}s")
+        _save_epoch(run_dir, model, optimizer, scheduler, scaler, history, config, world)
+    return history
+
+
+def _save_epoch(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, history: list[dict],
+                config: TrainConfig, world: World) -> None:
+    """Write best.pt (if this epoch is best), move last.pt to previous.pt and write last.pt; rank 0 only,
+    with every rank's RNG state, and the other ranks wait until it is on disk."""
+    rngs = gather_objects(rng_state())
+    if world.is_main:
         if is_best(history):
-            save_atomic({"model": model.state_dict(), "epoch": epoch, "history": history, "config": asdict(config)},
-                        run_dir / "best.pt")
+            save_atomic({"model": model.state_dict(), "epoch": len(history), "history": history,
+                         "config": asdict(config)}, run_dir / "best.pt")
         if (run_dir / "last.pt").is_file():
             (run_dir / "last.pt").replace(run_dir / "previous.pt")
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "history": history,
-                     "rng": rng_state(), "config": asdict(config)}, run_dir / "last.pt")
-    return history
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "scaler": scaler.state_dict(), "history": history, "rng": rngs[0], "config": asdict(config)}
+        if world.active:
+            state["rng_per_rank"] = rngs
+        save_atomic(state, run_dir / "last.pt")
+    barrier()
 
 
 def is_best(history: list[dict]) -> bool:
