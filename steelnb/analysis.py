@@ -27,7 +27,7 @@ def iou_by_size(table: pd.DataFrame, bins: tuple[float, ...] = (0, 500, 2000, 80
     """Mean IoU and miss rate of the true defects, per class and per true-area bin (pixels)."""
     truth = table[table.true_px > 0].copy()
     truth["size"] = pd.cut(truth.true_px, bins, right=False,
-                           labels=[f"<{int(b)}" if np.isfinite(b) else f">={int(a)}" for a, b in zip(bins[:-1], bins[1:])])
+                           labels=[f"<{int(b)}" if np.isfinite(b) else f">={int(a)}" for a, b in zip(bins[:-1], bins[1:], strict=True)])
     grouped = truth.groupby(["class", "size"], observed=True)
     return pd.DataFrame({"defects": grouped.size(), "mean IoU": grouped.iou.mean(),
                          "missed": grouped.apply(lambda g: (g.outcome == "missed").mean(), include_groups=False)}).round(3)

@@ -162,7 +162,7 @@ def mask_at(index: SegmentationIndex, image_id: str, size: tuple[int, int]) -> n
 def label_counts(labels: list[np.ndarray], index: SegmentationIndex, image_ids: list[str]) -> np.ndarray:
     """Pixel counts (N, C+1, 3) of predicted label masks against the truth resized (nearest) to their size."""
     accumulator = MetricAccumulator(index.num_classes)
-    for label, image_id in zip(labels, image_ids):
+    for label, image_id in zip(labels, image_ids, strict=True):
         truth = mask_at(index, image_id, label.shape)
         accumulator.update(torch.from_numpy(label)[None], torch.from_numpy(truth)[None])
     return accumulator.counts

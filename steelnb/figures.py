@@ -7,7 +7,8 @@ import matplotlib.pyplot as plt
 
 from .experiment import ExperimentResult, examples_by_iou
 from .index import SegmentationIndex
-from .plots import plot_examples, plot_learning_curves
+from .metrics import all_empty_scores, summarize
+from .plots import plot_examples, plot_learning_curves, plot_score_bars
 from .profile import CPU_SIBLING, Profile
 
 #: The rule that picks the example images of every prediction figure.
@@ -40,4 +41,21 @@ def curves_figure(results: Sequence[ExperimentResult], index: SegmentationIndex,
     fig = plot_learning_curves({run_label(r): r.history for r in results})
     captions = "; ".join(r.caption(index, profile).split(", ", 2)[2] for r in results)
     fig.suptitle(f"{label}: {index.name}, profile {profile.name}; {captions}", y=1.04, fontsize=9, wrap=True)
+    return fig
+
+
+def comparison_figure(results: Sequence[ExperimentResult], index: SegmentationIndex, profile: Profile,
+                      label: str) -> plt.Figure:
+    """Test scores at the original resolution of runs that differ in one setting (bars; dotted: the
+    all-empty prediction), titled with the data, profile, model and epochs they share."""
+    def scores(summary: dict[str, float]) -> dict[str, float]:
+        per_class = {f"IoU {c}: {name}": summary[f"iou_{c}"] for c, name in enumerate(index.class_names, start=1)}
+        return {"per-image mIoU": summary["miou"], "defect mIoU": summary["miou_defects"],
+                "Kaggle Dice": summary["dice"], **per_class}
+
+    fig = plot_score_bars({r.name: scores(summarize(r.counts_original)) for r in results},
+                          scores(all_empty_scores(results[0].counts_original)))
+    shared = results[0].caption(index, profile).rsplit(", test mIoU", 1)[0]
+    epochs = sorted({len(r.history) for r in results})
+    fig.suptitle(f"{label}: {shared}, {'/'.join(map(str, epochs))} epoch(s) each, test split", y=1.02, fontsize=9)
     return fig

@@ -145,7 +145,7 @@ def load_folder_dataset(root: str | Path, name: str | None = None, val_fraction:
         table = table.drop(columns="split")
     elif "val" not in set(table["split"]):
         table = _carve_validation(table, val_fraction, seed)
-    shapes = set(zip(table["height"], table["width"]))
+    shapes = set(zip(table["height"], table["width"], strict=True))
     image_shape = next(iter(shapes)) if len(shapes) == 1 else None
     return FolderIndex(name=name or ("neu-seg" if is_neu else root.name), root=root, class_names=class_names,
                        image_shape=image_shape, table=table)

@@ -12,6 +12,7 @@ import cv2
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 #: RGB colour of labels 0..4 (background unused); the same in every figure of the course.
 PALETTE = np.array([[0, 0, 0], [230, 57, 70], [42, 157, 143], [69, 123, 224], [244, 196, 48]], dtype=np.uint8)
@@ -80,7 +81,7 @@ def plot_examples(rows: Sequence[Mapping[str, np.ndarray]], class_names: Sequenc
 def plot_iou_histograms(ious: Mapping[str, np.ndarray], bins: int = 20) -> plt.Figure:
     """Histogram of per-image IoU per model (the paper's Figure 4), one panel each, mean marked."""
     fig, axes = plt.subplots(1, len(ious), figsize=(3.2 * len(ious), 2.8), sharey=True, squeeze=False)
-    for ax, (name, values) in zip(axes[0], ious.items()):
+    for ax, (name, values) in zip(axes[0], ious.items(), strict=True):
         ax.hist(values, bins=bins, range=(0, 1), color="#457be0")
         ax.axvline(np.mean(values), color="k", ls="--", lw=1)
         ax.set_title(f"{name}\nmean {np.mean(values):.3f}", fontsize=9)
@@ -95,15 +96,42 @@ def plot_learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]])
     fig, (ax_loss, ax_iou) = plt.subplots(1, 2, figsize=(10, 3.4))
     for name, history in histories.items():
         epochs = [h["epoch"] for h in history]
-        line, = ax_loss.plot(epochs, [h["train_loss"] for h in history], label=f"{name} train")
-        ax_loss.plot(epochs, [h["val_loss"] for h in history], ls="--", color=line.get_color(), label=f"{name} val")
+        line, = ax_loss.plot(epochs, [h["train_loss"] for h in history], marker="o", ms=3, label=f"{name} train")
+        ax_loss.plot(epochs, [h["val_loss"] for h in history], ls="--", marker="o", ms=3, color=line.get_color(),
+                     label=f"{name} val")
         ax_iou.plot(epochs, [h["val_miou"] for h in history], color=line.get_color(), marker="o", ms=3, label=name)
     if histories:
         first = next(iter(histories.values()))
         ax_iou.axhline(first[-1]["empty_miou"], color="gray", ls=":", label="all-empty prediction")
+    for ax in (ax_loss, ax_iou):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        low, high = ax.get_xlim()
+        if high - low < 2:  # one epoch: widen the axis so that the integer ticks have room
+            ax.set_xlim((low + high) / 2 - 1, (low + high) / 2 + 1)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_iou.set(xlabel="epoch", ylabel="mIoU", title="validation per-image mIoU")
     ax_loss.legend(fontsize=7), ax_iou.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_score_bars(scores: Mapping[str, Mapping[str, float]], empty: Mapping[str, float]) -> plt.Figure:
+    """Grouped bars of test scores per run (one group per score name, one bar per run), with the
+    all-empty prediction's score of each group as a dotted line: comparisons too short for learning
+    curves, such as one-epoch variants. Scores are fractions in [0, 1]."""
+    names = list(next(iter(scores.values())))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(names) * max(len(scores), 2) / 3, 3.4))
+    width = 0.8 / len(scores)
+    for i, (run, values) in enumerate(scores.items()):
+        positions = np.arange(len(names)) + (i - (len(scores) - 1) / 2) * width
+        bars = ax.bar(positions, [values[n] for n in names], width, label=run)
+        ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+    for j, name in enumerate(names):
+        ax.hlines(empty[name], j - 0.45, j + 0.45, colors="gray", linestyles=":",
+                  label="all-empty prediction" if j == 0 else None)
+    ax.set_xticks(np.arange(len(names)), names)
+    ax.set(ylim=(0, 1.05), ylabel="test score")
+    ax.legend(fontsize=7, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     fig.tight_layout()
     return fig
 

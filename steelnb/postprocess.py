@@ -70,11 +70,11 @@ def tune_postprocessing(probs: Sequence[np.ndarray], masks: Sequence[np.ndarray]
         for threshold in thresholds:
             pixels = [p[c + 1] > threshold for p in probs]
             areas = np.array([px.sum() for px in pixels])
-            dice_kept = np.array([_dice(px, t) for px, t in zip(pixels, truths)])
+            dice_kept = np.array([_dice(px, t) for px, t in zip(pixels, truths, strict=True)])
             for gate, min_area in product(gates, min_areas):
                 keep = (maxima[:, c] > gate) & (areas >= min_area)
                 score = np.where(keep, dice_kept, dice_dropped).mean()
                 if score > best[c]:
                     best[c], chosen[c] = score, (gate, threshold, min_area)
-    gate, threshold, min_area = (list(v) for v in zip(*chosen))
+    gate, threshold, min_area = (list(v) for v in zip(*chosen, strict=True))
     return PostProcessing(gate, threshold, min_area), best

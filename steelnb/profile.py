@@ -62,7 +62,7 @@ class Profile:
         upsampled beyond the images' own size (a multiple of 16, the models' output stride)."""
         if image_shape is None:
             return self.image_size
-        return tuple(min(want, max(16, have // 16 * 16)) for want, have in zip(self.image_size, image_shape))
+        return tuple(min(want, max(16, have // 16 * 16)) for want, have in zip(self.image_size, image_shape, strict=True))
 
     def comparison_overrides(self) -> dict[str, Any]:
         """TrainConfig overrides for the many-variant comparisons (chapter 12): a sixth of the time budget

@@ -37,7 +37,7 @@ def stratified_split(index: SegmentationIndex, fractions: tuple[float, float, fl
         for key in sorted(set(keys)):
             members = rng.permutation(ids[keys == key])
             cuts = np.round(bounds * len(members)).astype(int)
-            for name, start, stop in zip(SPLITS, np.r_[0, cuts[:-1]], cuts):
+            for name, start, stop in zip(SPLITS, np.r_[0, cuts[:-1]], cuts, strict=True):
                 result[name] += members[start:stop].tolist()
         result = {name: sorted(members) for name, members in result.items()}
     for name, members in result.items():

@@ -32,7 +32,7 @@ def browse(index: SegmentationIndex, image_ids: list[str], model: torch.nn.Modul
             truth = np.where(truth == only_class, truth, 0)
         fig, axes = plt.subplots(2, 1, figsize=(12, 3.6))
         for ax, mask, title in zip(axes, (truth, threshold_mask(probs, threshold, only_class)),
-                                   ("ground truth", f"prediction (p > {threshold:.2f})")):
+                                   ("ground truth", f"prediction (p > {threshold:.2f})"), strict=True):
             ax.imshow(overlay(image, mask)), ax.set_axis_off(), ax.set_title(f"{image_id}: {title}", fontsize=9)
         class_legend(fig, index.class_names)
         plt.show()

@@ -36,7 +36,7 @@ def test_stratified_split_keeps_combinations(tmp_path):
     everything = split["train"] + split["val"] + split["test"]
     assert sorted(everything) == index.image_ids  # a partition
     assert abs(len(split["train"]) - 96) <= 3
-    keys = dict(zip(index.image_ids, class_combination_keys(index.presence())))
+    keys = dict(zip(index.image_ids, class_combination_keys(index.presence()), strict=True))
     for name in ("val", "test"):  # defect-free share within 10 points of the whole set
         share = np.mean([keys[i] == "0" for i in split[name]])
         assert abs(share - np.mean([k == "0" for k in keys.values()])) < 0.1

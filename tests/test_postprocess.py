@@ -47,5 +47,5 @@ def test_tuning_removes_false_alarms_on_defect_free_images():
     rule, dice = tune_postprocessing(probs, masks)
     assert dice[0] == 1.0  # perfect after tuning
     assert rule.min_area[0] > 1 or rule.gate[0] >= 0.65
-    untuned = np.mean([(PLAIN(p) > 0).sum() == (m > 0).sum() for p, m in zip(probs, masks)])
+    untuned = np.mean([(PLAIN(p) > 0).sum() == (m > 0).sum() for p, m in zip(probs, masks, strict=True)])
     assert untuned < 1.0  # the plain rule keeps the false positives
