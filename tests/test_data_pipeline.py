@@ -60,6 +60,20 @@ def test_weighted_augmentation_probabilities_hand_computed():
                                   np.flatnonzero(rng_draws < [0.6, 0.6, 0.6, 0.8]))
 
 
+def test_copy_rate_of_each_image_group_is_one_minus_its_class_share():
+    # 1000 defect-free, 1000 class-1, 500 class-2 and 500 class-1+2 images: labels 1000 / 1500 / 1000,
+    # so p = (2/7, 3/7, 2/7) and the copy probability is 5/7, 4/7, 5/7 and max(4/7, 5/7) = 5/7.
+    presence = np.array([[0, 0]] * 1000 + [[1, 0]] * 1000 + [[0, 1]] * 500 + [[1, 1]] * 500, dtype=bool)
+    shares = class_shares(presence)
+    np.testing.assert_allclose(shares, [2 / 7, 3 / 7, 2 / 7])
+    copied = np.zeros(len(presence), dtype=bool)
+    copied[plan_augmented_copies(presence, shares, seed=3)] = True
+    for rows, expected in ((slice(0, 1000), 5 / 7), (slice(1000, 2000), 4 / 7), (slice(2000, 2500), 5 / 7),
+                           (slice(2500, 3000), 5 / 7)):
+        rate, n = copied[rows].mean(), len(copied[rows])
+        assert abs(rate - expected) < 4 * np.sqrt(expected * (1 - expected) / n), (rows, rate, expected)
+
+
 def test_joint_transforms_keep_mask_labels_and_alignment():
     image = torch.zeros(1, 64, 64, dtype=torch.uint8)
     mask = torch.zeros(64, 64, dtype=torch.uint8)

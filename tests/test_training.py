@@ -1,11 +1,13 @@
+import math
+
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import TensorDataset
 
 from steelnb.checkpoint import load_checkpoint, load_weights
-from steelnb.inference import images_per_second, predict_mask, predict_probs
-from steelnb.losses import DiceLoss, build_loss, inverse_frequency_weights
+from steelnb.inference import predict_mask, predict_probs
+from steelnb.losses import DiceLoss, FocalLoss, build_loss, inverse_frequency_weights
 from steelnb.models import build_model
 from steelnb.train import TrainConfig, fit
 
@@ -129,7 +131,10 @@ def test_losses_hand_computed():
     target = torch.tensor([[[0, 1]]])
     assert float(DiceLoss(smooth=0)(logits, target)) == pytest.approx(0.0, abs=1e-6)
     assert float(build_loss("ce", 2)(logits, target)) == pytest.approx(0.0, abs=1e-6)
-    assert float(build_loss("focal", 2)(logits, 1 - target)) == pytest.approx(20 * (1 - 2e-9), rel=1e-3)
+    undecided = torch.zeros(1, 2, 1, 2)  # p = 0.5 for both classes: CE = ln 2, focal = (1 - 0.5)^2 ln 2
+    assert float(build_loss("ce", 2)(undecided, target)) == pytest.approx(math.log(2))
+    assert float(build_loss("focal", 2)(undecided, target)) == pytest.approx(0.25 * math.log(2))
+    assert float(FocalLoss(gamma=1.0)(undecided, target)) == pytest.approx(0.5 * math.log(2))
     weights = inverse_frequency_weights([900, 100], power=1.0)
     assert weights[1] == pytest.approx(9 * weights[0], rel=1e-3) and np.mean(weights) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="class_weights"):
@@ -141,6 +146,22 @@ def test_inference_shapes_and_tta():
     image = (np.random.default_rng(0).random((64, 320)) * 255).astype(np.uint8)
     assert predict_mask(model, image, (32, 32)).shape == (64, 320)
     assert predict_mask(model, image, None).shape == (64, 320)
-    probs = predict_probs(model, torch.rand(2, 1, 32, 64), tta=True)
-    assert torch.allclose(probs.sum(1), torch.ones(2, 32, 64), atol=1e-5)
-    assert images_per_second(model, (32, 64), steps=1) > 0
+
+
+class _PixelwiseModel(torch.nn.Module):
+    """Logits (image, -image) per pixel: flipping the input flips the output, so flip TTA that undoes
+    its flip must give exactly the plain prediction, and one that does not gives a mirrored one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(4.0))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.cat([images, -images], dim=1) * self.scale
+
+
+def test_flip_tta_undoes_its_flip():
+    images = torch.linspace(0, 1, 64).repeat(2, 1, 32, 1)  # (2, 1, 32, 64), bright on the right
+    plain = predict_probs(_PixelwiseModel(), images)
+    assert torch.allclose(predict_probs(_PixelwiseModel(), images, tta=True), plain, atol=1e-6)
+    assert not torch.allclose(plain, plain.flip(-1), atol=1e-3)  # the image is not symmetric
