@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from .models import rename_legacy_keys
+
 
 def save_atomic(obj: Any, path: Path) -> None:
     """torch.save to ``path`` via a temporary file, so a crash mid-write never corrupts the old checkpoint."""
@@ -22,14 +24,18 @@ def save_atomic(obj: Any, path: Path) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint safely (``weights_only=True``) onto the CPU; errors name the file."""
+    """Load a checkpoint safely (``weights_only=True``) onto the CPU, its model weights under today's
+    part names (:func:`models.rename_legacy_keys`); errors name the file."""
     path = Path(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise FileNotFoundError(f"checkpoint not found: {path}") from None
     except Exception as err:  # noqa: BLE001 - report which file is unreadable
         raise RuntimeError(f"cannot read checkpoint {path}: {err}") from err
+    if isinstance(checkpoint, dict) and "model" in checkpoint:
+        checkpoint["model"] = rename_legacy_keys(checkpoint["model"])
+    return checkpoint
 
 
 def load_weights(model: torch.nn.Module, run_dir: str | Path, which: str = "best") -> dict[str, Any]:

@@ -3,7 +3,7 @@ import warnings
 import pytest
 import torch
 
-from steelnb.models import PretrainedWeightsWarning, build_backbone, build_model
+from steelnb.models import PretrainedWeightsWarning, build_backbone, build_model, rename_legacy_keys
 
 
 @pytest.mark.parametrize("backbone", ["resnet18", "densenet121", "efficientnet_b0", "mobilenet_v3_large"])
@@ -40,9 +40,10 @@ def test_logits_at_input_resolution_and_trainable(architecture):
 
 def test_deeplab_structure():
     model = build_model("deeplabv3plus", "resnet18", pretrained=False)
-    assert len(model.aspp[0].branches) == 4  # 1x1 + three dilated 3x3 (+ image pooling)
-    assert [b[0].dilation for b in model.aspp[0].branches[1:]] == [(6, 6), (12, 12), (18, 18)]
-    assert model.skip[0].out_channels == 48
+    aspp = model.decoder.aspp[0]
+    assert len(aspp.branches) == 4  # 1x1 + three dilated 3x3 (+ image pooling)
+    assert [b[0].dilation for b in aspp.branches[1:]] == [(6, 6), (12, 12), (18, 18)]
+    assert model.decoder.skip[0].out_channels == 48
 
 
 def test_offline_weights_fall_back_to_random_with_a_warning(monkeypatch, tmp_path):
@@ -69,3 +70,18 @@ def test_unknown_names():
         build_backbone("vgg16")
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model("unet")
+
+
+def test_checkpoints_with_the_old_part_names_load():
+    # Keys as checkpoints written before the encoder/decoder/segmentation_head names held them.
+    deeplab = {"low.0.weight": 1, "high.0.0.conv1.weight": 2, "aspp.0.project.0.0.weight": 3, "skip.0.weight": 4,
+               "decoder.0.weight": 5, "classifier.bias": 6}
+    assert rename_legacy_keys(deeplab) == {
+        "encoder.low.0.weight": 1, "encoder.high.0.0.conv1.weight": 2, "decoder.aspp.0.project.0.0.weight": 3,
+        "decoder.skip.0.weight": 4, "decoder.fuse.0.weight": 5, "segmentation_head.bias": 6}
+    baseline = {"encoder.0.0.weight": 1, "encoder.1.0.weight": 2, "head.1.0.weight": 3, "head.2.bias": 4}
+    assert rename_legacy_keys(baseline) == {"encoder.low.0.weight": 1, "encoder.high.0.weight": 2,
+                                            "decoder.1.0.weight": 3, "segmentation_head.bias": 4}
+    today = build_model("deeplabv3plus", "resnet18", pretrained=False).state_dict()
+    assert rename_legacy_keys(today) is today
+    assert {key.split(".")[0] for key in today} == {"encoder", "decoder", "segmentation_head"}

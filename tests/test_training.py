@@ -36,7 +36,8 @@ def test_finished_run_returns_at_once_and_config_must_match(tmp_path):
     model = _model()
     again = fit(model, train, val, tmp_path / "run", config, 2, progress=False)
     assert again == history  # nothing retrained, the weights of the finished run are loaded
-    assert torch.equal(model.classifier.weight, load_checkpoint(tmp_path / "run" / "last.pt")["model"]["classifier.weight"])
+    assert torch.equal(model.segmentation_head.weight,
+                       load_checkpoint(tmp_path / "run" / "last.pt")["model"]["segmentation_head.weight"])
     with pytest.raises(ValueError, match="trained with"):
         fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=1, batch_size=2), 2, progress=False)
 

@@ -75,17 +75,17 @@ def _mobilenet(net: nn.Module) -> BackboneParts:
     return BackboneParts(net.features[:4], net.features[4:])  # built with dilated=True: already stride 16
 
 
-def build_backbone(arch: str, pretrained: bool = True, weights_file: str | None = None) -> BackboneParts:
-    """Build ``arch`` (one of BACKBONES) at output stride 16, with ImageNet weights when available."""
-    if arch not in BACKBONES:
-        raise ValueError(f"unknown backbone {arch!r}; choose one of {BACKBONES}")
-    net = models.mobilenet_v3_large(dilated=True) if arch == "mobilenet_v3_large" else getattr(models, arch)()
-    loaded = pretrained and load_imagenet_weights(net, arch, weights_file)
-    if arch.startswith("resnet"):
+def build_backbone(backbone: str, pretrained: bool = True, weights_file: str | None = None) -> BackboneParts:
+    """Build ``backbone`` (one of BACKBONES) at output stride 16, with ImageNet weights when available."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
+    net = models.mobilenet_v3_large(dilated=True) if backbone == "mobilenet_v3_large" else getattr(models, backbone)()
+    loaded = pretrained and load_imagenet_weights(net, backbone, weights_file)
+    if backbone.startswith("resnet"):
         parts = _resnet(net)
-    elif arch.startswith("densenet"):
+    elif backbone.startswith("densenet"):
         parts = _densenet(net)
-    elif arch.startswith("efficientnet"):
+    elif backbone.startswith("efficientnet"):
         parts = _efficientnet(net)
     else:
         parts = _mobilenet(net)

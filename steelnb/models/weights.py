@@ -22,9 +22,9 @@ class PretrainedWeightsWarning(UserWarning):
     """ImageNet weights could not be found or downloaded; the model starts from random weights."""
 
 
-def weights_cache_path(arch: str) -> Path:
-    """Where torchvision caches the DEFAULT ImageNet weights of ``arch``."""
-    url = get_model_weights(arch).DEFAULT.url
+def weights_cache_path(backbone: str) -> Path:
+    """Where torchvision caches the DEFAULT ImageNet weights of ``backbone``."""
+    url = get_model_weights(backbone).DEFAULT.url
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
@@ -37,8 +37,8 @@ def _download(url: str) -> dict[str, torch.Tensor]:
         socket.setdefaulttimeout(previous)
 
 
-def load_imagenet_weights(model: nn.Module, arch: str, weights_file: str | Path | None = None) -> bool:
-    """Load torchvision's DEFAULT ImageNet weights of ``arch`` into ``model`` (the torchvision classifier).
+def load_imagenet_weights(model: nn.Module, backbone: str, weights_file: str | Path | None = None) -> bool:
+    """Load torchvision's DEFAULT ImageNet weights of ``backbone`` into ``model`` (the torchvision classifier).
 
     Returns True when weights were loaded, False (after a PretrainedWeightsWarning)
     when the model keeps its random initialisation.
@@ -46,18 +46,18 @@ def load_imagenet_weights(model: nn.Module, arch: str, weights_file: str | Path 
     try:
         if weights_file is not None:
             state = torch.load(weights_file, map_location="cpu", weights_only=True)
-        elif weights_cache_path(arch).is_file():
-            state = torch.load(weights_cache_path(arch), map_location="cpu", weights_only=True)
+        elif weights_cache_path(backbone).is_file():
+            state = torch.load(weights_cache_path(backbone), map_location="cpu", weights_only=True)
         elif os.environ.get("STEELNB_OFFLINE") == "1":
             raise OSError("STEELNB_OFFLINE=1 forbids the download")
         else:
-            state = _download(get_model_weights(arch).DEFAULT.url)
+            state = _download(get_model_weights(backbone).DEFAULT.url)
         model.load_state_dict(state)
         return True
     except Exception as err:  # noqa: BLE001 - any failure means: train from scratch, loudly
         reason = f"{type(err).__name__}: {err}"[:200]
-    message = (f"*** No ImageNet weights for {arch}: {reason}\n"
+    message = (f"*** No ImageNet weights for {backbone}: {reason}\n"
                f"*** The backbone starts from RANDOM weights. To use pretrained weights, put the file at "
-               f"{weights_cache_path(arch)} (or pass weights_file=...).")
+               f"{weights_cache_path(backbone)} (or pass weights_file=...).")
     warnings.warn(message, PretrainedWeightsWarning, stacklevel=2)
     return False
