@@ -10,7 +10,9 @@ from steelnb.demo import generate_demo_dataset
 
 os.environ.setdefault("STEELNB_OFFLINE", "1")  # never try to download weights in tests
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: Real data for the tests that need it: a folder holding ``severstal/`` (a few Kaggle train images with
+#: their train.csv rows) and ``neu-seg/``. Those tests skip when it is absent.
+SHARED = Path(os.environ.get("STEELNB_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
@@ -21,17 +23,17 @@ def demo_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def severstal_samples() -> Path:
-    """The 10 real Severstal images with RLE rows; skips when ../shared is absent."""
+    """Real Severstal images with their RLE rows (``STEELNB_TEST_DATA/severstal``); skips when absent."""
     root = SHARED / "severstal"
     if not (root / "train.csv").is_file():
-        pytest.skip("real Severstal samples not available (../shared/data/severstal)")
+        pytest.skip(f"no Severstal samples in {root} (set STEELNB_TEST_DATA to a folder holding severstal/)")
     return root
 
 
 @pytest.fixture(scope="session")
 def neu_root() -> Path:
-    """NEU-Seg; skips when ../shared is absent."""
+    """NEU-Seg (``STEELNB_TEST_DATA/neu-seg``); skips when absent."""
     root = SHARED / "neu-seg"
     if not root.is_dir():
-        pytest.skip("NEU-Seg not available (../shared/data/neu-seg)")
+        pytest.skip(f"no NEU-Seg in {root} (set STEELNB_TEST_DATA to a folder holding neu-seg/)")
     return root

@@ -1,0 +1,122 @@
+"""Mutation check: does the unit-test suite fail for the bugs it is meant to catch?
+
+Each mutation below plants one named bug in a copy of the package (an exact text replacement that
+must match once), runs the unit tests on the copy (``pytest -x tests``) and reports the first test
+that fails, or MISSED when none does. Run it after changing a module or its tests::
+
+    python tests/mutations.py            # all mutations, about a minute each at worst
+    python tests/mutations.py tta rle    # only those whose name contains one of the words
+
+The list and its last result are in tests/README.md. Exits 1 when a mutation is missed.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Mutation(NamedTuple):
+    name: str  # the bug, in words
+    path: str  # file relative to the repository root
+    old: str   # text that must occur exactly once
+    new: str   # what replaces it
+
+
+MUTATIONS = [
+    Mutation("RLE starts not shifted from 1-indexed", "steelnb/rle.py",
+             "starts, lengths = tokens[0::2] - 1, tokens[1::2]", "starts, lengths = tokens[0::2], tokens[1::2]"),
+    Mutation("RLE decoded row-major", "steelnb/rle.py",
+             "return flat.reshape(width, height).T", "return flat.reshape(height, width)"),
+    Mutation("RLE encoded 0-indexed", "steelnb/rle.py", "pairs[0::2] = starts + 1", "pairs[0::2] = starts"),
+    Mutation("per-image mIoU scores an empty-vs-empty image 0", "steelnb/metrics.py",
+             "iou.sum(axis=1) / np.maximum(n_present, 1), 1.0)", "iou.sum(axis=1) / np.maximum(n_present, 1), 0.0)"),
+    Mutation("Kaggle Dice scores empty-vs-empty 0", "steelnb/metrics.py",
+             "out=np.ones_like(inter), where=denominator > 0", "out=np.zeros_like(inter), where=denominator > 0"),
+    Mutation("class IoU divides by the summed areas (no intersection subtracted)", "steelnb/metrics.py",
+             "union = totals[:, 1] + totals[:, 2] - totals[:, 0]", "union = totals[:, 1] + totals[:, 2]"),
+    Mutation("DenseNet's denseblock4 not dilated (OS32, not 16)", "steelnb/models/backbones.py",
+             "    dilate_stage(f.transition3.pool)  # keep transition3's 1x1 conv, drop its stride-2 pooling\n"
+             "    dilate_stage(f.denseblock4)\n", ""),
+    Mutation("ResNet layer4 not dilated (OS32)", "steelnb/models/backbones.py", "    dilate_stage(net.layer4)\n", ""),
+    Mutation("ASPP rates 6/12/24 instead of 6/12/18", "steelnb/models/deeplab.py",
+             "rates: tuple[int, int, int] = (6, 12, 18)", "rates: tuple[int, int, int] = (6, 12, 24)"),
+    Mutation("weighted augmentation replaced by a coin flip (p = 0.5 for every image)", "steelnb/augment.py",
+             "return np.where(labels, 1.0 - shares[None, :], 0.0).max(axis=1)",
+             "return np.full(len(presence), 0.5)"),
+    Mutation("flip TTA does not undo its flip", "steelnb/inference.py",
+             "probs += model(images.flip(dims)).float().softmax(1).flip(dims)",
+             "probs += model(images.flip(dims)).float().softmax(1)"),
+    Mutation("focal loss ignores gamma (plain cross-entropy)", "steelnb/losses.py",
+             "return ((1 - p_true) ** self.gamma * ce).mean()", "return ce.mean()"),
+    Mutation("split not stratified by class combination", "steelnb/split.py",
+             "keys = np.array(class_combination_keys(index.presence()))", "keys = np.zeros(len(index), dtype=int)"),
+    Mutation("post-processing ignores the minimum area", "steelnb/postprocess.py",
+             "(masks.reshape(len(defect), -1).sum(1) >= np.asarray(self.min_area))",
+             "(masks.reshape(len(defect), -1).sum(1) >= 0)"),
+    Mutation("best.pt keeps the earliest epoch when validation ties", "steelnb/train.py",
+             "return score(history[-1]) >= max(", "return score(history[-1]) > max("),
+    Mutation("resume does not restore the random number generators", "steelnb/train.py",
+             "    set_rng_state(state[\"rng_per_rank\"]", "    (state[\"rng_per_rank\"]"),
+    Mutation("last.pt overwritten without keeping previous.pt", "steelnb/train.py",
+             "(run_dir / \"last.pt\").replace(run_dir / \"previous.pt\")", "None"),
+    Mutation("mask labels above the class count accepted", "steelnb/images.py",
+             "if mask.max(initial=0) > num_classes:", "if False:"),
+    Mutation("unpaired image accepted in a folder dataset", "steelnb/folders.py",
+             "    if lonely_images:\n", "    if False:\n"),
+    Mutation("empty train.csv raises pandas' bare error", "steelnb/index.py",
+             "    except pd.errors.EmptyDataError:\n", "    except ZeroDivisionError:\n"),
+    Mutation("input size not a multiple of the output stride", "steelnb/profile.py",
+             "max(16, have // 16 * 16)", "max(16, have)"),
+    Mutation("DDP metrics not summed across ranks", "steelnb/distributed.py",
+             "    dist.all_reduce(tensor)\n", ""),
+]
+
+
+def first_failure(output: str) -> str | None:
+    """The first failing test's id in pytest's ``-q`` output, or None when all passed."""
+    match = re.search(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", output, flags=re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def run(mutation: Mutation) -> str | None:
+    """Apply ``mutation`` to a fresh copy of the package and tests; the first failing test or None."""
+    with tempfile.TemporaryDirectory(prefix="steelnb-mutant-") as tmp:
+        copy = Path(tmp)
+        for name in ("steelnb", "tests"):
+            shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+        target = copy / mutation.path
+        text = target.read_text()
+        if text.count(mutation.old) != 1:
+            raise SystemExit(f"{mutation.name}: the text to replace occurs {text.count(mutation.old)} times "
+                             f"in {mutation.path}; update tests/mutations.py")
+        target.write_text(text.replace(mutation.old, mutation.new))
+        env = {key: value for key, value in os.environ.items() 
+               if not key.startswith("STEELNB_") or key == "STEELNB_TEST_DATA"}
+        env.update(PYTHONPATH=str(copy), STEELNB_OFFLINE="1")  # the copy shadows an installed steelnb
+        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests"],
+                              cwd=copy, env=env, capture_output=True, text=True, check=False)
+        return first_failure(done.stdout)
+
+
+def main(words: list[str]) -> int:
+    chosen = [m for m in MUTATIONS if not words or any(w.lower() in m.name.lower() for w in words)]
+    missed = 0
+    print("| planted bug | file | caught by |\n|---|---|---|")
+    for mutation in chosen:
+        caught = run(mutation)
+        missed += caught is None
+        print(f"| {mutation.name} | `{mutation.path}` | {f'`{caught}`' if caught else '**MISSED**'} |", flush=True)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
