@@ -7,7 +7,7 @@ The bare-bone baseline is used because it has no dropout, whose masks would diff
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from torch.utils.data import TensorDataset
+from toy_data import bright_squares
 
 from steelnb.checkpoint import load_checkpoint
 from steelnb.models import build_model
@@ -18,14 +18,8 @@ CONFIG = TrainConfig(epochs=3, batch_size=8, loss="ce", optimizer="sgd", lr=0.02
 
 
 def _toy_sets():
-    """Bright squares labelled 1 on dark noise (16 training images, 4 validation images)."""
-    generator = torch.Generator().manual_seed(0)
-    images = torch.rand(16, 1, 32, 48, generator=generator) * 0.2
-    masks = torch.zeros(16, 32, 48, dtype=torch.long)
-    for i in range(16):
-        images[i, 0, 8:20, 2 * i:2 * i + 12] = 0.9
-        masks[i, 8:20, 2 * i:2 * i + 12] = 1
-    return TensorDataset(images, masks), TensorDataset(images[:4], masks[:4])
+    """16 training images, 4 validation images."""
+    return bright_squares(16, width=48, step=2)
 
 
 def _train(rank, world_size, folder, run):

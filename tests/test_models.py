@@ -3,10 +3,18 @@ import warnings
 import pytest
 import torch
 
-from steelnb.models import PretrainedWeightsWarning, build_backbone, build_model, rename_legacy_keys
+from steelnb.models import BACKBONES, PretrainedWeightsWarning, build_backbone, build_model, rename_legacy_keys
+
+SMALL_BACKBONES = ["resnet18", "densenet121", "efficientnet_b0", "mobilenet_v3_large"]
+LARGER_BACKBONES = {"resnet101": (256, 2048), "densenet201": (256, 1920), "efficientnet_b1": (24, 320),
+                    "resnet50": (256, 2048)}  # (stride-4 channels, stride-16 channels)
 
 
-@pytest.mark.parametrize("backbone", ["resnet18", "densenet121", "efficientnet_b0", "mobilenet_v3_large"])
+def test_every_backbone_has_its_output_stride_checked():
+    assert set(SMALL_BACKBONES) | set(LARGER_BACKBONES) == set(BACKBONES)
+
+
+@pytest.mark.parametrize("backbone", SMALL_BACKBONES)
 def test_backbones_reach_stride_16_and_4(backbone):
     parts = build_backbone(backbone, pretrained=False)
     with torch.no_grad():
@@ -16,9 +24,8 @@ def test_backbones_reach_stride_16_and_4(backbone):
     assert (low.shape[1], high.shape[1]) == (parts.low_channels, parts.high_channels)
 
 
-@pytest.mark.parametrize("backbone, channels", [("resnet101", (256, 2048)), ("densenet201", (256, 1920)),
-                                                ("efficientnet_b1", (24, 320))])
-def test_paper_backbones_build_at_stride_16(backbone, channels):
+@pytest.mark.parametrize("backbone, channels", LARGER_BACKBONES.items())
+def test_larger_backbones_build_at_stride_16(backbone, channels):
     parts = build_backbone(backbone, pretrained=False)
     with torch.no_grad():
         low = parts.low.eval()(torch.zeros(1, 3, 64, 96))

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import TensorDataset
+from toy_data import bright_squares
 
 from steelnb.checkpoint import load_checkpoint, load_weights
 from steelnb.inference import predict_mask, predict_probs
@@ -13,15 +13,8 @@ from steelnb.train import TrainConfig, fit
 
 
 def _toy_sets():
-    """Bright squares labelled 1 on dark noise: learnable in a few steps."""
-    generator = torch.Generator().manual_seed(0)
-    images = torch.rand(12, 1, 32, 64, generator=generator) * 0.2
-    masks = torch.zeros(12, 32, 64, dtype=torch.long)
-    for i in range(12):
-        images[i, 0, 8:20, 4 * i:4 * i + 12] = 0.9
-        masks[i, 8:20, 4 * i:4 * i + 12] = 1
-    data = TensorDataset(images, masks)
-    return data, TensorDataset(images[:4], masks[:4])
+    """12 training images, 4 validation images."""
+    return bright_squares(12, width=64, step=4)
 
 
 def _model():
