@@ -68,13 +68,15 @@ def main(argv: list[str] | None = None) -> None:
     report = sub.add_parser("report", help="run the notebooks in order; record each figure's provenance")
     report.add_argument("--from", dest="first", default="00", help="first notebook number (default 00)")
     report.add_argument("--to", dest="last", default="99", help="last notebook number (default: the last)")
+    report.add_argument("--html-only", action="store_true",
+                        help="only rebuild report.html from the notebooks executed before (nothing runs)")
     sub.add_parser("bench", help="print the speed benchmark (python -m steelnb bench --help)", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "bench":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "report":
         from .report import run_report
-        run_report(args.first, args.last)
+        run_report(args.first, args.last, html_only=args.html_only)
     elif args.command == "bench":
         from .bench import main as bench_main
         bench_main(rest)

@@ -5,7 +5,8 @@ Each notebook is executed top to bottom with the current profile and data (``STE
 are checkpointed, so an interrupted report resumes: finished runs are reloaded, not retrained.
 ``<figures>/README.md`` is then updated with one row per figure and table: the notebook that wrote
 it, the command, dataset, profile, commit and the notebook's wall time (``--from``/``--to`` re-run a
-range of notebooks and keep the other rows).
+range of notebooks and keep the other rows). Last, ``runs/<profile>/report/report.html`` gathers the
+executed chapters, their figures and tables and that provenance into one page (``html_report.py``).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from tqdm.auto import tqdm
 
+from .html_report import build_html_report
 from .paths import PROJECT_ROOT, load_course_dataset
 from .profile import Profile, current_profile
 
@@ -94,11 +96,26 @@ def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, comm
     return "\n".join(lines + [rows[name] for name in sorted(rows)]) + "\n"
 
 
-def run_report(first: str = "00", last: str = "99", command: str = "python -m steelnb report") -> list[NotebookRun]:
-    """Execute the notebooks numbered ``first`` to ``last``, in order, and update the figures' README."""
+def write_html(output_dir: Path, dataset: str, profile: Profile) -> Path:
+    """The HTML report of the notebooks executed in ``output_dir`` (see :func:`html_report.build_html_report`)."""
+    intro = (f"The course's notebooks executed on **{dataset}** with the **{profile.name}** profile; page built at "
+             f"commit `{commit_description()}`. Each figure's notebook, command, commit and wall time are in the "
+             "provenance table below. Models without ImageNet weights start from random weights; each figure's "
+             "title says so.")
+    return build_html_report(output_dir, profile.figures_dir, f"steelnb report: {dataset}, profile {profile.name}",
+                             intro)
+
+
+def run_report(first: str = "00", last: str = "99", command: str = "python -m steelnb report",
+               html_only: bool = False) -> list[NotebookRun]:
+    """Execute the notebooks numbered ``first`` to ``last``, in order, update the figures' README and
+    write the HTML report; with ``html_only``, only rebuild the HTML from the notebooks executed before."""
     profile = current_profile()
     index = load_course_dataset(verbose=True)
     output_dir = profile.runs_dir / "report"
+    if html_only:
+        print(f"Report: {write_html(output_dir, index.name, profile)}")
+        return []
     notebooks = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if first <= p.name[:2] <= last)
     commit = commit_description()
     runs = []
@@ -112,7 +129,8 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
     readme = profile.figures_dir / "README.md"
     previous = readme.read_text() if readme.is_file() else ""
     readme.write_text(figures_readme(runs, index.name, profile, shown, commit, previous))
-    print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}")
+    page = write_html(output_dir, index.name, profile)
+    print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}; report: {page}")
     failed = [run.name for run in runs if run.error]
     if failed:
         raise SystemExit(f"{len(failed)} notebook(s) failed: {', '.join(failed)} (see {output_dir})")

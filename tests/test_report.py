@@ -1,6 +1,13 @@
 """The figures' provenance README: rows per file, and a partial re-run keeps the other rows."""
+import nbformat
+import pytest
+
+from steelnb.html_report import build_html_report
 from steelnb.profile import current_profile
 from steelnb.report import NotebookRun, figures_readme
+
+#: A 1x1 PNG, base64.
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
 
 def test_provenance_rows_and_partial_rerun(monkeypatch):
@@ -14,3 +21,28 @@ def test_provenance_rows_and_partial_rerun(monkeypatch):
     assert "| [fig3.png](fig3.png) | `04_baseline` |" in again  # not re-run: kept as it was
     assert "| [fig_eda.png](fig_eda.png) | `01_eda` | neu-seg | default | `cmd` | `def456` | 0.1 min |" in again
     assert again.count("fig_eda.png](") == 1
+
+
+def test_html_report_shows_text_figures_and_provenance_not_code(tmp_path):
+    executed, figures = tmp_path / "report", tmp_path / "figures"
+    executed.mkdir(), figures.mkdir()
+    for number, title in (("00", "Setup"), ("01", "Looking at the data")):
+        code = nbformat.v4.new_code_cell("secret_variable = 1")
+        code.outputs = [nbformat.v4.new_output("display_data", data={"image/png": PIXEL, "text/plain": "<Figure>"}),
+                        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: noise\n")]
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {number} · {title}"), code]),
+                       executed / f"{number}_chapter.ipynb")
+    (figures / "README.md").write_text("# Figures and tables\n\n| file |\n|---|\n| [fig1.png](fig1.png) |\n")
+    page = build_html_report(executed, figures, "steelnb report: demo", "Built for a test.")
+    html = page.read_text()
+    assert page == executed / "report.html"
+    assert html.index("00 · Setup") < html.index("01 · Looking at the data")  # chapters in order
+    assert html.count(f"data:image/png;base64,{PIXEL}") == 2  # figures embedded: one file to share
+    assert 'href="../figures/fig1.png"' in html  # provenance links work from the page's folder
+    assert "secret_variable" not in html and "UserWarning" not in html
+    assert "Built for a test." in html
+
+
+def test_html_report_without_executed_notebooks_says_what_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m steelnb report"):
+        build_html_report(tmp_path, tmp_path, "title")

@@ -1,0 +1,89 @@
+"""One self-contained HTML page from the executed notebooks: what ``python -m steelnb report`` leaves
+for readers who want the results, not notebooks.
+
+The page opens with the dataset, profile and commit, a table of contents and the provenance table of
+the figures; then each chapter follows in order with its text, tables and figures. Code cells, progress
+bars and warnings (stderr) are left out; the executed notebooks beside the page keep them.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+
+
+def _chapter_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
+    """The notebook's first level-1 heading ("# 04 · The bare-bone baseline"), or ``fallback``."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            match = re.search(r"^# (.+)$", cell.source, flags=re.MULTILINE)
+            if match:
+                return match.group(1).strip()
+    return fallback
+
+
+def _report_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """The notebook's markdown cells and its code cells' outputs without stderr streams (warnings,
+    progress bars); Colab badges are dropped, as the page is not a notebook."""
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            source = re.sub(r"\[!\[Open In Colab\].*?\)\]\(.*?\)\n?", "", cell.source)
+            cells.append(nbformat.v4.new_markdown_cell(source))
+        elif cell.cell_type == "code":
+            outputs = [o for o in cell.get("outputs", []) if not (o.output_type == "stream" and o.name == "stderr")]
+            if outputs:
+                code = nbformat.v4.new_code_cell("")
+                code.outputs = outputs
+                cells.append(code)
+    return cells
+
+
+def _relative_links(markdown: str, source_dir: Path, page_dir: Path) -> str:
+    """Rewrite the relative links of ``markdown`` written in ``source_dir`` so they work from ``page_dir``."""
+    def fix(match: re.Match) -> str:
+        target = match.group(2)
+        if re.match(r"^[a-z]+:|^#|^/", target):
+            return match.group(0)
+        return f"[{match.group(1)}]({os.path.relpath(source_dir / target, page_dir)})"
+    return re.sub(r"\[([^\]]*)\]\(([^)\s]+)\)", fix, markdown)
+
+
+def build_html_report(executed_dir: Path, figures_dir: Path, title: str, intro: str = "",
+                      page: Path | None = None) -> Path:
+    """Write ``page`` (default ``executed_dir/report.html``) from the executed notebooks ``NN_*.ipynb``
+    in ``executed_dir``, in order, under ``title`` and the markdown ``intro``, with
+    ``figures_dir/README.md`` as the provenance section.
+
+    Raises:
+        FileNotFoundError: when ``executed_dir`` holds no executed notebook (run the report first).
+    """
+    page = page or executed_dir / "report.html"
+    paths = sorted(executed_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"no executed notebook in {executed_dir}: run `python -m steelnb report` first")
+    notebooks = [nbformat.read(path, as_version=4) for path in paths]
+    titles = [_chapter_title(nb, path.stem) for nb, path in zip(notebooks, paths, strict=True)]
+    contents = "\n".join(f"{i + 1}. [{title}](#{_anchor(title)})" for i, title in enumerate(titles))
+    provenance = figures_dir / "README.md"
+    opening = f"# {title}\n\n{intro}\n\n## Chapters\n\n{contents}\n"
+    if provenance.is_file():
+        provenance_text = provenance.read_text().replace("# Figures and tables", "## Where each figure comes from", 1)
+        opening += "\n" + _relative_links(provenance_text, figures_dir, page.parent)
+    report = nbformat.v4.new_notebook()
+    report.cells = [nbformat.v4.new_markdown_cell(opening)]
+    for notebook in notebooks:
+        report.cells += _report_cells(notebook)
+    report.metadata = notebooks[0].metadata
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(report, resources={"metadata": {"name": title}})
+    page.write_text(body, encoding="utf-8")
+    return page
+
+
+def _anchor(title: str) -> str:
+    """The id nbconvert gives a markdown heading: its text with spaces as dashes."""
+    return title.replace(" ", "-")
