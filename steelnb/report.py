@@ -78,10 +78,15 @@ HEADER = "| file | notebook | dataset | profile | command | commit | notebook wa
 def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, command: str, commit: str,
                    previous: str = "") -> str:
     """Markdown provenance table: one row per figure or table file written by ``runs``; the rows of
-    ``previous`` (an earlier README) for files these runs did not rewrite are kept."""
-    rows = {}
+    ``previous`` (an earlier README) for files these runs did not rewrite are kept, and so is any text
+    written after its table (notes on where the trained models come from, for example)."""
+    rows, notes = {}, []
     if HEADER in previous:
-        for line in previous.split(HEADER, 1)[1].splitlines()[2:]:
+        after_header = previous.split(HEADER, 1)[1].splitlines()[2:]
+        for n, line in enumerate(after_header):
+            if not line.startswith("|"):
+                notes = after_header[n:]
+                break
             if line.startswith("| ["):
                 rows[line.split("]")[0][3:]] = line
     for run in runs:
@@ -93,7 +98,8 @@ def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, comm
              "profile shown, at the commit shown. The wall time is that notebook's, training included (a notebook "
              "that reloads finished training runs takes seconds). Models without ImageNet weights start from random "
              "weights; each figure's title says so.", "", HEADER, "|---|---|---|---|---|---|---|"]
-    return "\n".join(lines + [rows[name] for name in sorted(rows)]) + "\n"
+    text = "\n".join(lines + [rows[name] for name in sorted(rows)]) + "\n"
+    return text + "\n".join(notes).rstrip("\n") + "\n" if any(line.strip() for line in notes) else text
 
 
 def write_html(output_dir: Path, dataset: str, profile: Profile) -> Path:

@@ -21,6 +21,10 @@ def test_provenance_rows_and_partial_rerun(monkeypatch):
     assert "| [fig3.png](fig3.png) | `04_baseline` |" in again  # not re-run: kept as it was
     assert "| [fig_eda.png](fig_eda.png) | `01_eda` | neu-seg | default | `cmd` | `def456` | 0.1 min |" in again
     assert again.count("fig_eda.png](") == 1
+    noted = first + "\n## Where the trained models come from\n\nChapter 05 reloads the main job's run.\n"
+    kept = figures_readme([NotebookRun("01_eda", 6.0, ["fig_eda.png"])], "neu-seg", profile, "cmd", "def456", noted)
+    assert kept.endswith("\n## Where the trained models come from\n\nChapter 05 reloads the main job's run.\n")
+    assert kept.count("| [fig3.png]") == 1
 
 
 def test_html_report_shows_text_figures_and_provenance_not_code(tmp_path):
