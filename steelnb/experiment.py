@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from .checkpoint import load_weights
+from .colab import keep_runs_on_drive
 from .dataset import SteelDataset
 from .index import SegmentationIndex
 from .inference import predict_image_probs, predict_mask
@@ -41,7 +42,12 @@ def course_split(index: SegmentationIndex, profile: Profile, seed: int = 0) -> d
 
 
 def course_setup(verbose: bool = True) -> tuple[Profile, SegmentationIndex, dict[str, list[str]]]:
-    """What every notebook starts with: the run profile, the dataset (real or demo) and its split."""
+    """What every notebook starts with: the run profile, the dataset (real or demo) and its split. On
+    Colab the runs go to Google Drive first (:func:`colab.keep_runs_on_drive`), so checkpoints survive
+    a disconnect."""
+    drive_runs = keep_runs_on_drive()
+    if drive_runs and verbose:
+        print(f"Colab: runs and checkpoints go to {drive_runs} on Google Drive.")
     profile = current_profile()
     index = load_course_dataset(verbose)
     split = course_split(index, profile)

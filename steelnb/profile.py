@@ -7,7 +7,8 @@
   3,129 training images) ends in minutes on a 2-core CPU and a small dataset simply gets more epochs.
 * ``full`` (a CUDA GPU): the paper's settings: its backbones, 256x256, SGD lr 0.01, batch 16, 30 epochs.
 
-``STEELNB_PROFILE`` forces one of them.
+``STEELNB_PROFILE`` forces one of them. Runs (checkpoints) go to ``runs/<profile>/``, or under
+``STEELNB_RUNS`` when it is set (on Colab, :func:`colab.keep_runs_on_drive` points it at Google Drive).
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def current_profile() -> Profile:
             name = "smoke"
         else:
             name = "full" if torch.cuda.is_available() else "default"
-    runs = PROJECT_ROOT / "runs"
+    runs = Path(os.environ.get("STEELNB_RUNS", PROJECT_ROOT / "runs"))  # checkpoints: on Colab, Google Drive
     if name == "smoke":
         return Profile(name="smoke", max_images=40, epochs=2, batch_size=8, image_size=(128, 128),
                        paper_backbones=False, figures_dir=runs / "smoke" / "figures", runs_dir=runs / "smoke",
