@@ -29,6 +29,7 @@ import torch
 
 from steelnb.bench import data_pipeline_images_per_second
 from steelnb.models import build_model
+from steelnb.steps import model_step
 from steelnb.train import device_name
 
 #: smp's name for the same encoder (smp 0.6 has MobileNetV3 only through timm).
@@ -36,24 +37,8 @@ SMP_ENCODERS = {"resnet18": "resnet18", "efficientnet_b1": "efficientnet-b1",
                 "mobilenet_v3_large": "tu-mobilenetv3_large_100"}
 
 
-def _train_step(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor) -> Callable[[], None]:
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-    model.train()
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(images), target).backward()
-        optimizer.step()
-    return step
-
-
-def _eval_step(model: torch.nn.Module, images: torch.Tensor) -> Callable[[], None]:
-    model.eval()
-
-    def step() -> None:
-        with torch.inference_mode():
-            model(images)
-    return step
+def _sgd(model: torch.nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
 
 
 def alternate(steps: dict[str, Callable[[], None]], repeats: int, warmup: int) -> dict[str, np.ndarray]:
@@ -76,10 +61,12 @@ def compare(encoder: str, repeats: int, warmup: int, batch: int) -> dict[str, fl
     gray = torch.rand(batch, 1, 256, 256)
     target = torch.randint(0, 5, (batch, 256, 256))
     strip = torch.rand(1, 1, 256, 1600)
-    train = alternate({"ours": _train_step(ours, gray, target),
-                       "smp": _train_step(theirs, gray.expand(-1, 3, -1, -1).contiguous(), target)}, repeats, warmup)
-    evals = alternate({"ours": _eval_step(ours, strip),
-                       "smp": _eval_step(theirs, strip.expand(-1, 3, -1, -1).contiguous())}, repeats + 2, warmup)
+    rgb, rgb_strip = gray.expand(-1, 3, -1, -1).contiguous(), strip.expand(-1, 3, -1, -1).contiguous()
+    ours.train(), theirs.train()
+    train = alternate({"ours": model_step(ours, gray, target, _sgd(ours)),
+                       "smp": model_step(theirs, rgb, target, _sgd(theirs))}, repeats, warmup)
+    ours.eval(), theirs.eval()
+    evals = alternate({"ours": model_step(ours, strip), "smp": model_step(theirs, rgb_strip)}, repeats + 2, warmup)
     row: dict[str, float | str] = {
         "encoder": encoder,
         "params steelnb / smp (M)": f"{sum(p.numel() for p in ours.parameters()) / 1e6:.1f} / "

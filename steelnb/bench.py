@@ -20,8 +20,9 @@ import pandas as pd
 import torch
 
 from .models import build_model
-from .precision import autocast_dtype, mixed_precision
+from .precision import autocast_dtype
 from .rle import SEVERSTAL_SHAPE, rle_decode, rle_encode
+from .steps import model_step, time_calls
 from .train import device_name
 
 MODELS = [("baseline", "resnet101"), ("deeplabv3plus", "resnet101"), ("deeplabv3plus", "densenet201"),
@@ -74,35 +75,6 @@ def data_pipeline_images_per_second(size: tuple[int, int] = (256, 256), images: 
     return count / (time.perf_counter() - start)
 
 
-def time_steps(step, steps: int, warmup: int, device: torch.device) -> np.ndarray:
-    """Seconds of ``steps`` calls of ``step`` after ``warmup`` untimed ones (CUDA synchronised)."""
-    times = []
-    for i in range(warmup + steps):
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return np.array(times)
-
-
-def _step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: bool, images: torch.Tensor,
-          target: torch.Tensor, device: torch.device, amp: bool):
-    """One optimiser step (``train``) or one inference forward, as a function of no arguments."""
-    def step() -> None:
-        if train:
-            optimizer.zero_grad(set_to_none=True)
-            with mixed_precision(device, amp):
-                logits = model(images)
-            torch.nn.functional.cross_entropy(logits.float(), target).backward()
-            optimizer.step()
-        else:
-            with torch.inference_mode(), mixed_precision(device, amp):
-                model(images)
-    return step
-
-
 def bench_model(architecture: str, backbone: str, device: torch.device, batch: int = 16, steps: int = 10,
                 warmup: int = 3, amp: bool = False) -> list[dict]:
     """Rows (train 256x256, eval 256x256, eval 256x1600) of median / IQR seconds and images/s for one model."""
@@ -116,8 +88,8 @@ def bench_model(architecture: str, backbone: str, device: torch.device, batch: i
         images = torch.rand(n, 1, *shape, device=device)
         target = torch.randint(0, 5, (n, *shape), device=device)
         model.train(mode == "train")
-        step = _step(model, optimizer, mode == "train", images, target, device, amp)
-        times = time_steps(step, steps, warmup, device)
+        step = model_step(model, images, target, optimizer if mode == "train" else None, device, amp)
+        times = time_calls(step, steps, warmup, device)
         median = float(np.median(times))
         rows.append({"model": f"{architecture}-{backbone}", "mode": mode, "batch": n, "size": f"{shape[0]}x{shape[1]}",
                      "median s": round(median, 4), "IQR s": round(float(np.subtract(*np.percentile(times, [75, 25]))), 4),

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 
 import torch
 from torch import nn
 
-from .precision import mixed_precision
+from .steps import model_step, time_calls
 
 #: Data loading, augmentation and bookkeeping on top of the timed model steps (measured: 5-15% on CPU).
 OVERHEAD = 1.15
@@ -31,26 +30,11 @@ def seconds_per_step(model: nn.Module, batch_shape: tuple[int, ...], num_classes
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(batch_shape, generator=generator).to(device)
     target = torch.randint(0, num_classes, (batch_shape[0], *batch_shape[2:]), generator=generator).to(device)
-    optimizer = torch.optim.SGD(probe.parameters(), lr=0.0)
     probe.train(train)
-    times = []
+    optimizer = torch.optim.SGD(probe.parameters(), lr=0.0) if train else None
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        for _ in range(warmup + steps):
-            start = time.perf_counter()
-            if train:
-                optimizer.zero_grad(set_to_none=True)
-                with mixed_precision(device, amp):
-                    logits = probe(images)
-                nn.functional.cross_entropy(logits.float(), target).backward()
-                optimizer.step()
-            else:
-                with torch.inference_mode(), mixed_precision(device, amp):
-                    probe(images)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-    return min(times[warmup:])
-
+        times = time_calls(model_step(probe, images, target, optimizer, device, amp), steps, warmup, device)
+    return float(times.min())
 
 def epochs_for_budget(budget_s: float, train_steps: int, step_s: float, eval_batches: int, eval_s: float,
                       max_epochs: int) -> int:

@@ -9,9 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 from .profile import current_profile
+from .train import default_device, device_name
 
 #: Where the course keeps its runs on Google Drive.
 DRIVE_MOUNT = Path("/content/drive")
@@ -43,8 +42,8 @@ def keep_runs_on_drive(runs: Path = DRIVE_RUNS) -> Path | None:
 def runtime_summary() -> str:
     """Which accelerator this runtime has, which profile will run and how long the chapters take with it."""
     profile = current_profile()
-    device = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU"
-    lines = [f"{device}: the {profile.name!r} profile will run; runs and checkpoints go to {profile.runs_dir}."]
+    lines = [f"{device_name(default_device())}: the {profile.name!r} profile will run; runs and checkpoints go to "
+             f"{profile.runs_dir}."]
     if profile.name == "default":
         training = [DEFAULT_PROFILE_MINUTES[chapter] for chapter in ("04", "05", "06", "07", "12")]
         rest = [m for chapter, m in DEFAULT_PROFILE_MINUTES.items() if chapter not in ("04", "05", "06", "07", "12")]

@@ -1,13 +1,13 @@
 """Inference on resized (paper) or original-resolution images, optional flip TTA, and speed measurement."""
 from __future__ import annotations
 
-import time
-
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .steps import model_step, time_calls
 
 
 @torch.inference_mode()
@@ -58,30 +58,9 @@ def images_per_second(model: nn.Module, shape: tuple[int, int], batch_size: int 
                       train: bool = False, device: torch.device | str = "cpu", warmup: int = 1) -> float:
     """Measured throughput of ``model`` on random (batch, 1, H, W) inputs: eval forward or a full SGD step."""
     device = torch.device(device)
-    model = model.to(device)
+    model = model.to(device).train(train)
     images = torch.rand(batch_size, 1, *shape, device=device)
-    if train:
-        model.train()
-        target = torch.randint(0, 2, (batch_size, *shape), device=device)
-        optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
-
-        def step() -> None:
-            optimizer.zero_grad(set_to_none=True)
-            nn.functional.cross_entropy(model(images), target).backward()
-            optimizer.step()
-    else:
-        model.eval()
-
-        def step() -> None:
-            with torch.inference_mode():
-                model(images)
-    for _ in range(warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * batch_size / (time.perf_counter() - start)
+    target = torch.randint(0, 2, (batch_size, *shape), device=device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-6) if train else None
+    times = time_calls(model_step(model, images, target, optimizer, device), steps, warmup, device)
+    return steps * batch_size / float(times.sum())

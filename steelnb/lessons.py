@@ -12,6 +12,7 @@ import torch
 from .augment import augmentation_probabilities, class_shares
 from .dataset import resize_pair
 from .metrics import image_miou, pixel_counts
+from .models import DeepLabV3Plus
 
 
 @torch.no_grad()
@@ -21,7 +22,7 @@ def stage_shapes(model: torch.nn.Module, image_size: tuple[int, int]) -> dict[st
     model.eval()
     image = torch.zeros(1, 1, *image_size)
     low, high = model.encoder(image)
-    decoded = model.decoder(low, high) if hasattr(model.decoder, "aspp") else model.decoder(high)
+    decoded = model.decoder(low, high) if isinstance(model, DeepLabV3Plus) else model.decoder(high)
     return {"input image": tuple(image.shape), "encoder, stride 4 (low)": tuple(low.shape),
             "encoder, stride 16 (high)": tuple(high.shape), "decoder": tuple(decoded.shape),
             "logits after upsampling": tuple(model(image).shape)}
@@ -44,47 +45,40 @@ def squash_thin_scratch(width_px: int, shape: tuple[int, int] = (256, 1600),
     return mask, resize_pair(np.zeros(shape, np.uint8), mask, size)[1]
 
 
-def _report(correct: bool, hint: str) -> bool:
+def _report(answer: float | None, right: float, hint: str, tolerance: float = 5e-3) -> bool:
+    """Print whether ``answer`` is within ``tolerance`` of ``right`` (with ``hint`` when not); False
+    also when no answer was given yet."""
+    if answer is None:
+        print("Set your answer first (it is None).")
+        return False
+    correct = abs(answer - right) <= tolerance
     print("Correct." if correct else f"Not yet. Hint: {hint}")
     return correct
 
 
 def check_output_stride(answer: int | None) -> bool:
     """Chapter 05: how many input pixels one cell of DeepLabV3+'s encoder output spans (per side)."""
-    if answer is None:
-        print("Set `answer` to a number first.")
-        return False
-    return _report(answer == 16, "divide the input size by the height of the 'encoder, stride 16' map.")
+    return _report(answer, 16, "divide the input size by the height of the 'encoder, stride 16' map.")
 
 
 def check_dilated_extent(rate: int, answer_pixels: int | None) -> bool:
     """Chapter 05: the input pixels a 3x3 convolution with dilation ``rate`` spans at output stride 16."""
-    if answer_pixels is None:
-        print("Set `answer_pixels` to a number first.")
-        return False
-    return _report(answer_pixels == dilated_extent(rate)[1],
+    return _report(answer_pixels, dilated_extent(rate)[1],
                    "a 3x3 kernel with dilation r spans 2r + 1 cells; each cell is 16 input pixels.")
 
 
 def check_image_miou(prediction: np.ndarray, truth: np.ndarray, answer: float | None) -> bool:
     """Chapter 08: the paper's per-image mIoU of ``prediction`` against ``truth`` (small label masks)."""
-    if answer is None:
-        print("Set `answer` to a number first.")
-        return False
     labels = int(max(prediction.max(), truth.max())) + 1
-    truth_value = float(image_miou(pixel_counts(torch.from_numpy(prediction)[None], torch.from_numpy(truth)[None],
-                                                labels))[0])
-    return _report(abs(answer - truth_value) < 5e-3,
-                   "IoU per label present in either mask (background included), then the mean of those.")
+    right = float(image_miou(pixel_counts(torch.from_numpy(prediction)[None], torch.from_numpy(truth)[None],
+                                          labels))[0])
+    return _report(answer, right, "IoU per label present in either mask (background included), then the mean of those.")
 
 
 def check_copy_probability(image_classes: list[int], presence: np.ndarray, answer: float | None) -> bool:
     """Chapter 03: the probability that an image holding ``image_classes`` (1-based; [] = defect-free)
     gets an augmented copy, with p_c computed from ``presence`` (n_images, C)."""
-    if answer is None:
-        print("Set `answer` to a number first.")
-        return False
     row = np.zeros((1, presence.shape[1]), dtype=bool)
     row[0, [c - 1 for c in image_classes]] = True
-    truth_value = float(augmentation_probabilities(row, class_shares(presence))[0])
-    return _report(abs(answer - truth_value) < 5e-3, "1 - p_c of the image's rarest label (class 0 = defect-free).")
+    right = float(augmentation_probabilities(row, class_shares(presence))[0])
+    return _report(answer, right, "1 - p_c of the image's rarest label (class 0 = defect-free).")

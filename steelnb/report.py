@@ -40,12 +40,13 @@ class NotebookRun:
 
 
 def commit_description() -> str:
-    """The git commit of the project (with "+ uncommitted changes" when the tree is dirty), or "unknown"."""
+    """The git commit of the project (with "+ uncommitted changes" when tracked files other than the
+    report's own outputs in ``figures/`` differ from it), or "unknown"."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
                                 text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!figures"],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + (" + uncommitted changes" if dirty else "")
@@ -102,10 +103,10 @@ def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, comm
     return text + "\n".join(notes).rstrip("\n") + "\n" if any(line.strip() for line in notes) else text
 
 
-def write_html(output_dir: Path, dataset: str, profile: Profile) -> Path:
+def write_html(output_dir: Path, dataset: str, profile: Profile, commit: str) -> Path:
     """The HTML report of the notebooks executed in ``output_dir`` (see :func:`html_report.build_html_report`)."""
     intro = (f"The course's notebooks executed on **{dataset}** with the **{profile.name}** profile; page built at "
-             f"commit `{commit_description()}`. Each figure's notebook, command, commit and wall time are in the "
+             f"commit `{commit}`. Each figure's notebook, command, commit and wall time are in the "
              "provenance table below. Models without ImageNet weights start from random weights; each figure's "
              "title says so.")
     return build_html_report(output_dir, profile.figures_dir, f"steelnb report: {dataset}, profile {profile.name}",
@@ -120,7 +121,7 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
     index = load_course_dataset(verbose=True)
     output_dir = profile.runs_dir / "report"
     if html_only:
-        print(f"Report: {write_html(output_dir, index.name, profile)}")
+        print(f"Report: {write_html(output_dir, index.name, profile, commit_description())}")
         return []
     notebooks = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if first <= p.name[:2] <= last)
     commit = commit_description()
@@ -135,7 +136,7 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
     readme = profile.figures_dir / "README.md"
     previous = readme.read_text() if readme.is_file() else ""
     readme.write_text(figures_readme(runs, index.name, profile, shown, commit, previous))
-    page = write_html(output_dir, index.name, profile)
+    page = write_html(output_dir, index.name, profile, commit)
     print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}; report: {page}")
     failed = [run.name for run in runs if run.error]
     if failed:
