@@ -1,10 +1,10 @@
-"""Command line: ``python -m steelnb [train|report|bench]``.
+"""Command line: ``python -m steelnb [train|report|bench|download]``.
 
 ``train`` (the default) is the course's main job: it finds the real data or falls back to the
 demo data, trains DeepLabV3+ with the profile's settings (resuming if interrupted), scores the
 test split beside the all-empty prediction, saves learning curves and predictions as PNG, and ends
 with one line of test scores at the original resolution. ``report`` runs every notebook in order
-(see ``report.py``).
+(see ``report.py``). ``download`` fetches and checks the Kaggle data (see ``kaggle_data.py``).
 """
 from __future__ import annotations
 
@@ -71,12 +71,21 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument("--html-only", action="store_true",
                         help="only rebuild report.html from the notebooks executed before (nothing runs)")
     sub.add_parser("bench", help="print the speed benchmark (python -m steelnb bench --help)", add_help=False)
+    download = sub.add_parser("download", help="download the Kaggle Severstal data and check that it is complete")
+    download.add_argument("--to", dest="folder", default=None,
+                          help="data folder (default: data/severstal in the course, /content/data/severstal on Colab)")
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "bench":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "report":
         from .report import run_report
         run_report(args.first, args.last, html_only=args.html_only)
+    elif args.command == "download":
+        from .kaggle_data import KaggleSetupError, default_download_dir, download_severstal
+        try:
+            print(download_severstal(args.folder or default_download_dir()).to_string())
+        except KaggleSetupError as err:
+            raise SystemExit(str(err)) from None
     elif args.command == "bench":
         from .bench import main as bench_main
         bench_main(rest)

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from .checkpoint import load_weights
-from .colab import keep_runs_on_drive
+from .colab import prepare_colab
 from .dataset import SteelDataset
 from .index import SegmentationIndex
 from .inference import predict_image_probs, predict_mask
@@ -43,9 +43,9 @@ def course_split(index: SegmentationIndex, profile: Profile, seed: int = 0) -> d
 
 def course_setup(verbose: bool = True) -> tuple[Profile, SegmentationIndex, dict[str, list[str]]]:
     """What every notebook starts with: the run profile, the dataset (real or demo) and its split. On
-    Colab the runs go to Google Drive first (:func:`colab.keep_runs_on_drive`), so checkpoints survive
-    a disconnect."""
-    drive_runs = keep_runs_on_drive()
+    Colab the runs go to Google Drive first, so checkpoints survive a disconnect, and the Kaggle data
+    chapter 00 downloaded is used (:func:`colab.prepare_colab`)."""
+    drive_runs = prepare_colab()
     if drive_runs and verbose:
         print(f"Colab: runs and checkpoints go to {drive_runs} on Google Drive.")
     profile = current_profile()

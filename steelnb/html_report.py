@@ -3,7 +3,8 @@ for readers who want the results, not notebooks.
 
 The page opens with the dataset, profile and commit, a table of contents and the provenance table of
 the figures; then each chapter follows in order with its text, tables and figures. Code cells, progress
-bars and warnings (stderr) are left out; the executed notebooks beside the page keep them.
+bars and warnings (stderr) are left out; the executed notebooks beside the page keep them. Formulas
+are typeset by MathJax, which the page loads from the web; offline they show as their TeX source.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
+
+from .colab import BADGE_MARKS
 
 
 def _chapter_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
@@ -31,7 +34,7 @@ def _report_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode
     cells = []
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
-            source = re.sub(r"\[!\[Open In Colab\].*?\)\]\(.*?\)\n?", "", cell.source)
+            source = "\n".join(line for line in cell.source.split("\n") if not line.startswith(BADGE_MARKS))
             cells.append(nbformat.v4.new_markdown_cell(source))
         elif cell.cell_type == "code":
             outputs = [o for o in cell.get("outputs", []) if not (o.output_type == "stream" and o.name == "stderr")]

@@ -93,8 +93,14 @@ class SeverstalIndex(SegmentationIndex):
         return mask
 
 
-def _read_rle_csv(csv_path: Path) -> pd.DataFrame:
-    """Parse train.csv in either Kaggle format into image_id, class_id, rle, line (1-based file line)."""
+def read_rle_csv(csv_path: Path, keep_empty: bool = False) -> pd.DataFrame:
+    """Parse a Kaggle RLE file (train.csv in either format, or a submission) into image_id, class_id, rle and
+    line (1-based file line). Rows with an empty EncodedPixels are dropped unless ``keep_empty``.
+
+    Raises:
+        DatasetFormatError: unreadable file, unknown columns, a ClassId outside 1..4 or a repeated
+            (ImageId, ClassId) pair, naming the file and line.
+    """
     try:
         raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
@@ -124,16 +130,21 @@ def _read_rle_csv(csv_path: Path) -> pd.DataFrame:
         raise DatasetFormatError(f"{csv_path} line {row.line}: ImageId={row.image_id!r} has ClassId "
                                  f"{row.class_id!r}, expected 1..4")
     table["class_id"] = table.class_id.astype(int)
-    table = table[table.rle != ""].reset_index(drop=True)
     duplicated = table.duplicated(["image_id", "class_id"])
     if duplicated.any():
         row = table[duplicated].iloc[0]
         raise DatasetFormatError(f"{csv_path} line {row.line}: second row for ImageId={row.image_id!r} "
                                  f"ClassId={row.class_id}")
-    return table
+    return table if keep_empty else table[table.rle != ""].reset_index(drop=True)
 
 
-def _list_images(folder: Path) -> dict[str, Path]:
+def list_images(folder: Path) -> dict[str, Path]:
+    """Image id (file name) -> path for every image file in ``folder``, sorted by name; e.g. Kaggle's
+    ``test_images/`` for a submission.
+
+    Raises:
+        DatasetFormatError: the folder does not exist.
+    """
     if not folder.is_dir():
         raise DatasetFormatError(f"image folder not found: {folder}")
     return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
@@ -159,8 +170,8 @@ def load_severstal(root: str | Path, name: str = "severstal", image_dir: str = "
     csv_path = root / csv_name
     if not csv_path.is_file():
         raise DatasetFormatError(f"{csv_path} not found; expected Kaggle's train.csv there")
-    rles = _read_rle_csv(csv_path)
-    images = _list_images(root / image_dir)
+    rles = read_rle_csv(csv_path)
+    images = list_images(root / image_dir)
     if not images:
         raise DatasetFormatError(f"no images in {root / image_dir}")
     missing = sorted(set(rles.image_id) - set(images))

@@ -8,7 +8,7 @@
 * ``full`` (a CUDA GPU): the paper's settings: its backbones, 256x256, SGD lr 0.01, batch 16, 30 epochs.
 
 ``STEELNB_PROFILE`` forces one of them. Runs (checkpoints) go to ``runs/<profile>/``, or under
-``STEELNB_RUNS`` when it is set (on Colab, :func:`colab.keep_runs_on_drive` points it at Google Drive).
+``STEELNB_RUNS`` when it is set (on Colab, :func:`colab.prepare_colab` points it at Google Drive).
 """
 from __future__ import annotations
 

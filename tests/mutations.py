@@ -77,6 +77,14 @@ MUTATIONS = [
              "max(16, have // 16 * 16)", "max(16, have)"),
     Mutation("DDP metrics not summed across ranks", "steelnb/distributed.py",
              "    dist.all_reduce(tensor)\n", ""),
+    Mutation("submission scorer counts an empty-vs-empty pair 0", "steelnb/submission.py",
+             "dice = np.ones((len(image_ids), n_defect))", "dice = np.zeros((len(image_ids), n_defect))"),
+    Mutation("submission written for classes 0..C-1 instead of 1..C", "steelnb/submission.py",
+             "for class_id in range(1, n_defect_classes + 1)]", "for class_id in range(n_defect_classes)]"),
+    Mutation("Kaggle's 403 not explained as the unaccepted rules", "steelnb/kaggle_data.py",
+             "    if status == 403:\n", "    if status == 999:\n"),
+    Mutation("install cell runs off Colab too", "steelnb/colab.py",
+             "if \"google.colab\" in sys.modules and importlib", "if importlib"),
 ]
 
 

@@ -1,10 +1,18 @@
 """Colab support, tested off Colab with a stand-in ``google.colab`` module."""
+import importlib.util
+import json
 import os
+import subprocess
 import sys
 import types
+from pathlib import Path
 
-from steelnb.colab import keep_runs_on_drive, runtime_summary
+import pytest
+
+from steelnb.colab import colab_badge, install_cell, prepare_colab, runtime_summary
 from steelnb.profile import current_profile
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def _fake_colab(monkeypatch):
@@ -21,7 +29,7 @@ def _fake_colab(monkeypatch):
 def test_off_colab_nothing_changes(monkeypatch, tmp_path):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.delenv("STEELNB_RUNS", raising=False)
-    assert keep_runs_on_drive(tmp_path / "runs") is None
+    assert prepare_colab(tmp_path / "runs") is None
     assert "STEELNB_RUNS" not in os.environ and not (tmp_path / "runs").exists()
 
 
@@ -29,9 +37,11 @@ def test_on_colab_runs_and_checkpoints_go_to_drive(monkeypatch, tmp_path):
     mounted = _fake_colab(monkeypatch)
     monkeypatch.setenv("STEELNB_RUNS", str(tmp_path / "elsewhere"))  # restored after the test
     monkeypatch.setenv("STEELNB_PROFILE", "default")
-    runs = keep_runs_on_drive(tmp_path / "MyDrive" / "steelnb" / "runs")
+    monkeypatch.setenv("STEELNB_DATA", "")  # restored after the test
+    monkeypatch.delenv("STEELNB_DATA")
+    runs = prepare_colab(tmp_path / "MyDrive" / "steelnb" / "runs", kaggle_data=tmp_path / "no-download")
     assert mounted == ["/content/drive"]
-    assert runs.is_dir() and os.environ["STEELNB_RUNS"] == str(runs)
+    assert runs.is_dir() and os.environ["STEELNB_RUNS"] == str(runs) and "STEELNB_DATA" not in os.environ
     assert current_profile().runs_dir == runs / "default"  # where fit() writes last.pt and previous.pt
     assert str(runs / "default") in runtime_summary()
 
@@ -42,3 +52,76 @@ def test_runtime_summary_names_the_profile_and_its_times(monkeypatch):
     assert "'default' profile" in summary and "chapters 04-07 and 12 train for 12-16 min each" in summary
     monkeypatch.setenv("STEELNB_PROFILE", "full")
     assert "not been measured" in runtime_summary()
+
+
+def test_on_colab_the_downloaded_kaggle_data_is_used(monkeypatch, tmp_path):
+    _fake_colab(monkeypatch)
+    monkeypatch.setenv("STEELNB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("STEELNB_DATA", "")  # restored after the test
+    monkeypatch.delenv("STEELNB_DATA")
+    (tmp_path / "severstal").mkdir()
+    (tmp_path / "severstal" / "train.csv").write_text("ImageId,ClassId,EncodedPixels\n")
+    prepare_colab(tmp_path / "runs", kaggle_data=tmp_path / "severstal")
+    assert os.environ["STEELNB_DATA"] == str(tmp_path / "severstal")
+
+
+def test_every_chapter_has_the_badge_and_the_install_cell_first():
+    chapters = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if not chapters:
+        pytest.skip(f"no chapters in {NOTEBOOKS}")
+    for path in chapters:
+        cells = json.loads(path.read_text())["cells"]
+        assert colab_badge(path.name) in "".join(cells[0]["source"]), path.name
+        first_code = next(cell for cell in cells if cell["cell_type"] == "code")
+        assert "".join(first_code["source"]) == install_cell(), f"{path.name}: run python -m steelnb.colab"
+
+
+def _run_install_cell(monkeypatch, tmp_path, repo_url="", on_colab=True):
+    """Execute the install cell with /content under ``tmp_path``; return the commands it ran."""
+    commands = []
+
+    def fake_run(command, check):
+        commands.append(command)
+        if command[:2] == ["git", "clone"]:
+            Path(command[-1]).mkdir(parents=True)
+            (Path(command[-1]) / "pyproject.toml").write_text("")
+
+    if on_colab:
+        _fake_colab(monkeypatch)
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as on a fresh runtime
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    exec(install_cell(repo_url).replace("/content", str(tmp_path / "content")), {})
+    return commands
+
+
+def test_install_cell_does_nothing_off_colab(monkeypatch, tmp_path):
+    assert _run_install_cell(monkeypatch, tmp_path, on_colab=False) == []
+
+
+def test_install_cell_installs_the_course_on_drive(monkeypatch, tmp_path):
+    course = tmp_path / "content" / "drive" / "MyDrive" / "steelnb"
+    course.mkdir(parents=True)
+    (course / "pyproject.toml").write_text("")
+    commands = _run_install_cell(monkeypatch, tmp_path, repo_url="https://example.org/steelnb.git")
+    assert commands == [[sys.executable, "-m", "pip", "install", "-q", "-e", str(course)]]
+    assert sys.path[0] == str(course)
+
+
+def test_install_cell_clones_repo_url_without_a_drive_copy(monkeypatch, tmp_path):
+    commands = _run_install_cell(monkeypatch, tmp_path, repo_url="https://example.org/steelnb.git")
+    clone = tmp_path / "content" / "steelnb"
+    assert commands == [["git", "clone", "-q", "https://example.org/steelnb.git", str(clone)],
+                        [sys.executable, "-m", "pip", "install", "-q", "-e", str(clone)]]
+
+
+def test_install_cell_says_what_to_do_without_a_course(monkeypatch, tmp_path):
+    with pytest.raises(FileNotFoundError, match="upload the course folder to Google Drive as MyDrive/steelnb"):
+        _run_install_cell(monkeypatch, tmp_path)
+
+
+def test_badge_points_at_the_repository_once_it_has_an_address():
+    badge = colab_badge("04_baseline.ipynb", "https://github.com/someone/steelnb.git")
+    assert badge.endswith("(https://colab.research.google.com/github/someone/steelnb/blob/main/notebooks/04_baseline.ipynb)")
