@@ -22,8 +22,9 @@ def _toy_sets():
     return bright_squares(16, width=48, step=2)
 
 
-def _train(rank, world_size, folder, run):
-    dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous-{run}", rank=rank, world_size=world_size)
+def _train(rank, world_size, folder, run, rendezvous):
+    # a fresh rendezvous file for every group: a file left by the previous group must never be read
+    dist.init_process_group("gloo", init_method=f"file://{folder}/{rendezvous}", rank=rank, world_size=world_size)
     torch.set_num_threads(1)
     try:
         train, val = _toy_sets()
@@ -40,8 +41,8 @@ def _losses(folder, name, rank=0):
 
 
 def test_two_processes_match_one_on_the_same_global_batch_and_resume(tmp_path):
-    mp.spawn(_train, args=(1, tmp_path, "one"), nprocs=1)
-    mp.spawn(_train, args=(2, tmp_path, "two"), nprocs=2)
+    mp.spawn(_train, args=(1, tmp_path, "one", "rendezvous-one"), nprocs=1)
+    mp.spawn(_train, args=(2, tmp_path, "two", "rendezvous-two"), nprocs=2)
     one, two = _losses(tmp_path, "one"), _losses(tmp_path, "two")
     assert len(two) == 3 and two[-1] < two[0]
     assert torch.allclose(torch.tensor(two), torch.tensor(one), rtol=0.05), (one, two)
@@ -53,5 +54,5 @@ def test_two_processes_match_one_on_the_same_global_batch_and_resume(tmp_path):
     # resume under DDP: back to the checkpoint after epoch 2, train epoch 3 again: the same history, bit for bit
     (tmp_path / "two" / "previous.pt").replace(tmp_path / "two" / "last.pt")
     (tmp_path / "two-rank0.pt").rename(tmp_path / "first-rank0.pt")
-    mp.spawn(_train, args=(2, tmp_path, "two"), nprocs=2)
+    mp.spawn(_train, args=(2, tmp_path, "two", "rendezvous-resume"), nprocs=2)
     assert _losses(tmp_path, "two") == _losses(tmp_path, "first")

@@ -2,6 +2,7 @@
 import nbformat
 import pytest
 
+from steelnb.colab import colab_badge
 from steelnb.html_report import build_html_report
 from steelnb.profile import current_profile
 from steelnb.report import NotebookRun, figures_readme
@@ -34,7 +35,7 @@ def test_html_report_shows_text_figures_and_provenance_not_code(tmp_path):
         code = nbformat.v4.new_code_cell("secret_variable = 1")
         code.outputs = [nbformat.v4.new_output("display_data", data={"image/png": PIXEL, "text/plain": "<Figure>"}),
                         nbformat.v4.new_output("stream", name="stderr", text="UserWarning: noise\n")]
-        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {number} · {title}"), code]),
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {number} · {title}\n\n{colab_badge('x.ipynb')}\n\nText."), code]),
                        executed / f"{number}_chapter.ipynb")
     (figures / "README.md").write_text("# Figures and tables\n\n| file |\n|---|\n| [fig1.png](fig1.png) |\n")
     page = build_html_report(executed, figures, "steelnb report: demo", "Built for a test.")
@@ -44,6 +45,7 @@ def test_html_report_shows_text_figures_and_provenance_not_code(tmp_path):
     assert html.count(f"data:image/png;base64,{PIXEL}") == 2  # figures embedded: one file to share
     assert 'href="../figures/fig1.png"' in html  # provenance links work from the page's folder
     assert "secret_variable" not in html and "UserWarning" not in html
+    assert "On Colab" not in html and "Text." in html  # the page is not a notebook: no Colab line
     assert "Built for a test." in html
 
 
