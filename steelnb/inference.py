@@ -1,6 +1,8 @@
 """Inference on resized (paper) or original-resolution images, optional flip TTA, and speed measurement."""
 from __future__ import annotations
 
+import copy
+
 import cv2
 import numpy as np
 import torch
@@ -56,11 +58,17 @@ def predict_mask(model: nn.Module, image: np.ndarray, input_size: tuple[int, int
 
 def images_per_second(model: nn.Module, shape: tuple[int, int], batch_size: int = 1, steps: int = 5,
                       train: bool = False, device: torch.device | str = "cpu", warmup: int = 1) -> float:
-    """Measured throughput of ``model`` on random (batch, 1, H, W) inputs: eval forward or a full SGD step."""
+    """Measured throughput of ``model`` on random (batch, 1, H, W) inputs: eval forward or a full SGD step.
+
+    It runs on a copy of ``model`` with its own random generator, so the caller's weights, batch-norm
+    statistics and mode, and the global RNG, are the same afterwards (a training step on noise would
+    otherwise shift the batch-norm statistics of the model you then evaluate)."""
     device = torch.device(device)
-    model = model.to(device).train(train)
-    images = torch.rand(batch_size, 1, *shape, device=device)
-    target = torch.randint(0, 2, (batch_size, *shape), device=device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-6) if train else None
-    times = time_calls(model_step(model, images, target, optimizer, device), steps, warmup, device)
+    probe = copy.deepcopy(model).to(device).train(train)
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(batch_size, 1, *shape, generator=generator).to(device)
+    target = torch.randint(0, 2, (batch_size, *shape), generator=generator).to(device)
+    optimizer = torch.optim.SGD(probe.parameters(), lr=1e-6) if train else None
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        times = time_calls(model_step(probe, images, target, optimizer, device), steps, warmup, device)
     return steps * batch_size / float(times.sum())

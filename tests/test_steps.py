@@ -19,3 +19,15 @@ def test_training_step_updates_the_weights_and_a_forward_does_not():
     assert torch.equal(model.weight, before) and model.weight.grad is None
     model_step(model, images, target, torch.optim.SGD(model.parameters(), lr=0.5))()
     assert not torch.equal(model.weight, before)
+
+
+def test_measuring_speed_leaves_the_model_and_the_rng_as_they_were():
+    from steelnb.inference import images_per_second
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.BatchNorm2d(2)).eval()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    assert images_per_second(model, (8, 8), batch_size=2, steps=2, train=True) > 0
+    assert not model.training and torch.equal(torch.get_rng_state(), rng)
+    assert all(torch.equal(model.state_dict()[name], tensor) for name, tensor in before.items())  # BN stats too
