@@ -8,13 +8,12 @@ fits the budget. The count is then fixed and saved with the run, so the learning
 """
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
 from torch import nn
 
-from .steps import model_step, time_calls
+from .steps import time_model
 
 #: Data loading, augmentation and bookkeeping on top of the timed model steps (measured: 5-15% on CPU).
 OVERHEAD = 1.15
@@ -25,16 +24,9 @@ def seconds_per_step(model: nn.Module, batch_shape: tuple[int, ...], num_classes
     """Seconds of one optimiser step (``train``) or one inference forward of ``model`` on a random batch
     (N, 1, H, W), in the mixed precision that training will use (``amp``): the fastest of ``steps``
     timed repetitions, which a passing load on the machine does not inflate. The model is copied, so
-    its weights, statistics and the global RNG are untouched."""
-    probe = copy.deepcopy(model).to(device)
-    generator = torch.Generator().manual_seed(0)
-    images = torch.rand(batch_shape, generator=generator).to(device)
-    target = torch.randint(0, num_classes, (batch_shape[0], *batch_shape[2:]), generator=generator).to(device)
-    probe.train(train)
-    optimizer = torch.optim.SGD(probe.parameters(), lr=0.0) if train else None
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        times = time_calls(model_step(probe, images, target, optimizer, device, amp), steps, warmup, device)
-    return float(times.min())
+    its weights, statistics and the global RNG are untouched (:func:`steps.time_model`)."""
+    return float(time_model(model, batch_shape, num_classes, train, device, amp, steps, warmup).min())
+
 
 def epochs_for_budget(budget_s: float, train_steps: int, step_s: float, eval_batches: int, eval_s: float,
                       max_epochs: int) -> int:

@@ -1,15 +1,13 @@
 """Inference on resized (paper) or original-resolution images, optional flip TTA, and speed measurement."""
 from __future__ import annotations
 
-import copy
-
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .steps import model_step, time_calls
+from .steps import time_model
 
 
 @torch.inference_mode()
@@ -59,16 +57,6 @@ def predict_mask(model: nn.Module, image: np.ndarray, input_size: tuple[int, int
 def images_per_second(model: nn.Module, shape: tuple[int, int], batch_size: int = 1, steps: int = 5,
                       train: bool = False, device: torch.device | str = "cpu", warmup: int = 1) -> float:
     """Measured throughput of ``model`` on random (batch, 1, H, W) inputs: eval forward or a full SGD step.
-
-    It runs on a copy of ``model`` with its own random generator, so the caller's weights, batch-norm
-    statistics and mode, and the global RNG, are the same afterwards (a training step on noise would
-    otherwise shift the batch-norm statistics of the model you then evaluate)."""
-    device = torch.device(device)
-    probe = copy.deepcopy(model).to(device).train(train)
-    generator = torch.Generator().manual_seed(0)
-    images = torch.rand(batch_size, 1, *shape, generator=generator).to(device)
-    target = torch.randint(0, 2, (batch_size, *shape), generator=generator).to(device)
-    optimizer = torch.optim.SGD(probe.parameters(), lr=1e-6) if train else None
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        times = time_calls(model_step(probe, images, target, optimizer, device), steps, warmup, device)
+    It times a copy, so ``model`` is unchanged afterwards (:func:`steps.time_model`)."""
+    times = time_model(model, (batch_size, 1, *shape), 2, train, device, steps=steps, warmup=warmup)
     return steps * batch_size / float(times.sum())

@@ -20,7 +20,7 @@ import pandas as pd
 from .colab import COLAB_SEVERSTAL, on_colab
 from .images import ImageReadError
 from .index import DatasetFormatError, load_severstal
-from .paths import PROJECT_ROOT
+from .paths import SEVERSTAL_DIR
 
 COMPETITION = "severstal-steel-defect-detection"
 RULES_URL = f"https://www.kaggle.com/competitions/{COMPETITION}/rules"
@@ -103,9 +103,8 @@ def find_credentials(kaggle_json_places: Sequence[Path] = KAGGLE_JSON_PLACES) ->
 
 def _http_status(err: BaseException) -> int | None:
     """The HTTP status behind a kaggle package error (requests' HTTPError, or the older ApiException)."""
-    response = getattr(err, "response", None)
-    status = getattr(response, "status_code", None) or getattr(err, "status", None)
-    return int(status) if isinstance(status, int) or (isinstance(status, str) and status.isdigit()) else None
+    status = getattr(getattr(err, "response", None), "status_code", None) or getattr(err, "status", None)
+    return status if isinstance(status, int) else None
 
 
 def explain_download_error(err: BaseException) -> str:
@@ -140,7 +139,7 @@ def _kaggle_api() -> Any:
 def default_download_dir() -> Path:
     """Where the course downloads the Kaggle data and then finds it: the runtime's local disk on Colab
     (``/content/data/severstal``), else ``data/severstal`` in the course folder."""
-    return COLAB_SEVERSTAL if on_colab() else PROJECT_ROOT / "data" / "severstal"
+    return COLAB_SEVERSTAL if on_colab() else SEVERSTAL_DIR
 
 
 def verify_severstal(root: str | Path, train_images: int | None = None,
@@ -204,7 +203,7 @@ def download_severstal(root: str | Path, api: Any = None) -> pd.DataFrame:
             bundle.extractall(root)
     except zipfile.BadZipFile:
         raise KaggleSetupError(f"{archive} is not a complete zip file (interrupted download?); delete it and run "
-                               "this cell again.") from None
+                               "it again.") from None
     table = verify_severstal(root)
     archive.unlink()
     return table

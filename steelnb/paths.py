@@ -14,6 +14,8 @@ from .demo import generate_demo_dataset
 from .index import SegmentationIndex
 
 PROJECT_ROOT = Path(os.environ.get("STEELNB_HOME", Path(__file__).resolve().parents[1]))
+#: Where the course looks for the Kaggle data when ``STEELNB_DATA`` is not set (and downloads it, off Colab).
+SEVERSTAL_DIR = PROJECT_ROOT / "data" / "severstal"
 DEMO_IMAGES = 400
 
 
@@ -25,8 +27,7 @@ def real_data_dir() -> Path | None:
         if not Path(chosen).is_dir():
             raise FileNotFoundError(f"STEELNB_DATA={chosen} is not a folder")
         return Path(chosen)
-    default = PROJECT_ROOT / "data" / "severstal"
-    return default if (default / "train.csv").is_file() else None
+    return SEVERSTAL_DIR if (SEVERSTAL_DIR / "train.csv").is_file() else None
 
 
 def demo_data_dir() -> Path:
@@ -47,6 +48,6 @@ def load_course_dataset(verbose: bool = True) -> SegmentationIndex:
         return index
     index = open_dataset(demo_data_dir(), name="demo")
     if verbose:
-        print(f"Real Severstal data not found (set STEELNB_DATA or put it in {PROJECT_ROOT / 'data' / 'severstal'}).\n"
+        print(f"Real Severstal data not found (set STEELNB_DATA or put it in {SEVERSTAL_DIR}).\n"
               f"Using the synthetic DEMO dataset instead ({len(index)} images): numbers below are not the paper's.")
     return index

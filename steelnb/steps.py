@@ -2,6 +2,7 @@
 benchmarks and the notebooks' speed tables all measure."""
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 
@@ -45,3 +46,21 @@ def time_calls(step: Callable[[], None], steps: int, warmup: int, device: torch.
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return np.array(times)
+
+
+def time_model(model: nn.Module, batch_shape: tuple[int, ...], num_classes: int, train: bool,
+               device: torch.device | str = "cpu", amp: bool = False, steps: int = 5, warmup: int = 1) -> np.ndarray:
+    """Seconds of each of ``steps`` optimiser steps (``train``) or inference forwards of ``model`` on a random
+    batch of ``batch_shape`` (N, 1, H, W) with labels 0..``num_classes``-1, after ``warmup`` untimed ones.
+
+    It runs on a copy of ``model`` with its own random generator, so the caller's weights, batch-norm
+    statistics and mode, and the global RNG, are the same afterwards (a training step on noise would
+    otherwise shift the batch-norm statistics of the model you then train or evaluate)."""
+    device = torch.device(device)
+    probe = copy.deepcopy(model).to(device).train(train)
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(batch_shape, generator=generator).to(device)
+    target = torch.randint(0, num_classes, (batch_shape[0], *batch_shape[2:]), generator=generator).to(device)
+    optimizer = torch.optim.SGD(probe.parameters(), lr=0.0) if train else None
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        return time_calls(model_step(probe, images, target, optimizer, device, amp), steps, warmup, device)

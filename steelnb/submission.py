@@ -19,6 +19,7 @@ from torch import nn
 from .images import read_gray
 from .index import DatasetFormatError, SegmentationIndex, read_rle_csv
 from .inference import predict_image_probs
+from .metrics import kaggle_dice
 from .postprocess import PostProcessing
 from .rle import RLEError, rle_decode, rle_encode
 
@@ -98,21 +99,18 @@ def score_submission(path: str | Path, index: SegmentationIndex, image_ids: Sequ
     The truth of class c is ``index.mask(image) == c``: where two classes overlap in Kaggle's train.csv, the
     label mask keeps the larger ClassId, so a pixel counts for one class only.
     """
-    n_defect = index.num_classes - 1
     rows = {(row.image_id, row.class_id): row for row in read_submission(path, image_ids).itertuples()}
-    dice = np.ones((len(image_ids), n_defect))
+    counts = np.zeros((len(image_ids), index.num_classes, 3), dtype=np.int64)  # (intersection, predicted, true)
     for i, image_id in enumerate(image_ids):
         truth = index.mask(image_id)
-        for c in range(1, n_defect + 1):
+        for c in range(1, index.num_classes):
             row = rows.get((image_id, c))
             try:
                 pred = rle_decode(row.rle if row else "", truth.shape, image_id=image_id, class_id=c)
             except RLEError as err:
                 raise DatasetFormatError(f"{path} line {row.line}: {err}") from None
-            total = pred.sum() + (truth == c).sum()
-            if total:
-                dice[i, c - 1] = 2 * np.logical_and(pred, truth == c).sum() / total
-    scores = {"dice": float(dice.mean())}
-    scores.update({f"dice_{c}": float(dice[:, c - 1].mean()) for c in range(1, n_defect + 1)})
-    scores["pairs"] = dice.size
+            counts[i, c] = np.logical_and(pred, truth == c).sum(), pred.sum(), (truth == c).sum()
+    scores = {"dice": kaggle_dice(counts)}
+    scores.update({f"dice_{c}": kaggle_dice(counts[:, [0, c]]) for c in range(1, index.num_classes)})
+    scores["pairs"] = counts[:, 1:, 0].size
     return pd.Series(scores)

@@ -9,6 +9,7 @@ from steelnb.profile import current_profile
 def test_demo_fallback_says_so(monkeypatch, tmp_path, capsys, demo_root):
     monkeypatch.delenv("STEELNB_DATA", raising=False)
     monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(paths, "SEVERSTAL_DIR", tmp_path / "data" / "severstal")
     monkeypatch.setattr(paths, "DEMO_IMAGES", 6)
     index = paths.load_course_dataset()
     assert index.name == "demo" and len(index) == 6
