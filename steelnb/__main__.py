@@ -1,10 +1,11 @@
-"""Command line: ``python -m steelnb [train|report|bench|download]``.
+"""Command line: ``python -m steelnb [train|report|bench|gpu-check|download]``.
 
 ``train`` (the default) is the course's main job: it finds the real data or falls back to the
 demo data, trains DeepLabV3+ with the profile's settings (resuming if interrupted), scores the
 test split beside the all-empty prediction, saves learning curves and predictions as PNG, and ends
 with one line of test scores at the original resolution. ``report`` runs every notebook in order
-(see ``report.py``). ``download`` fetches and checks the Kaggle data (see ``kaggle_data.py``).
+(see ``report.py``). ``gpu-check OUT`` runs the paper's path on a GPU in one command of at most 8
+minutes (see ``gpu_check.py``). ``download`` fetches and checks the Kaggle data (see ``kaggle_data.py``).
 """
 from __future__ import annotations
 
@@ -71,24 +72,30 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument("--html-only", action="store_true",
                         help="only rebuild report.html from the notebooks executed before (nothing runs)")
     sub.add_parser("bench", help="print the speed benchmark (python -m steelnb bench --help)", add_help=False)
+    sub.add_parser("gpu-check", help="the paper's path on a GPU in 8 minutes (python -m steelnb gpu-check --help)",
+                   add_help=False)
     download = sub.add_parser("download", help="download the Kaggle Severstal data and check that it is complete")
     download.add_argument("--to", dest="folder", default=None,
                           help="data folder (default: data/severstal in the course, /content/data/severstal on Colab)")
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command != "bench":
+    if rest and args.command not in ("bench", "gpu-check"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "report":
         from .report import run_report
         run_report(args.first, args.last, html_only=args.html_only)
     elif args.command == "download":
+        from .index import DatasetFormatError
         from .kaggle_data import KaggleSetupError, default_download_dir, download_severstal
         try:
             print(download_severstal(args.folder or default_download_dir()).to_string())
-        except KaggleSetupError as err:
+        except (KaggleSetupError, DatasetFormatError) as err:
             raise SystemExit(str(err)) from None
     elif args.command == "bench":
         from .bench import main as bench_main
         bench_main(rest)
+    elif args.command == "gpu-check":
+        from .gpu_check import main as gpu_check_main
+        raise SystemExit(gpu_check_main(rest))
     else:
         train_main(args)
 

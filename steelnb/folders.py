@@ -18,15 +18,15 @@ images and binary masks, into this one.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 
-from .images import ImageReadError, read_gray, read_label_png
+from .images import IGNORE_LABEL, ImageReadError, image_size, read_gray, read_label_png
 from .index import IMAGE_SUFFIXES, DatasetFormatError, SegmentationIndex
 
 NEU_CLASSES: tuple[str, ...] = ("inclusion", "patches", "scratches")
@@ -52,18 +52,21 @@ class FolderIndex(SegmentationIndex):
 
 
 def _image_files(folder: Path) -> dict[str, Path]:
-    """{stem: path} of the image files directly in ``folder``."""
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+    """{stem: path} of the image files directly in ``folder``.
 
-
-def _image_size(path: Path) -> tuple[int, int]:
-    """(height, width) from the file header, without decoding the pixels."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except (OSError, UnidentifiedImageError) as err:
-        raise ImageReadError(f"cannot read image {path}: {err}") from None
-    return height, width
+    Raises:
+        DatasetFormatError: two image files share a stem (``x1.png`` and ``x1.jpg``): which one the mask
+            ``x1.png`` belongs to cannot be told.
+    """
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if not (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES):
+            continue
+        if path.stem in files:
+            raise DatasetFormatError(f"{files[path.stem]} and {path} share the name {path.stem!r}: rename one, so "
+                                     "that each image has one mask of its name")
+        files[path.stem] = path
+    return files
 
 
 def _pairs(image_folder: Path, mask_folder: Path) -> list[tuple[str, Path, Path]]:
@@ -124,13 +127,13 @@ def load_folder_dataset(root: str | Path, name: str | None = None, val_fraction:
     image_root, mask_root, official = _layout(root)
     is_neu = official or root.name == "data_wenjian"
     class_names = _read_class_names(root) or (NEU_CLASSES if is_neu else None)
-    split_dirs = [d for d in sorted(image_root.iterdir()) if d.is_dir() and d.name in SPLIT_FOLDERS]
-    parts = [(SPLIT_FOLDERS[d.name], d, mask_root / d.name) for d in split_dirs] or [(None, image_root, mask_root)]
+    parts = _split_parts(image_root, mask_root)
     rows = []
     for split, image_folder, mask_folder in parts:
         for _stem, image_path, mask_path in _pairs(image_folder, mask_folder):
-            height, width = _image_size(image_path)
-            mask = read_label_png(mask_path, len(class_names) if class_names else 255, (height, width))
+            height, width = image_size(image_path)
+            mask = read_label_png(mask_path, len(class_names) if class_names else IGNORE_LABEL - 1,
+                                  (height, width))
             key = f"{image_folder.name}/{image_path.name}" if split else image_path.name
             rows.append({"image_id": key, "path": image_path, "mask_path": mask_path, "split": split,
                          "height": height, "width": width, "labels": set(np.unique(mask).tolist()) - {0}})
@@ -147,8 +150,30 @@ def load_folder_dataset(root: str | Path, name: str | None = None, val_fraction:
         table = _carve_validation(table, val_fraction, seed)
     shapes = set(zip(table["height"], table["width"], strict=True))
     image_shape = next(iter(shapes)) if len(shapes) == 1 else None
-    return FolderIndex(name=name or ("neu-seg" if is_neu else root.name), root=root, class_names=class_names,
+    return FolderIndex(name=name or ("neu-seg" if is_neu else root.resolve().name), root=root, class_names=class_names,
                        image_shape=image_shape, table=table)
+
+
+def _split_parts(image_root: Path, mask_root: Path) -> list[tuple[str | None, Path, Path]]:
+    """(split or None, image folder, mask folder) of each part of the dataset: one per split subfolder
+    (``train``/``val``/``test``, or the official release's ``training``/``test``), or the whole folder.
+
+    Raises:
+        DatasetFormatError: a subfolder the layout does not know (``validation/``), or image files lying
+            beside split folders: both would otherwise be left out without a word.
+    """
+    subfolders = [d for d in sorted(image_root.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    unknown = [d for d in subfolders if d.name not in SPLIT_FOLDERS]
+    if unknown:
+        raise DatasetFormatError(f"{unknown[0]}: unknown split folder; the split folders are named "
+                                 f"{', '.join(sorted(SPLIT_FOLDERS))} (or put every image directly in {image_root})")
+    if not subfolders:
+        return [(None, image_root, mask_root)]
+    loose = [p for p in sorted(image_root.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if loose:
+        raise DatasetFormatError(f"{loose[0]} lies beside the split folders {[d.name for d in subfolders]}, so it "
+                                 f"belongs to no split ({len(loose)} such images): move it into one of them")
+    return [(SPLIT_FOLDERS[d.name], d, mask_root / d.name) for d in subfolders]
 
 
 def _carve_validation(table: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
@@ -181,22 +206,36 @@ def convert_type_folders(source: str | Path, target: str | Path, image_folder: s
     if not types:
         raise DatasetFormatError(f"{source}: expected one folder per defect type, each with {image_folder}/ "
                                  f"and {mask_folder}/")
-    work = target.with_name(target.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "img_dir").mkdir(parents=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))  # ours alone: removed on failure
+    try:
+        _convert_into(work, source, types, image_folder, mask_folder)
+        work.rename(target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return target
+
+
+def _convert_into(work: Path, source: Path, types: list[str], image_folder: str, mask_folder: str) -> None:
+    """Fill ``work`` with the generic layout of ``source``'s type folders (see :func:`convert_type_folders`)."""
+    (work / "img_dir").mkdir()
     (work / "ann_dir").mkdir()
+    written: dict[str, Path] = {}
     for label, defect_type in enumerate(types, start=1):
         pairs = _pairs(source / defect_type / image_folder, source / defect_type / mask_folder)
         for stem, image_path, mask_path in pairs:
+            name = f"{defect_type}_{stem}"
+            if name in written:
+                raise DatasetFormatError(f"{image_path} and {written[name]} would both become {name}"
+                                         f"{image_path.suffix.lower()} (and {name}.png): rename one of them")
+            written[name] = image_path
             binary = cv2.imdecode(np.fromfile(mask_path, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
             if binary is None:
                 raise ImageReadError(f"cannot decode mask: {mask_path}")
-            if binary.shape != _image_size(image_path):
+            if binary.shape != image_size(image_path):
                 raise ImageReadError(f"mask {mask_path} has size {binary.shape}, its image {image_path} "
-                                     f"{_image_size(image_path)}")
-            name = f"{defect_type}_{stem}"
+                                     f"{image_size(image_path)}")
             shutil.copyfile(image_path, work / "img_dir" / (name + image_path.suffix.lower()))
             cv2.imwrite(str(work / "ann_dir" / (name + ".png")), np.where(binary > 0, label, 0).astype(np.uint8))
     (work / CLASS_FILE).write_text("\n".join(types) + "\n", encoding="utf-8")
-    work.rename(target)
-    return target

@@ -8,6 +8,7 @@ own data) are in ``folders.py``; ``datasets.open_dataset`` picks the right one.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,17 @@ class SegmentationIndex:
         rows = self.table if image_ids is None else self.table.loc[list(image_ids)]
         return rows[columns].to_numpy(bool)
 
+    def fingerprint(self) -> dict[str, object]:
+        """What identifies this data for a training run: the class names, the image count and a SHA-256 of
+        the sorted image ids, plus the name and folder (to tell the user which data a run was trained on).
+
+        A checkpoint keeps it, so that a run is never resumed, reloaded and scored on other data that
+        happens to sit in a folder of the same name; moving the same data elsewhere keeps it valid.
+        """
+        ids = hashlib.sha256("\n".join(sorted(self.image_ids)).encode("utf-8")).hexdigest()
+        return {"name": self.name, "root": str(Path(self.root).resolve()), "class_names": list(self.class_names),
+                "images": len(self), "ids_sha256": ids}
+
     def image(self, image_id: str) -> np.ndarray:
         """The grayscale image, uint8 (height, width)."""
         return read_gray(self.table.at[image_id, "path"], self.image_shape)
@@ -79,27 +91,39 @@ class SeverstalIndex(SegmentationIndex):
 
     rles: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     csv_path: Path | None = None
+    #: image id -> its (class_id, rle, line) rows in ClassId order, so that a mask is found in constant time
+    #: however many rows the CSV has (a search of the whole table per image would make an epoch quadratic).
+    rows_by_image: dict[str, list[tuple[int, str, int]]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rows_by_image = {}
+        if len(self.rles):
+            for image_id, class_id, rle, line in zip(self.rles.image_id, self.rles.class_id, self.rles.rle,
+                                                     self.rles.line, strict=True):
+                self.rows_by_image.setdefault(image_id, []).append((int(class_id), rle, int(line)))
+        for rows in self.rows_by_image.values():
+            rows.sort()
 
     def mask(self, image_id: str) -> np.ndarray:
         """Label mask 0..4 decoded from the RLE rows; where classes overlap the larger ClassId wins."""
         mask = np.zeros(self.image_shape, dtype=np.uint8)
-        rows = self.rles[self.rles.image_id == image_id].sort_values("class_id")
-        for row in rows.itertuples():
+        for class_id, rle, line in self.rows_by_image.get(image_id, ()):
             try:
-                pixels = rle_decode(row.rle, self.image_shape, image_id=image_id, class_id=row.class_id)
+                pixels = rle_decode(rle, self.image_shape, image_id=image_id, class_id=class_id)
             except RLEError as err:
-                raise RLEError(f"{self.csv_path} line {row.line}: {err}") from None
-            mask[pixels] = row.class_id
+                raise RLEError(f"{self.csv_path} line {line}: {err}") from None
+            mask[pixels] = class_id
         return mask
 
 
-def read_rle_csv(csv_path: Path, keep_empty: bool = False) -> pd.DataFrame:
+def read_rle_csv(csv_path: Path, keep_empty: bool = False, n_defect_classes: int = len(SEVERSTAL_CLASSES)
+                 ) -> pd.DataFrame:
     """Parse a Kaggle RLE file (train.csv in either format, or a submission) into image_id, class_id, rle and
     line (1-based file line). Rows with an empty EncodedPixels are dropped unless ``keep_empty``.
 
     Raises:
-        DatasetFormatError: unreadable file, unknown columns, a ClassId outside 1..4 or a repeated
-            (ImageId, ClassId) pair, naming the file and line.
+        DatasetFormatError: unreadable file, unknown columns, a ClassId outside 1..``n_defect_classes`` or a
+            repeated (ImageId, ClassId) pair, naming the file and line.
     """
     try:
         raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
@@ -124,11 +148,11 @@ def read_rle_csv(csv_path: Path, keep_empty: bool = False) -> pd.DataFrame:
         )
     table = pd.DataFrame({"image_id": image_ids.str.strip(), "class_id": class_ids.str.strip(),
                           "rle": raw["EncodedPixels"].str.strip(), "line": raw["line"]})
-    bad_class = ~table.class_id.isin(["1", "2", "3", "4"])
+    bad_class = ~table.class_id.isin([str(c) for c in range(1, n_defect_classes + 1)])
     if bad_class.any():
         row = table[bad_class].iloc[0]
         raise DatasetFormatError(f"{csv_path} line {row.line}: ImageId={row.image_id!r} has ClassId "
-                                 f"{row.class_id!r}, expected 1..4")
+                                 f"{row.class_id!r}, expected 1..{n_defect_classes} ({bad_class.sum()} such rows)")
     table["class_id"] = table.class_id.astype(int)
     duplicated = table.duplicated(["image_id", "class_id"])
     if duplicated.any():

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -173,37 +175,49 @@ def download_severstal(root: str | Path, api: Any = None) -> pd.DataFrame:
     """Download the competition data into ``root`` (about 1.6 GB), unzip it and check it with
     :func:`verify_severstal`. A folder that already passes the check is not downloaded again.
 
+    The zip is downloaded and unpacked into a temporary folder beside ``root`` and moved to ``root`` only
+    once it passes the check, so a cut-short download is never used, and files you have in ``root`` are
+    never overwritten: a non-empty ``root`` that fails the check is left as it is, with an error.
+
     Args:
         root: the data folder, e.g. ``data/severstal`` in the course, or the one ``STEELNB_DATA`` names.
         api: an authenticated kaggle API object (default: made from the credential :func:`find_credentials` finds).
 
     Raises:
-        KaggleSetupError: no credential, no kaggle package, or Kaggle refused (403: rules not accepted).
-        DatasetFormatError: the unzipped data is incomplete.
+        KaggleSetupError: no credential, no kaggle package, Kaggle refused (403: rules not accepted), or
+            ``root`` holds other files.
+        DatasetFormatError: the unzipped data is incomplete (nothing is moved to ``root`` then).
     """
     root = Path(root)
-    if (root / "train.csv").is_file():
+    if root.is_dir() and any(root.iterdir()):
         try:
             return verify_severstal(root)
-        except (DatasetFormatError, ImageReadError):
-            pass  # incomplete: download again over it
+        except (DatasetFormatError, ImageReadError) as err:
+            raise KaggleSetupError(f"{root} holds files but is not a complete copy of the data ({err}). Move them "
+                                   "away or choose another folder, then run it again; nothing was changed.") from None
     if api is None:
         find_credentials()
         api = _kaggle_api()
-    root.mkdir(parents=True, exist_ok=True)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{root.name}.download-", dir=root.parent))
     try:
-        api.competition_download_files(COMPETITION, path=str(root), quiet=False)
-    except Exception as err:
-        raise KaggleSetupError(explain_download_error(err)) from err
-    archive = root / f"{COMPETITION}.zip"
-    if not archive.is_file():
-        raise KaggleSetupError(f"Kaggle reported success but {archive} is not there; run it again.")
-    try:
-        with zipfile.ZipFile(archive) as bundle:
-            bundle.extractall(root)
-    except zipfile.BadZipFile:
-        raise KaggleSetupError(f"{archive} is not a complete zip file (interrupted download?); delete it and run "
-                               "it again.") from None
-    table = verify_severstal(root)
-    archive.unlink()
+        try:
+            api.competition_download_files(COMPETITION, path=str(work), quiet=False)
+        except Exception as err:
+            raise KaggleSetupError(explain_download_error(err)) from err
+        archive = work / f"{COMPETITION}.zip"
+        if not archive.is_file():
+            raise KaggleSetupError(f"Kaggle reported success but {archive.name} did not arrive; run it again.")
+        try:
+            with zipfile.ZipFile(archive) as bundle:
+                bundle.extractall(work / "data")
+        except zipfile.BadZipFile:
+            raise KaggleSetupError(f"{archive.name} is not a complete zip file (interrupted download?); run it "
+                                   "again.") from None
+        table = verify_severstal(work / "data")
+        if root.is_dir():
+            root.rmdir()  # empty (checked above): make way for the verified copy
+        (work / "data").rename(root)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return table

@@ -23,6 +23,9 @@ def real_data_dir() -> Path | None:
     """The real data folder if present: ``$STEELNB_DATA`` (any layout ``open_dataset`` reads) first,
     then ``data/severstal`` when it holds ``train.csv``."""
     chosen = os.environ.get("STEELNB_DATA")
+    if chosen is not None and not chosen.strip():
+        raise ValueError("STEELNB_DATA is set but empty: unset it (to use data/severstal or the demo data) or set "
+                         "it to your data folder")
     if chosen:
         if not Path(chosen).is_dir():
             raise FileNotFoundError(f"STEELNB_DATA={chosen} is not a folder")

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from .env import switch_is_on
 from .paths import PROJECT_ROOT
 
 #: The paper's backbones and the smaller sibling used on CPU.
@@ -82,7 +83,7 @@ def current_profile() -> Profile:
     """The profile for this run (see module docstring)."""
     name = os.environ.get("STEELNB_PROFILE")
     if name is None:
-        if os.environ.get("STEELNB_SMOKE") == "1" or os.environ.get("CI"):
+        if switch_is_on("STEELNB_SMOKE") or os.environ.get("CI"):
             name = "smoke"
         else:
             name = "full" if torch.cuda.is_available() else "default"

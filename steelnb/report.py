@@ -117,6 +117,10 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
                html_only: bool = False) -> list[NotebookRun]:
     """Execute the notebooks numbered ``first`` to ``last``, in order, update the figures' README and
     write the HTML report; with ``html_only``, only rebuild the HTML from the notebooks executed before."""
+    if not any(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+        raise FileNotFoundError(f"no notebooks in {NOTEBOOKS_DIR}: the report runs the course's notebooks, and "
+                                f"{PROJECT_ROOT} is not the course folder. Unset STEELNB_HOME, or set it to the "
+                                "folder holding notebooks/ and README.md")
     profile = current_profile()
     index = load_course_dataset(verbose=True)
     output_dir = profile.runs_dir / "report"

@@ -53,6 +53,9 @@ def rle_decode(
         tokens = np.array(text.split(), dtype=np.int64)
     except ValueError as err:
         raise RLEError(f"{_where(image_id, class_id)}: non-integer token in EncodedPixels ({err})") from None
+    except OverflowError:
+        raise RLEError(f"{_where(image_id, class_id)}: a token is too large for any image "
+                       f"({max(text.split(), key=len)[:30]}...)") from None
     if tokens.size % 2:
         raise RLEError(f"{_where(image_id, class_id)}: odd number of tokens ({tokens.size}); expected start/length pairs")
     starts, lengths = tokens[0::2] - 1, tokens[1::2]

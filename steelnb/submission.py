@@ -9,6 +9,7 @@ split whose masks you have, so you can check a file on a held-out split before y
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -62,21 +63,22 @@ def write_submission(path: str | Path, labels: Iterable[tuple[str, np.ndarray]],
     return path
 
 
-def read_submission(path: str | Path, image_ids: Sequence[str]) -> pd.DataFrame:
-    """Read a submission for the images ``image_ids``.
+def read_submission(path: str | Path, image_ids: Sequence[str], n_defect_classes: int = 4) -> pd.DataFrame:
+    """Read a submission for the images ``image_ids`` of a dataset with ``n_defect_classes`` defect classes.
 
     Returns:
         every row, with columns image_id, class_id, rle ('' for no defect) and line (the file line). An
         (image, class) pair without a row is an empty prediction, as for Kaggle's scorer.
 
     Raises:
-        DatasetFormatError: unreadable or missing file, unknown columns, a bad or repeated (ImageId, ClassId),
-            or an image that is not in ``image_ids`` (a file made for another split); naming the file and line.
+        DatasetFormatError: unreadable or missing file, unknown columns, a repeated (ImageId, ClassId), a
+            ClassId outside 1..``n_defect_classes``, or an image that is not in ``image_ids`` (a file made for
+            another split); naming the file and line.
     """
     path = Path(path)
     if not path.is_file():
         raise DatasetFormatError(f"submission file not found: {path}")
-    rows = read_rle_csv(path, keep_empty=True)
+    rows = read_rle_csv(path, keep_empty=True, n_defect_classes=n_defect_classes)
     unknown = rows[~rows.image_id.isin(set(image_ids))]
     if len(unknown):
         row = unknown.iloc[0]
@@ -90,7 +92,9 @@ def score_submission(path: str | Path, index: SegmentationIndex, image_ids: Sequ
 
     Returns:
         ``dice``: the mean Dice over all (image, defect class) pairs, empty vs empty = 1, as on the leaderboard;
-        ``dice_c``: the mean over the images for each defect class c; ``pairs``: the number of pairs.
+        ``dice_c``: the mean over the images for each defect class c; ``pairs``: the number of pairs;
+        ``missing_rows``: the pairs without a row, scored as empty predictions like Kaggle does (with a
+        warning, as a file that lacks rows was usually cut short or written for fewer classes).
 
     Raises:
         DatasetFormatError: see :func:`read_submission`; an EncodedPixels that does not fit the image (naming
@@ -99,7 +103,8 @@ def score_submission(path: str | Path, index: SegmentationIndex, image_ids: Sequ
     The truth of class c is ``index.mask(image) == c``: where two classes overlap in Kaggle's train.csv, the
     label mask keeps the larger ClassId, so a pixel counts for one class only.
     """
-    rows = {(row.image_id, row.class_id): row for row in read_submission(path, image_ids).itertuples()}
+    n_defect = index.num_classes - 1
+    rows = {(row.image_id, row.class_id): row for row in read_submission(path, image_ids, n_defect).itertuples()}
     counts = np.zeros((len(image_ids), index.num_classes, 3), dtype=np.int64)  # (intersection, predicted, true)
     for i, image_id in enumerate(image_ids):
         truth = index.mask(image_id)
@@ -113,4 +118,8 @@ def score_submission(path: str | Path, index: SegmentationIndex, image_ids: Sequ
     scores = {"dice": kaggle_dice(counts)}
     scores.update({f"dice_{c}": kaggle_dice(counts[:, [0, c]]) for c in range(1, index.num_classes)})
     scores["pairs"] = counts[:, 1:, 0].size
+    scores["missing_rows"] = scores["pairs"] - len(rows)
+    if scores["missing_rows"]:
+        warnings.warn(f"{path}: {scores['missing_rows']} of {scores['pairs']} (image, class) pairs have no row and "
+                      "were scored as empty predictions", UserWarning, stacklevel=2)
     return pd.Series(scores)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
 from .budget import epochs_for_budget, seconds_per_step
-from .checkpoint import load_checkpoint, save_atomic
+from .checkpoint import RunCheckpoints, hold_run_folder, save_atomic
 from .distributed import World, barrier, current_world, from_main, gather_objects, sum_across
 from .losses import build_loss
 from .metrics import MetricAccumulator, all_empty_scores, summarize
@@ -73,6 +73,31 @@ def default_device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
 
 
+def prepare_device(device: torch.device) -> None:
+    """Settings for training on ``device``: on CUDA, cuDNN's autotuner (``cudnn.benchmark``), which picks the
+    fastest convolution algorithms for each input shape once; training batches all have one shape."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
+def make_grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler:
+    """The gradient scaler of mixed-precision training: active for float16 on CUDA, where small gradients
+    would underflow; a pass-through elsewhere (bfloat16 on CPUs has float32's range, float32 needs none).
+    Its state (the current scale) is saved in every checkpoint and restored on resume."""
+    return torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
+
+
+def parallel_model(model: nn.Module, device: torch.device, world: World) -> nn.Module:
+    """The module to train under torchrun: DistributedDataParallel around ``model``, with its batch norms
+    made SyncBatchNorm on GPUs (statistics over the global batch; PyTorch's SyncBatchNorm needs CUDA, so on
+    CPUs each process keeps its own). ``model`` itself unchanged when not distributed."""
+    if not world.active:
+        return model
+    if device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
 def device_name(device: torch.device) -> str:
     """A readable name for speed tables: the GPU model, or "CPU, N threads"."""
     if device.type == "cuda":
@@ -89,7 +114,7 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: tor
     model.eval()
     accumulator, total_loss, n = MetricAccumulator(num_classes), 0.0, 0
     for images, masks in loader:
-        images, masks = images.to(device), masks.to(device)
+        images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
         with mixed_precision(device, amp):
             logits = model(images)
         if loss_fn is not None:
@@ -153,26 +178,31 @@ def warmup_poly(total_iters: int, warmup_iters: int = 0, power: float = 0.9):
     return factor
 
 
-def read_last_checkpoint(run_dir: Path) -> dict | None:
-    """``run_dir/last.pt``, or ``previous.pt`` (one epoch older, with a warning) when ``last.pt`` is
-    unreadable; None for a new run. Raises when a checkpoint exists but none can be read."""
-    candidates = [run_dir / "last.pt", run_dir / "previous.pt"]
-    if not any(path.is_file() for path in candidates):
-        return None
-    errors = []
-    for path in candidates:
-        if not path.is_file():
-            continue
-        try:
-            state = load_checkpoint(path)
-        except RuntimeError as err:
-            errors.append(str(err))
-            continue
-        if errors:
-            warnings.warn(f"{errors[0]}; resuming from {path} (epoch {len(state['history'])}) instead",
-                          RuntimeWarning, stacklevel=3)
-        return state
-    raise RuntimeError("no readable checkpoint in " + str(run_dir) + ": " + "; ".join(errors))
+class DataMismatchError(ValueError):
+    """A run folder holds a run trained on other data than the data given now."""
+
+
+#: The parts of a data fingerprint (``SegmentationIndex.fingerprint``) that must match to resume a run.
+FINGERPRINT_KEYS = ("class_names", "images", "ids_sha256")
+
+
+def _describe(data: dict) -> str:
+    return f"{data['name']} in {data['root']} ({data['images']} images, classes {', '.join(data['class_names'])})"
+
+
+def check_same_data(saved: dict | None, data: dict | None, run_dir: Path) -> None:
+    """Raise DataMismatchError unless the checkpoint's data fingerprint ``saved`` matches ``data`` (the
+    fingerprint of the data given now; None skips the check, for data without an index)."""
+    if data is None:
+        return
+    if saved is None:
+        raise DataMismatchError(f"{run_dir} holds a run saved without a record of its data (by an older steelnb), "
+                                f"so it cannot be told whether it was trained on {_describe(data)}. Move that "
+                                "folder away, or point STEELNB_RUNS at a new folder, to train anew")
+    if any(saved[key] != data[key] for key in FINGERPRINT_KEYS):
+        raise DataMismatchError(f"{run_dir} holds a run trained on {_describe(saved)}, not on {_describe(data)}. "
+                                "Give this run another name, or point STEELNB_RUNS at another folder; nothing "
+                                "was changed")
 
 
 def _comparable(config: dict) -> dict:
@@ -180,12 +210,14 @@ def _comparable(config: dict) -> dict:
     return {key: value for key, value in config.items() if not (key == "epochs" and config.get("time_budget_s"))}
 
 
-def _resume(state: dict | None, run_dir: Path, config: TrainConfig, model: nn.Module,
+def _resume(state: dict | None, run_dir: Path, config: TrainConfig, data: dict | None, model: nn.Module,
             optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
             scaler: torch.amp.GradScaler) -> list[dict]:
-    """Restore every state from a checkpoint of ``run_dir`` if there is one; returns the history so far (or [])."""
+    """Restore every state from a checkpoint of ``run_dir`` if there is one (same data and config required);
+    returns the history so far (or [])."""
     if state is None:
         return []
+    check_same_data(state.get("data"), data, run_dir)
     if _comparable(state["config"]) != _comparable(asdict(config)):
         raise ValueError(f"{run_dir / 'last.pt'} was trained with {state['config']}, not {asdict(config)}; "
                          "use another run_dir or the same config")
@@ -218,19 +250,36 @@ def make_loaders(train_set: Dataset, val_set: Dataset, config: TrainConfig, devi
     """Shuffled training and ordered validation loaders. Under torchrun each rank gets an equal slice of
     every global batch of ``config.batch_size`` (a seeded DistributedSampler) and every world.size-th
     validation image; returns the sampler too (its epoch must be set)."""
-    workers = {"num_workers": config.num_workers, "pin_memory": device.type == "cuda",
-               "persistent_workers": config.num_workers > 0}
+    workers = {"num_workers": config.num_workers, "pin_memory": device.type == "cuda"}
+    # With worker processes the shuffle and the workers' random streams come from a generator reseeded
+    # from (seed, epoch) before every epoch (seed_epoch), and the workers start afresh each epoch: epoch k
+    # is then the same however the run got there, resumed or not. Validation has its own generator, so
+    # that starting its workers never draws from the global RNG. In one process the global RNG, which
+    # every checkpoint saves, drives everything.
+    with_workers = config.num_workers > 0
+    training = {**workers, "persistent_workers": False, "generator": torch.Generator() if with_workers else None}
+    validation = {**workers, "persistent_workers": with_workers,
+                  "generator": torch.Generator().manual_seed(config.seed) if with_workers else None}
     if not world.active:
         return (DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
-                           drop_last=len(train_set) > config.batch_size, **workers),
-                DataLoader(val_set, batch_size=config.batch_size, **workers), None)
+                           drop_last=len(train_set) > config.batch_size, **training),
+                DataLoader(val_set, batch_size=config.batch_size, **validation), None)
     if config.batch_size % world.size:
         raise ValueError(f"batch_size {config.batch_size} must be a multiple of the {world.size} processes")
     per_rank = config.batch_size // world.size
     sampler = DistributedSampler(train_set, world.size, world.rank, shuffle=True, seed=config.seed, drop_last=True)
     val_shard = Subset(val_set, range(world.rank, len(val_set), world.size))
-    return (DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=True, **workers),
-            DataLoader(val_shard, batch_size=per_rank, **workers), sampler)
+    return (DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=True, **training),
+            DataLoader(val_shard, batch_size=per_rank, **validation), sampler)
+
+
+def seed_epoch(loader: DataLoader, sampler: DistributedSampler | None, seed: int, epoch: int) -> None:
+    """Set epoch ``epoch``'s shuffle and worker seeds: the DistributedSampler's epoch, and the loader's
+    generator (with worker processes, see :func:`make_loaders`) seeded from (``seed``, ``epoch``)."""
+    if sampler is not None:
+        sampler.set_epoch(epoch)
+    if loader.generator is not None:
+        loader.generator.manual_seed(seed * 1_000_003 + epoch)
 
 
 def validate(model: nn.Module, loader: DataLoader, num_classes: int, device: torch.device, loss_fn: nn.Module,
@@ -245,23 +294,38 @@ def validate(model: nn.Module, loader: DataLoader, num_classes: int, device: tor
 
 
 def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | Path, config: TrainConfig,
-        num_classes: int, device: torch.device | None = None, progress: bool = True) -> list[dict]:
+        num_classes: int, device: torch.device | None = None, progress: bool = True,
+        data: dict | None = None) -> list[dict]:
     """Train ``model`` and return its history: one dict per epoch (losses, val metrics, lr, speed).
 
     ``run_dir/last.pt`` is written after every epoch (the one before kept as ``previous.pt``) and
     ``run_dir/best.pt`` whenever the validation ``config.select_on`` score improves or ties. If a
-    checkpoint exists the run resumes from it (same config required; a time budget's epoch count
-    is taken from the checkpoint). Under torchrun the work is shared by the ranks (``distributed.py``);
-    rank 0 writes the checkpoints and prints.
+    checkpoint exists the run resumes from it: same config required (a time budget's epoch count is taken
+    from the checkpoint) and, when ``data`` (``SegmentationIndex.fingerprint()``) is given, the same data.
+    One process at a time may train in ``run_dir``. Under torchrun the work is shared by the ranks
+    (``distributed.py``); rank 0 holds the folder, writes the checkpoints and prints.
+
+    Raises:
+        DataMismatchError: ``run_dir`` holds a run trained on other data.
+        RunFolderBusyError: another process is training in ``run_dir``.
     """
+    run_dir = Path(run_dir)
+    with hold_run_folder(run_dir) if current_world().is_main else nullcontext():
+        return _fit(model, train_set, val_set, run_dir, config, num_classes, device, progress, data)
+
+
+def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, config: TrainConfig,
+         num_classes: int, device: torch.device | None, progress: bool, data: dict | None) -> list[dict]:
+    """:func:`fit`, with the run folder held."""
     device = device or default_device()
     world = current_world()
     progress = progress and world.is_main
-    run_dir = Path(run_dir)
     seed_everything(config.seed)
+    prepare_device(device)
     model.to(device)
     loader, val_loader, sampler = make_loaders(train_set, val_set, config, device, world)
-    state = read_last_checkpoint(run_dir)
+    checkpoints = RunCheckpoints(run_dir)
+    state = checkpoints.read_last()
     if state is not None and config.time_budget_s:
         config = replace(config, epochs=state["config"]["epochs"])
     elif state is None:
@@ -270,20 +334,16 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_poly(config.epochs * len(loader), config.warmup_iters, config.poly_power))
-    scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
+    scaler = make_grad_scaler(device, config.amp)
     loss_fn = build_loss(config.loss, num_classes, config.class_weights).to(device)
-    history = _resume(state, run_dir, config, model, optimizer, scheduler, scaler)
-    trained = model
-    if world.active:
-        if device.type == "cuda":
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    history = _resume(state, run_dir, config, data, model, optimizer, scheduler, scaler)
+    trained = parallel_model(model, device, world)
+    model = trained.module if world.active else model
     if history and progress:
         print(f"Resuming {run_dir} after epoch {len(history)} of {config.epochs}.")
     for epoch in range(len(history) + 1, config.epochs + 1):
         start = time.perf_counter()
-        if sampler is not None:
-            sampler.set_epoch(epoch)
+        seed_epoch(loader, sampler, config.seed, epoch)
         loss_sum, images = sum_across(list(_train_epoch(trained, loader, optimizer, scheduler, scaler, loss_fn,
                                                         config, device, f"epoch {epoch}/{config.epochs}", progress)))
         train_seconds = time.perf_counter() - start
@@ -302,27 +362,26 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
                   f"val mIoU {h['val_miou']:.3f} (all-empty {h['empty_miou']:.3f})  Dice {h['val_dice']:.3f} "
                   f"(all-empty {h['empty_dice']:.3f})  class-mean defect IoU {h['val_class_iou_defects']:.3f}  "
                   f"{h['seconds']:.0f}s")
-        _save_epoch(run_dir, model, optimizer, scheduler, scaler, history, config, world)
+        _save_epoch(checkpoints, model, optimizer, scheduler, scaler, history, config, data, world)
     return history
 
 
-def _save_epoch(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+def _save_epoch(checkpoints: RunCheckpoints, model: nn.Module, optimizer: torch.optim.Optimizer,
                 scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, history: list[dict],
-                config: TrainConfig, world: World) -> None:
-    """Write best.pt (if this epoch is best), move last.pt to previous.pt and write last.pt; rank 0 only,
+                config: TrainConfig, data: dict | None, world: World) -> None:
+    """Write best.pt (if this epoch is best) and last.pt (the old one kept as previous.pt); rank 0 only,
     with every rank's RNG state, and the other ranks wait until it is on disk."""
     rngs = gather_objects(rng_state())
     if world.is_main:
         if is_best(history):
             save_atomic({"model": model.state_dict(), "epoch": len(history), "history": history,
-                         "config": asdict(config)}, run_dir / "best.pt")
-        if (run_dir / "last.pt").is_file():
-            (run_dir / "last.pt").replace(run_dir / "previous.pt")
+                         "config": asdict(config), "data": data}, checkpoints.run_dir / "best.pt")
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "scaler": scaler.state_dict(), "history": history, "rng": rngs[0], "config": asdict(config)}
+                 "scaler": scaler.state_dict(), "history": history, "rng": rngs[0], "config": asdict(config),
+                 "data": data}
         if world.active:
             state["rng_per_rank"] = rngs
-        save_atomic(state, run_dir / "last.pt")
+        checkpoints.save_last(state)
     barrier()
 
 

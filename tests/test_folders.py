@@ -128,3 +128,60 @@ def test_example_figure_with_seven_classes_and_mixed_sizes():
     fig = plot_examples(rows, [f"c{i}" for i in range(1, 8)])
     # each row is as tall as its own image's aspect ratio: the 10x40 row is a quarter of the 20x20 row
     assert fig.axes[2].get_position().height == pytest.approx(fig.axes[0].get_position().height / 4, rel=0.25)
+
+
+@pytest.mark.parametrize("stray, named", [
+    ("img_dir/validation/im0.png", "img_dir/validation"),  # a split folder the layout does not know
+    ("img_dir/loose.png", "img_dir/loose.png"),  # an image beside the split folders
+])
+def test_files_the_layout_would_ignore_are_named(tmp_path, stray, named):
+    root = _generic(tmp_path / "d", splits=("train", "val", "test"))
+    _write(root / stray, np.zeros((24, 40), np.uint8))
+    _write(root / stray.replace("img_dir", "ann_dir"), np.zeros((24, 40), np.uint8))
+    with pytest.raises(DatasetFormatError, match=named):
+        open_dataset(root)
+
+
+def test_two_images_with_one_name_are_named(tmp_path):
+    root = _generic(tmp_path / "d")
+    _write(root / "img_dir" / "im0.jpg", np.zeros((24, 40), np.uint8))  # beside im0.png: which one is meant?
+    with pytest.raises(DatasetFormatError, match=r"im0.jpg.*im0.png|im0.png.*im0.jpg"):
+        open_dataset(root)
+
+
+def _type_folders(source, files: dict[str, str]) -> None:
+    """``files``: {relative image path under source: type}; each gets a 6x6 mask with a 2x2 defect."""
+    mask = np.zeros((6, 6), np.uint8)
+    mask[1:3, 1:3] = 255
+    for relative in files:
+        image_path = source / relative
+        _write(image_path, np.full((6, 6), 80, np.uint8))
+        _write(image_path.parent.parent / "masks" / (image_path.stem + ".png"), mask)
+
+
+def test_convert_never_deletes_a_partial_folder_of_the_user(tmp_path):
+    source = tmp_path / "by_type"
+    _type_folders(source, {"scratch/images/a.png": "scratch"})
+    mine = tmp_path / "generic.partial"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my work")
+    index = open_dataset(convert_type_folders(source, tmp_path / "generic"))
+    assert len(index) == 1 and (mine / "notes.txt").read_text() == "my work"
+
+
+@pytest.mark.parametrize("files, named", [
+    ({"a/images/b_c.png": "a", "a_b/images/c.png": "a_b"}, "a_b_c.png"),  # flattened names collide
+    ({"s/images/s1.png": "s", "s/images/s1.jpg": "s"}, "s1"),  # one stem, two image files
+])
+def test_convert_refuses_names_that_collide(tmp_path, files, named):
+    source = tmp_path / "by_type"
+    _type_folders(source, files)
+    with pytest.raises(DatasetFormatError, match=named):
+        convert_type_folders(source, tmp_path / "generic")
+    assert not (tmp_path / "generic").exists()
+    assert not list(tmp_path.glob("generic.partial*"))  # its own unfinished work is cleaned up
+
+
+def test_dataset_name_of_a_relative_path_with_dots(tmp_path):
+    root = _generic(tmp_path / "mydata", splits=("train", "val", "test"))
+    assert open_dataset(root / "img_dir" / "..").name == "mydata"

@@ -126,3 +126,28 @@ def test_refusals_are_explained(tmp_path, status, advice):
     with pytest.raises(KaggleSetupError, match=f"{status}") as raised:
         download_severstal(tmp_path / "severstal", api=_FakeApi(status=status))
     assert advice in str(raised.value)
+
+
+def test_a_download_that_fails_its_check_never_touches_the_target(tmp_path, monkeypatch):
+    source = tmp_path / "short.zip"
+    _kaggle_zip(source, n_images=2, rows=[("000000000.jpg", 3, "1 5")])  # the check wants 3 images
+    monkeypatch.setattr(kaggle_data, "TRAIN_IMAGES", 3)
+    monkeypatch.setattr(kaggle_data, "TRAIN_ROWS_BY_CLASS", {1: 0, 2: 0, 3: 1, 4: 0})
+    with pytest.raises(DatasetFormatError, match="holds 2 images"):
+        download_severstal(tmp_path / "severstal", api=_FakeApi(source))
+    assert not (tmp_path / "severstal").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["short.zip"]  # nothing left behind
+
+
+def test_the_users_own_incomplete_copy_is_never_overwritten(tmp_path, monkeypatch):
+    source = tmp_path / "full.zip"
+    _kaggle_zip(source, n_images=3, rows=[("000000000.jpg", 3, "1 5")])
+    monkeypatch.setattr(kaggle_data, "TRAIN_IMAGES", 3)
+    monkeypatch.setattr(kaggle_data, "TRAIN_ROWS_BY_CLASS", {1: 0, 2: 0, 3: 1, 4: 0})
+    mine = tmp_path / "severstal"
+    (mine / "train_images").mkdir(parents=True)
+    (mine / "train.csv").write_text("ImageId,ClassId,EncodedPixels\nmy_own.jpg,1,1 3\n")
+    api = _FakeApi(source)
+    with pytest.raises(KaggleSetupError, match=r"severstal.*not a complete copy.*nothing was changed"):
+        download_severstal(mine, api=api)
+    assert api.calls == 0 and (mine / "train.csv").read_text().endswith("my_own.jpg,1,1 3\n")

@@ -92,3 +92,31 @@ def test_checkpoints_with_the_old_part_names_load():
     today = build_model("deeplabv3plus", "resnet18", pretrained=False).state_dict()
     assert rename_legacy_keys(today) is today
     assert {key.split(".")[0] for key in today} == {"encoder", "decoder", "segmentation_head"}
+
+
+#: The DeepLabV3+ design, stage by stage of each backbone's stride-4-to-16 part (``BackboneParts.high``): the
+#: stage that would run at stride 32 runs at stride 16 with its spatial convolutions dilated by 2, every other
+#: stage keeps dilation 1. Keys: index of the stage in ``high``; values: dilation of its k > 1 convolutions.
+STAGE_DILATIONS = {
+    "resnet": {0: 1, 1: 1, 2: 2},  # layer2, layer3, layer4
+    "densenet": {1: 1, 3: 1, 5: 2},  # denseblock2, denseblock3, denseblock4
+    "efficientnet": {0: 1, 1: 1, 2: 1, 3: 2, 4: 2},  # features 3..7: stages 6 (stride 2 in ImageNet) and 7
+    "mobilenet": {**{i: 1 for i in range(9)}, 9: 2, 10: 2, 11: 2},  # features 4..15: the three 160-channel blocks
+}
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_every_stage_has_the_dilation_of_the_deeplab_design(backbone):
+    parts = build_backbone(backbone, pretrained=False)
+    expected = next(rates for family, rates in STAGE_DILATIONS.items() if backbone.startswith(family))
+
+    def spatial_convs(module):
+        return [m for m in module.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size[0] > 1]
+    assert {conv.dilation for conv in spatial_convs(parts.low)} == {(1, 1)}
+    for stage, dilation in expected.items():
+        convs = spatial_convs(parts.high[stage])
+        assert convs and {conv.dilation for conv in convs} == {(dilation, dilation)}, f"stage {stage}"
+        if dilation > 1:  # a dilated stage keeps the resolution: no stride anywhere in it
+            assert {m.stride for m in parts.high[stage].modules() if isinstance(m, torch.nn.Conv2d)} == {(1, 1)}
+            assert {conv.padding for conv in convs} == {(dilation * (conv.kernel_size[0] - 1) // 2,) * 2
+                                                        for conv in convs}

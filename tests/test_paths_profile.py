@@ -58,3 +58,26 @@ def test_input_size_and_batch_follow_the_data(monkeypatch):
     assert profile.train_config(40)["batch_size"] == 5  # still 8 steps per epoch on a tiny set
     assert profile.train_config(3129)["time_budget_s"] == 16 * 60
     assert profile.comparison_overrides() == {"time_budget_s": 16 * 60 / 6}
+
+
+@pytest.mark.parametrize("value, profile", [("1", "smoke"), ("true", "smoke"), ("yes", "smoke"), ("0", "default"),
+                                            ("false", "default")])
+def test_smoke_switch_reads_the_usual_words(monkeypatch, value, profile):
+    for name in ("STEELNB_PROFILE", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STEELNB_SMOKE", value)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert current_profile().name == profile
+
+
+def test_smoke_switch_refuses_a_word_it_does_not_know(monkeypatch):
+    monkeypatch.delenv("STEELNB_PROFILE", raising=False)
+    monkeypatch.setenv("STEELNB_SMOKE", "maybe")
+    with pytest.raises(ValueError, match="STEELNB_SMOKE='maybe'"):
+        current_profile()
+
+
+def test_empty_steelnb_data_is_an_error(monkeypatch):
+    monkeypatch.setenv("STEELNB_DATA", "")
+    with pytest.raises(ValueError, match="STEELNB_DATA is set but empty"):
+        paths.real_data_dir()

@@ -49,3 +49,11 @@ def test_tuning_removes_false_alarms_on_defect_free_images():
     assert rule.min_area[0] > 1 or rule.gate[0] >= 0.65
     untuned = np.mean([(PLAIN(p) > 0).sum() == (m > 0).sum() for p, m in zip(probs, masks, strict=True)])
     assert untuned < 1.0  # the plain rule keeps the false positives
+
+
+def test_min_area_keeps_a_mask_of_exactly_that_area():
+    probs = np.zeros((2, 4, 4))
+    probs[0] = 1.0
+    probs[1, 0, :3], probs[0, 0, :3] = 0.9, 0.1  # 3 class-1 pixels
+    assert PostProcessing([0.0], [0.5], [3])(probs).sum() == 3  # area == min_area: kept
+    assert PostProcessing([0.0], [0.5], [4])(probs).sum() == 0  # one pixel short: dropped

@@ -52,3 +52,10 @@ def test_html_report_shows_text_figures_and_provenance_not_code(tmp_path):
 def test_html_report_without_executed_notebooks_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m steelnb report"):
         build_html_report(tmp_path, tmp_path, "title")
+
+
+def test_report_outside_the_course_folder_says_so(monkeypatch, tmp_path):
+    from steelnb import report
+    monkeypatch.setattr(report, "NOTEBOOKS_DIR", tmp_path / "notebooks")
+    with pytest.raises(FileNotFoundError, match=r"no notebooks.*STEELNB_HOME"):
+        report.run_report()

@@ -66,3 +66,8 @@ def test_real_rows_round_trip(severstal_samples):
     first = rle_decode(table.EncodedPixels[0])
     col, row = divmod(146021 - 1, 256)
     assert first[row:row + 3, col].all() and not first[row - 1, col] and not first[row + 3, col]
+
+
+def test_token_too_large_for_int64_is_an_rle_error():
+    with pytest.raises(RLEError, match=r"ImageId='a.jpg', ClassId=2.*too large"):
+        rle_decode("99999999999999999999 3", image_id="a.jpg", class_id=2)

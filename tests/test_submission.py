@@ -29,8 +29,9 @@ def test_kaggle_dice_by_hand(tmp_path):
     # b's class 4 has no row at all: an empty prediction of an empty truth, 1. The other 5 pairs are empty, 1.
     pd.DataFrame({"ImageId": ["a.jpg"] * 4 + ["b.jpg"] * 3, "EncodedPixels": ["1 2 5 2", "", "", "", "", "", "1 1"],
                   "ClassId": [1, 2, 3, 4, 1, 2, 3]}).to_csv(submission, index=False)
-    scores = score_submission(submission, index, ["a.jpg", "b.jpg"])
-    assert scores["dice"] == pytest.approx(6.5 / 8)
+    with pytest.warns(UserWarning, match="1 of 8"):
+        scores = score_submission(submission, index, ["a.jpg", "b.jpg"])
+    assert scores["dice"] == pytest.approx(6.5 / 8) and scores["missing_rows"] == 1
     assert scores["dice_1"] == pytest.approx(0.75) and scores["dice_3"] == pytest.approx(0.5)
     assert scores["dice_2"] == scores["dice_4"] == 1.0 and scores["pairs"] == 8
 
@@ -48,7 +49,8 @@ def test_written_truth_scores_one_and_empty_scores_the_empty_share(demo_root, tm
 
 def test_real_train_rows_score_one_as_a_submission(severstal_samples):
     index = open_dataset(severstal_samples)
-    assert score_submission(severstal_samples / "train.csv", index, index.image_ids)["dice"] == 1.0
+    with pytest.warns(UserWarning, match="have no row"):  # train.csv has rows for the defects only
+        assert score_submission(severstal_samples / "train.csv", index, index.image_ids)["dice"] == 1.0
 
 
 def test_errors_name_the_file_and_line(tmp_path):
@@ -96,3 +98,46 @@ def test_predict_labels_at_the_original_size(tmp_path):
     labels = dict(predict_labels(_Constant(), paths, input_size=(64, 64)))
     assert set(labels) == {"a.jpg", "b.jpg"}
     assert all(label.shape == (256, 1600) and (label == 2).all() for label in labels.values())
+
+
+def _five_class_dataset(root):
+    """Generic layout, 5 classes; a.png holds label 5 in a 2x2 block, b.png nothing."""
+    for folder in ("img_dir", "ann_dir"):
+        (root / folder).mkdir(parents=True)
+    (root / "classes.txt").write_text("c1\nc2\nc3\nc4\nc5\n")
+    mask = np.zeros((8, 8), np.uint8)
+    mask[0:2, 0:2] = 5
+    for name, labels in (("a.png", mask), ("b.png", np.zeros((8, 8), np.uint8))):
+        cv2.imwrite(str(root / "img_dir" / name), np.full((8, 8), 90, np.uint8))
+        cv2.imwrite(str(root / "ann_dir" / name), labels)
+    return open_dataset(root)
+
+
+def test_a_five_class_dataset_scores_the_file_it_wrote(tmp_path):
+    index = _five_class_dataset(tmp_path / "data")
+    ids = index.image_ids
+    path = write_submission(tmp_path / "s.csv", [(i, index.mask(i)) for i in ids], n_defect_classes=5)
+    scores = score_submission(path, index, ids)
+    assert scores["dice"] == 1.0 and scores["pairs"] == 10 and scores["missing_rows"] == 0
+
+
+def test_out_of_range_and_missing_rows_are_reported(tmp_path):
+    index = _five_class_dataset(tmp_path / "data")
+    submission = tmp_path / "s.csv"
+    pd.DataFrame({"ImageId": ["a.png", "b.png"], "EncodedPixels": ["", ""], "ClassId": [6, 1]}).to_csv(
+        submission, index=False)
+    with pytest.raises(DatasetFormatError, match=r"s.csv line 2: .*ClassId '6', expected 1..5"):
+        score_submission(submission, index, index.image_ids)
+    pd.DataFrame({"ImageId": ["a.png"], "EncodedPixels": ["1 2 9 2"], "ClassId": [5]}).to_csv(submission, index=False)
+    with pytest.warns(UserWarning, match=r"9 of 10 \(image, class\) pairs have no row"):
+        scores = score_submission(submission, index, index.image_ids)
+    assert scores["missing_rows"] == 9 and scores["dice"] == 1.0
+
+
+def test_rle_token_too_large_in_a_submission_names_the_line(tmp_path):
+    index = _two_image_dataset(tmp_path / "data")
+    submission = tmp_path / "s.csv"
+    pd.DataFrame({"ImageId": ["a.jpg"], "EncodedPixels": ["99999999999999999999 2"], "ClassId": [1]}).to_csv(
+        submission, index=False)
+    with pytest.raises(DatasetFormatError, match=r"s.csv line 2: .*too large"):
+        score_submission(submission, index, ["a.jpg", "b.jpg"])

@@ -5,7 +5,7 @@ import pytest
 import torch
 from toy_data import bright_squares
 
-from steelnb.checkpoint import load_checkpoint, load_weights
+from steelnb.checkpoint import RunCheckpoints, load_checkpoint, load_weights
 from steelnb.inference import predict_mask, predict_probs
 from steelnb.losses import DiceLoss, FocalLoss, build_loss, inverse_frequency_weights
 from steelnb.models import build_model
@@ -35,27 +35,27 @@ def test_finished_run_returns_at_once_and_config_must_match(tmp_path):
         fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=1, batch_size=2), 2, progress=False)
 
 
+def _train_until_killed_after_epoch_2(monkeypatch, train, val, run_dir, config):
+    """Train in ``run_dir`` until the process is stopped (a Colab disconnect) right after epoch 2's save."""
+    real_save = RunCheckpoints.save_last
+
+    def stop_after_epoch_2(self, state):
+        real_save(self, state)
+        if len(state["history"]) == 2:
+            raise KeyboardInterrupt("simulated disconnect after epoch 2")
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(RunCheckpoints, "save_last", stop_after_epoch_2)
+        fit(_model(), train, val, run_dir, config, 2, progress=False)
+
+
 def test_crash_mid_run_resumes_bit_exact(tmp_path, monkeypatch):
     train, val = _toy_sets()
     config = TrainConfig(epochs=3, batch_size=4)
     reference = _model()
     expected = fit(reference, train, val, tmp_path / "ref", config, 2, progress=False)
 
-    import steelnb.train as train_module
-    calls = {"n": 0}
-    real_save = train_module.save_atomic
-
-    def crash_after_second_save(obj, path):
-        real_save(obj, path)
-        if path.name == "last.pt":
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise KeyboardInterrupt("simulated disconnect after epoch 2")
-
-    monkeypatch.setattr(train_module, "save_atomic", crash_after_second_save)
-    with pytest.raises(KeyboardInterrupt):
-        fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
-    monkeypatch.setattr(train_module, "save_atomic", real_save)
+    _train_until_killed_after_epoch_2(monkeypatch, train, val, tmp_path / "run", config)
     resumed_model = _model()
     resumed = fit(resumed_model, train, val, tmp_path / "run", config, 2, progress=False)
     assert [h["train_loss"] for h in resumed] == [h["train_loss"] for h in expected]
@@ -72,18 +72,7 @@ def test_corrupt_last_checkpoint_falls_back_one_epoch(tmp_path, monkeypatch):
     config = TrainConfig(epochs=3, batch_size=4)
     expected = fit(_model(), train, val, tmp_path / "ref", config, 2, progress=False)
 
-    import steelnb.train as train_module
-    real_save = train_module.save_atomic
-
-    def stop_after_epoch_2(obj, path):
-        real_save(obj, path)
-        if path.name == "last.pt" and len(obj["history"]) == 2:
-            raise KeyboardInterrupt("simulated kill after epoch 2")
-
-    monkeypatch.setattr(train_module, "save_atomic", stop_after_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
-    monkeypatch.setattr(train_module, "save_atomic", real_save)
+    _train_until_killed_after_epoch_2(monkeypatch, train, val, tmp_path / "run", config)
     assert len(load_checkpoint(tmp_path / "run" / "previous.pt")["history"]) == 1
     (tmp_path / "run" / "last.pt").write_bytes(b"truncated by a full disk")
     with pytest.warns(RuntimeWarning, match="last.pt.*resuming from .*previous.pt \\(epoch 1\\)"):

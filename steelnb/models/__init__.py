@@ -3,7 +3,7 @@ baseline (baseline.py), both an ``encoder`` (encoder.py, backbones.py) -> ``deco
 ``segmentation_head``."""
 from torch import nn
 
-from .backbones import BACKBONES, build_backbone
+from .backbones import BACKBONES, build_backbone, set_memory_format
 from .baseline import BareBoneBaseline
 from .deeplab import DeepLabV3Plus
 from .legacy import rename_legacy_keys
@@ -21,4 +21,4 @@ def build_model(architecture: str = "deeplabv3plus", backbone: str = "resnet101"
 
 
 __all__ = ["ARCHITECTURES", "BACKBONES", "BareBoneBaseline", "DeepLabV3Plus", "PretrainedWeightsWarning",
-           "build_backbone", "build_model", "load_imagenet_weights", "rename_legacy_keys"]
+           "build_backbone", "build_model", "load_imagenet_weights", "rename_legacy_keys", "set_memory_format"]

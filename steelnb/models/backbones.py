@@ -94,13 +94,25 @@ def build_backbone(backbone: str, pretrained: bool = True, weights_file: str | N
 
 
 class ImageNetInput(nn.Module):
-    """Turn a (N, 1 or 3, H, W) image in [0, 1] into ImageNet-normalised RGB (N, 3, H, W), laid out
-    ``channels_last`` (the memory format the models' convolutions run fastest in)."""
+    """Turn a (N, 1 or 3, H, W) image in [0, 1] into ImageNet-normalised RGB (N, 3, H, W), laid out in
+    ``memory_format``: ``channels_last`` by default, the layout the models' convolutions run fastest in
+    (:func:`set_memory_format` changes it for a whole model, e.g. to measure what it buys)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+        self.memory_format = torch.channels_last
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return ((image - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        return ((image - self.mean) / self.std).contiguous(memory_format=self.memory_format)
+
+
+def set_memory_format(model: nn.Module, memory_format: torch.memory_format) -> nn.Module:
+    """Lay out ``model``'s weights and the activations its input layer makes in ``memory_format``
+    (``torch.channels_last`` or ``torch.contiguous_format``); returns the model."""
+    model.to(memory_format=memory_format)
+    for module in model.modules():
+        if isinstance(module, ImageNetInput):
+            module.memory_format = memory_format
+    return model

@@ -1,12 +1,11 @@
 """ImageNet weights for torchvision backbones without ever hanging offline.
 
 Order: an explicit local file, then torchvision's cache (``$TORCH_HOME/hub/checkpoints``), then a
-download with a short timeout unless ``STEELNB_OFFLINE=1``. When none works the backbone keeps
+download with a short timeout unless ``STEELNB_OFFLINE`` is on (``1``, ``true``, ``yes``). When none works the backbone keeps
 its random initialisation and a clearly visible message says so.
 """
 from __future__ import annotations
 
-import os
 import socket
 import warnings
 from pathlib import Path
@@ -14,6 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 from torchvision.models import get_model_weights
+
+from ..env import switch_is_on
 
 DOWNLOAD_TIMEOUT_S = 10.0
 
@@ -48,7 +49,7 @@ def load_imagenet_weights(model: nn.Module, backbone: str, weights_file: str | P
             state = torch.load(weights_file, map_location="cpu", weights_only=True)
         elif weights_cache_path(backbone).is_file():
             state = torch.load(weights_cache_path(backbone), map_location="cpu", weights_only=True)
-        elif os.environ.get("STEELNB_OFFLINE") == "1":
+        elif switch_is_on("STEELNB_OFFLINE"):
             raise OSError("STEELNB_OFFLINE=1 forbids the download")
         else:
             state = _download(get_model_weights(backbone).DEFAULT.url)

@@ -1,0 +1,167 @@
+"""Runs that know their data, checkpoints that survive a kill at any point, one trainer per run folder,
+and resumes that repeat the run bit for bit with DataLoader workers too."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from toy_data import bright_squares
+
+import steelnb.checkpoint as checkpoint_module
+from steelnb.checkpoint import RunCheckpoints, RunFolderBusyError, hold_run_folder, load_checkpoint, save_atomic
+from steelnb.dataset import SteelDataset
+from steelnb.datasets import open_dataset
+from steelnb.experiment import course_split, run_experiment
+from steelnb.models import build_model
+from steelnb.profile import CPU_RECIPE, Profile
+from steelnb.train import DataMismatchError, TrainConfig, fit
+
+
+def _model():
+    torch.manual_seed(0)
+    return build_model("deeplabv3plus", "resnet18", num_classes=2, pretrained=False)
+
+
+def _generic(root, n_images: int, classes: tuple[str, ...], seed: int):
+    """``n_images`` 32x32 noisy images, each with one bright 8x8 square of label (i % C) + 1."""
+    rng = np.random.default_rng(seed)
+    (root / "img_dir").mkdir(parents=True)
+    (root / "ann_dir").mkdir()
+    (root / "classes.txt").write_text("\n".join(classes) + "\n")
+    for i in range(n_images):
+        image = rng.integers(0, 60, (32, 32)).astype(np.uint8)
+        mask = np.zeros((32, 32), np.uint8)
+        top, left = rng.integers(0, 24, 2)
+        mask[top:top + 8, left:left + 8] = i % len(classes) + 1
+        image[mask > 0] = 200
+        cv2.imwrite(str(root / "img_dir" / f"{i:03d}.png"), image)
+        cv2.imwrite(str(root / "ann_dir" / f"{i:03d}.png"), mask)
+    return root
+
+
+def _profile(tmp_path):
+    return Profile(name="test", max_images=None, epochs=1, batch_size=4, image_size=(32, 32), paper_backbones=False,
+                   figures_dir=tmp_path / "fig", runs_dir=tmp_path / "runs", recipe=dict(CPU_RECIPE, warmup_iters=1))
+
+
+@pytest.mark.parametrize("classes", [("crack", "pit"), ("crack", "pit", "rust")])
+def test_another_dataset_in_a_folder_of_the_same_name_is_refused(tmp_path, classes):
+    profile = _profile(tmp_path)
+    first = open_dataset(_generic(tmp_path / "a" / "steel", 20, ("crack", "pit"), seed=0))
+    run_experiment("run", first, course_split(first, profile), profile, pretrained=False, progress=False)
+    # another data set, also in a folder called "steel": same class names, or one class more
+    second = open_dataset(_generic(tmp_path / "b" / "steel", 24, classes, seed=1))
+    assert second.name == first.name
+    with pytest.raises(DataMismatchError, match=r"a/steel.*20 images.*b/steel.*24 images"):
+        run_experiment("run", second, course_split(second, profile), profile, pretrained=False, progress=False)
+
+
+def test_fingerprint_follows_names_count_and_ids_not_the_folder(tmp_path):
+    index = open_dataset(_generic(tmp_path / "steel", 6, ("crack", "pit"), seed=0))
+    fingerprint = index.fingerprint()
+    assert fingerprint["class_names"] == ["crack", "pit"] and fingerprint["images"] == 6
+    moved = open_dataset(_generic(tmp_path / "moved" / "elsewhere", 6, ("crack", "pit"), seed=5))
+    assert moved.fingerprint()["ids_sha256"] == fingerprint["ids_sha256"]  # same names: same data, as far as we know
+    (tmp_path / "steel" / "img_dir" / "005.png").rename(tmp_path / "steel" / "img_dir" / "999.png")
+    (tmp_path / "steel" / "ann_dir" / "005.png").rename(tmp_path / "steel" / "ann_dir" / "999.png")
+    assert open_dataset(tmp_path / "steel").fingerprint()["ids_sha256"] != fingerprint["ids_sha256"]
+
+
+def test_a_second_trainer_on_one_run_folder_stops_at_once(tmp_path):
+    train, val = bright_squares(8, width=32, step=2)
+    with hold_run_folder(tmp_path / "run"):
+        with pytest.raises(RunFolderBusyError, match=r"run.*another"):
+            fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=1, batch_size=4), 2, progress=False)
+    fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=1, batch_size=4), 2, progress=False)  # free again
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs, files stay as they are."""
+
+
+POINTS = ("writing", "before_rename", "between_renames", "after")
+
+
+def _kill_at(monkeypatch, point: str, epoch: int) -> None:
+    """Make the save of ``epoch``'s last.pt stop at ``point`` (one of POINTS): while its temporary file is
+    written, before the first rename after that, after the first rename, or once last.pt is in place."""
+    real_save, real_replace = torch.save, os.replace
+    seen = {"epoch": None, "renames": 0}
+
+    def save(obj, target, *args, **kwargs):
+        if isinstance(obj, dict) and "optimizer" in obj:
+            seen["epoch"], seen["renames"] = len(obj["history"]), 0
+            if point == "writing" and seen["epoch"] == epoch:
+                if hasattr(target, "write"):
+                    target.write(b"half a checkpoint")
+                else:
+                    with open(target, "wb") as partial:
+                        partial.write(b"half a checkpoint")
+                raise _Killed
+        return real_save(obj, target, *args, **kwargs)
+
+    def replace(source, target):
+        armed = seen["epoch"] == epoch
+        if armed and point == "before_rename" and seen["renames"] == 0:
+            raise _Killed
+        real_replace(source, target)
+        seen["renames"] += 1
+        if armed and ((point == "between_renames" and seen["renames"] == 1)
+                      or (point == "after" and str(target).endswith("last.pt"))):
+            raise _Killed
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", save)
+    monkeypatch.setattr(checkpoint_module.os, "replace", replace)
+
+
+@pytest.mark.filterwarnings("ignore:.*resuming from:RuntimeWarning")
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("last_corrupt", [False, True])
+def test_a_kill_at_any_point_of_a_save_leaves_a_readable_checkpoint(tmp_path, monkeypatch, point, last_corrupt):
+    train, val = bright_squares(8, width=32, step=2)
+    config = TrainConfig(epochs=3, batch_size=4)
+    expected = fit(_model(), train, val, tmp_path / "ref", config, 2, progress=False)
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch, pytest.raises(_Killed):
+        _kill_at(patch, "after", epoch=2)
+        fit(_model(), train, val, run, config, 2, progress=False)
+    if last_corrupt:  # a full disk cut epoch 2's last.pt short: the run resumes from previous.pt (epoch 1)
+        (run / "last.pt").write_bytes(b"truncated")
+    with monkeypatch.context() as patch, pytest.raises(_Killed):
+        _kill_at(patch, point, epoch=2 if last_corrupt else 3)
+        fit(_model(), train, val, run, config, 2, progress=False)
+    survivor = RunCheckpoints(run).read_last()
+    assert survivor is not None and len(survivor["history"]) >= 1  # never nothing readable
+    resumed = fit(_model(), train, val, run, config, 2, progress=False)
+    assert [h["train_loss"] for h in resumed] == [h["train_loss"] for h in expected]
+    assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))
+
+
+def test_save_is_atomic_with_a_unique_temporary_name(tmp_path, monkeypatch):
+    names = []
+    real_replace = os.replace
+    monkeypatch.setattr(checkpoint_module.os, "replace", lambda s, t: (names.append(str(s)), real_replace(s, t)))
+    save_atomic({"a": torch.ones(2)}, tmp_path / "x.pt")
+    save_atomic({"a": torch.zeros(2)}, tmp_path / "x.pt")
+    assert len(set(names)) == 2 and all(".tmp" in n for n in names)
+    assert torch.equal(load_checkpoint(tmp_path / "x.pt")["a"], torch.zeros(2))
+
+
+def test_resume_is_bit_exact_with_dataloader_workers(tmp_path, demo_root):
+    index = open_dataset(demo_root)
+    ids = index.image_ids
+    train = SteelDataset(index, ids[:8], size=(32, 64), augment_weights=(1.0, 1.0, 1.0))
+    val = SteelDataset(index, ids[8:], size=(32, 64))
+    assert len(train) > 8  # augmented copies: their random transforms run in the worker processes
+    config = TrainConfig(epochs=3, batch_size=4, num_workers=2, amp=False)
+
+    def model():
+        torch.manual_seed(0)
+        return build_model("deeplabv3plus", "resnet18", num_classes=index.num_classes, pretrained=False)
+    expected = fit(model(), train, val, tmp_path / "ref", config, index.num_classes, progress=False)
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(_Killed):
+        _kill_at(patch, "after", epoch=1)
+        fit(model(), train, val, tmp_path / "run", config, index.num_classes, progress=False)
+    resumed = fit(model(), train, val, tmp_path / "run", config, index.num_classes, progress=False)
+    assert [h["train_loss"] for h in resumed] == [h["train_loss"] for h in expected]

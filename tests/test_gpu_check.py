@@ -1,0 +1,57 @@
+"""The one-command GPU check, exercised where there is no GPU: its dry run, its time limits, its refusals."""
+import os
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from steelnb import gpu_check
+
+
+def test_dry_run_runs_every_stage_and_writes_one_page(tmp_path):
+    outcomes = gpu_check.check(tmp_path, dry_run=True, minutes=4)
+    assert list(outcomes) == list(gpu_check.STAGES)
+    assert all(outcome.startswith("ok") for outcome in outcomes.values()), outcomes
+    page = (tmp_path / "gpu_check.md").read_text()
+    assert "dry run" in page and "torch" in page and "cuDNN" in page
+    speed = pd.read_csv(tmp_path / "speed.csv")
+    assert set(speed["model"]) == {"baseline", "resnet101", "densenet201", "efficientnet_b1"}
+    assert len(speed) == 4 * 4  # each model with and without mixed precision and channels_last
+    assert ((speed["train img/s"] - 2 * speed["train it/s"]).abs() <= 0.15).all()  # batch 2: img/s = 2 it/s
+    train = pd.read_csv(tmp_path / "train.csv")
+    assert list(train["model"]) == ["baseline", "resnet101", "densenet201", "efficientnet_b1"]
+    assert train["all-empty mIoU"].between(0, 1).all() and (train["weights"] == "random init").all()
+    loader = pd.read_csv(tmp_path / "loader.csv")
+    assert loader["what"].str.contains("2 workers").any() and loader["what"].str.contains("training step").any()
+
+
+def test_a_stage_over_its_budget_is_stopped_with_its_workers(tmp_path):
+    grandchild_pid = tmp_path / "pid"
+    program = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; "
+               f"time.sleep(60)']); open({str(grandchild_pid)!r}, 'w').write(str(p.pid)); time.sleep(60)")
+    start = time.perf_counter()
+    outcome = gpu_check.run_with_limit([sys.executable, "-c", program], timeout_s=3)
+    assert outcome == "stopped after its budget of 3 s" and time.perf_counter() - start < 20
+    pid = int(grandchild_pid.read_text())
+    for _ in range(50):  # the whole process group was killed: a DataLoader worker would be too
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the stage's child process survived")
+    assert gpu_check.run_with_limit([sys.executable, "-c", "raise SystemExit(3)"], 10) == "failed (exit 3)"
+
+
+def test_stages_left_without_time_are_skipped_and_said_so(tmp_path):
+    outcomes = gpu_check.check(tmp_path, dry_run=True, minutes=0.01)
+    assert set(outcomes.values()) == {"skipped: no time left"}
+    assert "## train: skipped: no time left" in (tmp_path / "gpu_check.md").read_text()
+
+
+def test_without_a_gpu_the_real_check_refuses(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert gpu_check.main([str(tmp_path)]) == 1
+    assert "--dry-run" in capsys.readouterr().out
