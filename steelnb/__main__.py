@@ -5,12 +5,14 @@ demo data, trains DeepLabV3+ with the profile's settings (resuming if interrupte
 test split beside the all-empty prediction, saves learning curves and predictions as PNG, and ends
 with one line of test scores at the original resolution. ``report`` runs every notebook in order
 (see ``report.py``). ``gpu-check OUT`` runs the paper's path on a GPU in one command of at most 8
-minutes (see ``gpu_check.py``). ``download`` fetches and checks the Kaggle data (see ``kaggle_data.py``).
+minutes (see ``gpu_check.py``). ``download [severstal|neu-seg]`` fetches and checks real steel data
+(``kaggle_data.py``, ``neu_seg_data.py``).
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from .distributed import init_from_env
 from .experiment import course_split, results_table, run_experiment
@@ -18,6 +20,14 @@ from .figures import curves_figure, prediction_figure
 from .paths import load_course_dataset
 from .plots import save_figure
 from .profile import current_profile
+
+#: What a run on the synthetic demo data ends with, just above its score line.
+DEMO_NOTICE = """\
+These numbers come from the SYNTHETIC demo data (made to look like Severstal's), not from real steel.
+Get real steel with one command (NEU-Seg: 4,470 public images, about 62 MB, no account needed):
+  python -m steelnb download neu-seg
+then run `python -m steelnb` again: it finds NEU-Seg in the course's data/neu-seg folder.
+On a 2-core CPU the NEU-Seg main job takes about 16 minutes (its training budget) plus loading and scoring."""
 
 
 def train_main(args: argparse.Namespace) -> None:
@@ -53,7 +63,32 @@ def train_main(args: argparse.Namespace) -> None:
     fig = prediction_figure(result, index, split["test"], profile, "Test predictions")
     print("Figures written to", save_figure(fig, "main_predictions", folder).parent)
     print(f"wall time {time.perf_counter() - start:.0f} s")
+    if index.name == "demo":
+        print(DEMO_NOTICE)
     print(result.summary_line())
+
+
+def download_main(dataset: str, folder: str | None) -> None:
+    """Download and check ``dataset`` ("severstal" or "neu-seg") into ``folder`` (default: the course's
+    ``data/`` folder), then print the line that makes the course use it; errors end the command with
+    their message."""
+    from .index import DatasetFormatError
+    from .kaggle_data import KaggleSetupError, default_download_dir, download_severstal
+    from .neu_seg_data import ATTRIBUTION, DownloadError, download_neu_seg, read_manifest
+    from .paths import NEU_SEG_DIR
+    try:
+        if dataset == "neu-seg":
+            print(ATTRIBUTION)
+            root = download_neu_seg(folder or NEU_SEG_DIR)
+            print(f"NEU-Seg is complete and verified in {root} ({len(read_manifest()):,} files checked against "
+                  "their SHA-256).")
+        else:
+            root = Path(folder or default_download_dir())
+            print(download_severstal(root).to_string())
+    except (KaggleSetupError, DatasetFormatError, DownloadError) as err:
+        raise SystemExit(str(err)) from None
+    print(f"Use it with:\n  export STEELNB_DATA={Path(root).resolve()}\n  python -m steelnb\n(the course's own "
+          "data/severstal and data/neu-seg folders are found without STEELNB_DATA)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,9 +109,12 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("bench", help="print the speed benchmark (python -m steelnb bench --help)", add_help=False)
     sub.add_parser("gpu-check", help="the paper's path on a GPU in 8 minutes (python -m steelnb gpu-check --help)",
                    add_help=False)
-    download = sub.add_parser("download", help="download the Kaggle Severstal data and check that it is complete")
+    download = sub.add_parser("download", help="download real steel data (Kaggle Severstal or NEU-Seg) and check it")
+    download.add_argument("dataset", nargs="?", default="severstal", choices=["severstal", "neu-seg"],
+                          help="severstal (default; needs a Kaggle account) or neu-seg (public, no account)")
     download.add_argument("--to", dest="folder", default=None,
-                          help="data folder (default: data/severstal in the course, /content/data/severstal on Colab)")
+                          help="data folder (default: data/severstal or data/neu-seg in the course; on Colab "
+                               "/content/data/severstal for the Kaggle data)")
     args, rest = parser.parse_known_args(argv)
     if rest and args.command not in ("bench", "gpu-check"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -84,12 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         from .report import run_report
         run_report(args.first, args.last, html_only=args.html_only)
     elif args.command == "download":
-        from .index import DatasetFormatError
-        from .kaggle_data import KaggleSetupError, default_download_dir, download_severstal
-        try:
-            print(download_severstal(args.folder or default_download_dir()).to_string())
-        except (KaggleSetupError, DatasetFormatError) as err:
-            raise SystemExit(str(err)) from None
+        download_main(args.dataset, args.folder)
     elif args.command == "bench":
         from .bench import main as bench_main
         bench_main(rest)

@@ -3,15 +3,21 @@ for readers who want the results, not notebooks.
 
 The page opens with the dataset, profile and commit, a table of contents and the provenance table of
 the figures; then each chapter follows in order with its text, tables and figures. Code cells, progress
-bars and warnings (stderr) are left out; the executed notebooks beside the page keep them. Formulas
-are typeset by MathJax, which the page loads from the web; offline they show as their TeX source.
+bars and warnings (stderr) are left out; the executed notebooks beside the page keep them.
+
+The page is one self-contained file that reads anywhere, offline too: figures are embedded, the
+formulas are converted from TeX to MathML when the page is built (``latex2mathml``; browsers render
+MathML themselves), and the page template (``templates/steelnb_offline``) loads no script or style
+from the web.
 """
 from __future__ import annotations
 
+import html
 import os
 import re
 from pathlib import Path
 
+import latex2mathml.converter
 import nbformat
 from nbconvert import HTMLExporter
 
@@ -43,6 +49,39 @@ def _report_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode
                 code.outputs = outputs
                 cells.append(code)
     return cells
+
+
+#: Formulas in markdown: display ``$$...$$`` (may span lines) or inline ``$...$`` (one line).
+_FORMULA = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", flags=re.DOTALL)
+#: Code in markdown (fenced blocks and inline spans), where a ``$`` is a dollar sign, not a formula.
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", flags=re.DOTALL)
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def formulas_to_placeholders(markdown: str, formulas: list[str]) -> str:
+    """Replace every TeX formula of ``markdown`` outside code by a placeholder word and append its MathML
+    (display or inline) to ``formulas``; the words survive the markdown renderer, and
+    :func:`placeholders_to_mathml` puts the MathML in their place in the finished HTML."""
+    def to_placeholder(match: re.Match) -> str:
+        display, inline = match.groups()
+        formulas.append(latex_to_mathml(display if display is not None else inline, display is not None))
+        return f"STEELNBFORMULA{len(formulas) - 1}X"
+    pieces = _CODE.split(markdown)
+    return "".join(_FORMULA.sub(to_placeholder, piece) if i % 2 == 0 else piece for i, piece in enumerate(pieces))
+
+
+def placeholders_to_mathml(page_html: str, formulas: list[str]) -> str:
+    """``page_html`` with each placeholder of :func:`formulas_to_placeholders` replaced by its MathML."""
+    return re.sub(r"STEELNBFORMULA(\d+)X", lambda match: formulas[int(match.group(1))], page_html)
+
+
+def latex_to_mathml(tex: str, display: bool) -> str:
+    """MathML for one TeX formula (a block for display math); the TeX itself, in a code span, when it cannot
+    be converted, so that nothing is lost."""
+    try:
+        return latex2mathml.converter.convert(tex.strip(), display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - latex2mathml raises many types; show the source instead
+        return f"<code>{html.escape(tex)}</code>"
 
 
 def _relative_links(markdown: str, source_dir: Path, page_dir: Path) -> str:
@@ -80,10 +119,15 @@ def build_html_report(executed_dir: Path, figures_dir: Path, title: str, intro: 
     report.cells = [nbformat.v4.new_markdown_cell(opening)]
     for notebook in notebooks:
         report.cells += _report_cells(notebook)
-    report.metadata = notebooks[0].metadata
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    formulas: list[str] = []
+    for cell in report.cells:
+        if cell.cell_type == "markdown":
+            cell.source = formulas_to_placeholders(cell.source, formulas)
+    report.metadata = {key: value for key, value in notebooks[0].metadata.items() if key != "widgets"}
+    exporter = HTMLExporter(template_name="steelnb_offline", extra_template_basedirs=[str(TEMPLATES)],
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(report, resources={"metadata": {"name": title}})
-    page.write_text(body, encoding="utf-8")
+    page.write_text(placeholders_to_mathml(body, formulas), encoding="utf-8")
     return page
 
 

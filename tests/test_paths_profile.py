@@ -10,6 +10,7 @@ def test_demo_fallback_says_so(monkeypatch, tmp_path, capsys, demo_root):
     monkeypatch.delenv("STEELNB_DATA", raising=False)
     monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
     monkeypatch.setattr(paths, "SEVERSTAL_DIR", tmp_path / "data" / "severstal")
+    monkeypatch.setattr(paths, "NEU_SEG_DIR", tmp_path / "data" / "neu-seg")
     monkeypatch.setattr(paths, "DEMO_IMAGES", 6)
     index = paths.load_course_dataset()
     assert index.name == "demo" and len(index) == 6
@@ -81,3 +82,12 @@ def test_empty_steelnb_data_is_an_error(monkeypatch):
     monkeypatch.setenv("STEELNB_DATA", "")
     with pytest.raises(ValueError, match="STEELNB_DATA is set but empty"):
         paths.real_data_dir()
+
+
+def test_neu_seg_in_the_course_folder_is_found_without_steelnb_data(monkeypatch, tmp_path):
+    monkeypatch.delenv("STEELNB_DATA", raising=False)
+    monkeypatch.setattr(paths, "SEVERSTAL_DIR", tmp_path / "data" / "severstal")
+    monkeypatch.setattr(paths, "NEU_SEG_DIR", tmp_path / "data" / "neu-seg")
+    assert paths.real_data_dir() is None
+    (tmp_path / "data" / "neu-seg" / "data_wenjian").mkdir(parents=True)  # where `download neu-seg` puts it
+    assert paths.real_data_dir() == tmp_path / "data" / "neu-seg"

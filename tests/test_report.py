@@ -1,4 +1,6 @@
 """The figures' provenance README: rows per file, and a partial re-run keeps the other rows."""
+import re
+
 import nbformat
 import pytest
 
@@ -47,6 +49,24 @@ def test_html_report_shows_text_figures_and_provenance_not_code(tmp_path):
     assert "secret_variable" not in html and "UserWarning" not in html
     assert "On Colab" not in html and "Text." in html  # the page is not a notebook: no Colab line
     assert "Built for a test." in html
+
+
+def test_html_report_is_one_file_with_formulas_as_mathml(tmp_path):
+    executed = tmp_path / "report"
+    executed.mkdir()
+    text = ("# 08 · Evaluation\n\nInline $p = cH + r + 1$, a price in code `costs $5 or $6`, and\n\n"
+            "$$\\mathrm{IoU} = \\frac{|P \\cap T|}{|P \\cup T|}$$\n")
+    code = nbformat.v4.new_code_cell("")
+    code.outputs = [nbformat.v4.new_output("display_data", data={"image/png": PIXEL, "text/plain": "<Figure>"})]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text), code]),
+                   executed / "08_evaluation.ipynb")
+    html = build_html_report(executed, tmp_path, "report", "").read_text()
+    assert not re.search(r"<script[^>]*\bsrc=|<link[^>]*\bhref=[\"']?https?:", html)  # nothing from the web
+    assert "import(" not in html and "mathjax" not in html.lower()
+    assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">') == 1
+    assert html.count('display="block"') == 1 and "<mfrac>" in html
+    assert "costs $5 or $6" in html and "$p" not in html and "STEELNBFORMULA" not in html
+    assert f"data:image/png;base64,{PIXEL}" in html
 
 
 def test_html_report_without_executed_notebooks_says_what_to_run(tmp_path):
