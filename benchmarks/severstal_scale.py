@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from steelnb.augment import class_shares, plan_augmented_copies
+from steelnb.bench import loader_images_per_second
 from steelnb.dataset import SteelDataset
 from steelnb.datasets import open_dataset
 from steelnb.demo import generate_demo_dataset
@@ -49,20 +50,6 @@ def timed(function, *args, **kwargs):
     start = time.perf_counter()
     result = function(*args, **kwargs)
     return result, time.perf_counter() - start
-
-
-def loader_images_per_second(dataset: SteelDataset, workers: int, images: int = 1024, batch: int = 16) -> float:
-    """Images/s a shuffled DataLoader delivers once its workers run (the first batch is not timed)."""
-    loader = DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers, drop_last=True)
-    delivered, start = 0, None
-    for batch_images, _ in loader:
-        if start is None:
-            start = time.perf_counter()
-            continue
-        delivered += len(batch_images)
-        if delivered >= images:
-            break
-    return delivered / (time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +92,8 @@ def measure(root: Path) -> int:
                      None))
     dataset = SteelDataset(index, split["train"], size=(256, 256), augment_weights=(1.0, 1.0, 1.0))
     for workers in sorted({2, os.cpu_count() or 1}):
-        rate = loader_images_per_second(dataset, workers)
+        loader = DataLoader(dataset, batch_size=16, shuffle=True, num_workers=workers, drop_last=True)
+        rate = loader_images_per_second(loader, 1024)
         target = workers == 2
         rows.append((f"DataLoader, full profile's transforms (256x256 + augmentation), {workers} workers",
                      f"{rate:.0f} img/s", ">= 200 img/s" if target else "", rate >= 200 if target else None))

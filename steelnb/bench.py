@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
-from .models import build_model
+from .models import build_model, set_memory_format
 from .precision import autocast_dtype
 from .rle import SEVERSTAL_SHAPE, rle_decode, rle_encode
 from .steps import model_step, time_calls
@@ -75,27 +77,49 @@ def data_pipeline_images_per_second(size: tuple[int, int] = (256, 256), images: 
     return count / (time.perf_counter() - start)
 
 
-def bench_model(architecture: str, backbone: str, device: torch.device, batch: int = 16, steps: int = 10,
-                warmup: int = 3, amp: bool = False) -> list[dict]:
-    """Rows (train 256x256, eval 256x256, eval 256x1600) of median / IQR seconds and images/s for one model."""
-    torch.manual_seed(0)
-    model = build_model(architecture, backbone, pretrained=False).to(device)
+#: What the speed table measures: (mode, batch, (height, width)): a training step at the paper's batch and
+#: input, and evaluation of one squashed and one full-resolution image.
+PAPER_SHAPES = (("train", 16, (256, 256)), ("eval", 1, (256, 256)), ("eval", 1, (256, 1600)))
+
+
+def bench_model(model: nn.Module, name: str, device: torch.device, shapes=PAPER_SHAPES, steps: int = 10,
+                warmup: int = 3, amp: bool = False, channels_last: bool = True) -> list[dict]:
+    """One row per (mode, batch, size) of ``shapes``: median and interquartile range of the seconds per step,
+    iterations/s and images/s of ``model`` (on ``device``), trained with SGD or evaluated on random inputs,
+    in the mixed precision of ``precision.py`` when ``amp`` and in ``channels_last`` (or the default
+    contiguous) memory format."""
+    set_memory_format(model, torch.channels_last if channels_last else torch.contiguous_format)
     params = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     dtype = autocast_dtype(device, amp) or torch.float32
     rows = []
-    for mode, n, shape in (("train", batch, (256, 256)), ("eval", 1, (256, 256)), ("eval", 1, (256, 1600))):
+    for mode, n, shape in shapes:
         images = torch.rand(n, 1, *shape, device=device)
         target = torch.randint(0, 5, (n, *shape), device=device)
         model.train(mode == "train")
         step = model_step(model, images, target, optimizer if mode == "train" else None, device, amp)
         times = time_calls(step, steps, warmup, device)
         median = float(np.median(times))
-        rows.append({"model": f"{architecture}-{backbone}", "mode": mode, "batch": n, "size": f"{shape[0]}x{shape[1]}",
+        rows.append({"model": name, "mode": mode, "batch": n, "size": f"{shape[0]}x{shape[1]}",
                      "median s": round(median, 4), "IQR s": round(float(np.subtract(*np.percentile(times, [75, 25]))), 4),
-                     "img/s": round(n / median, 2), "params M": round(params / 1e6, 1), "dtype": str(dtype)[6:],
+                     "it/s": round(1 / median, 2), "img/s": round(n / median, 2), "params M": round(params / 1e6, 1),
+                     "dtype": str(dtype)[6:], "memory format": "channels_last" if channels_last else "contiguous",
                      "device": device_name(device), "torch": torch.__version__})
     return rows
+
+
+def loader_images_per_second(loader: Iterable, images: int) -> float:
+    """Images/s a DataLoader delivers once its workers run, over about ``images`` images (the first batch,
+    which starts the workers, is not timed)."""
+    delivered, start = 0, None
+    for batch, _ in loader:
+        if start is None:
+            start = time.perf_counter()
+            continue
+        delivered += len(batch)
+        if delivered >= images:
+            break
+    return delivered / (time.perf_counter() - start) if delivered else float("nan")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,7 +143,10 @@ def main(argv: list[str] | None = None) -> None:
           f"{data_pipeline_images_per_second():.0f} img/s")
     rows = []
     for architecture, backbone in MODELS[-2:] if args.quick else MODELS:
-        rows += bench_model(architecture, backbone, device, steps=args.steps, warmup=args.warmup, amp=args.amp)
+        torch.manual_seed(0)
+        model = build_model(architecture, backbone, pretrained=False).to(device)
+        rows += bench_model(model, f"{architecture}-{backbone}", device, steps=args.steps, warmup=args.warmup,
+                            amp=args.amp)
         print(pd.DataFrame(rows[-3:]).drop(columns=["device", "torch"]).to_string(index=False, header=len(rows) == 3))
     if args.csv:
         pd.DataFrame(rows).to_csv(args.csv, index=False)

@@ -80,37 +80,23 @@ def environment() -> dict[str, str]:
 
 
 def speed_table(plan: Plan) -> pd.DataFrame:
-    """Table 1 on this device: per model and setting, training it/s and img/s, evaluation img/s."""
-    from .models import build_model, set_memory_format
-    from .steps import model_step, time_calls
+    """Table 1 on this device: for each model, with and without mixed precision and channels_last, a
+    training step's it/s and img/s and evaluation img/s at each size and batch (``bench.bench_model``)."""
+    from .bench import bench_model
+    from .models import build_model
     device, rows = _device(), []
+    shapes = (("train", plan.batches[-1], plan.speed_sizes[0]),) + tuple(
+        ("eval", batch, size) for size in plan.speed_sizes for batch in plan.batches)
     for name, architecture, backbone in PAPER_MODELS:
         torch.manual_seed(0)
         model = build_model(architecture, backbone, pretrained=False).to(device)
-        optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         for amp in (True, False):
             for channels_last in (True, False):
-                set_memory_format(model, torch.channels_last if channels_last else torch.contiguous_format)
-                row = {"model": name, "amp": amp, "channels_last": channels_last}
-                batch, (height, width) = plan.batches[-1], plan.speed_sizes[0]
-                images, target = torch.rand(batch, 1, height, width, device=device), \
-                    torch.randint(0, 5, (batch, height, width), device=device)
-                model.train()
-                seconds = float(np.median(time_calls(model_step(model, images, target, optimizer, device, amp),
-                                                     plan.steps, 1, device)))
-                row.update({"train it/s": 1 / seconds, "train img/s": batch / seconds})
-                model.eval()
-                for height, width in plan.speed_sizes:
-                    for batch in plan.batches:
-                        step = model_step(model, torch.rand(batch, 1, height, width, device=device), device=device,
-                                          amp=amp)
-                        seconds = float(np.median(time_calls(step, plan.steps, 1, device)))
-                        row[f"eval img/s {height}x{width} b{batch}"] = batch / seconds
-                rows.append(row)
-        del model, optimizer
+                rows += bench_model(model, name, device, shapes, plan.steps, 1, amp, channels_last)
+        del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    return pd.DataFrame(rows).round(1)
+    return pd.DataFrame(rows).drop(columns=["device", "torch"])
 
 
 def _course_data(plan: Plan, scratch: Path):
@@ -142,6 +128,7 @@ def loader_table(plan: Plan, scratch: Path) -> pd.DataFrame:
     all CPUs, beside the training step's img/s of DeepLabV3+ ResNet101 with mixed precision."""
     from torch.utils.data import DataLoader
 
+    from .bench import loader_images_per_second
     from .dataset import SteelDataset
     from .models import build_model
     from .steps import model_step, time_calls
@@ -153,16 +140,8 @@ def loader_table(plan: Plan, scratch: Path) -> pd.DataFrame:
     for workers in sorted({2, os.cpu_count() or 1}):
         loader = DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers,
                             pin_memory=device.type == "cuda", drop_last=True)
-        delivered, start = 0, None
-        for images, _ in loader:  # the first batch (starting the workers) is not timed
-            if start is None:
-                start = time.perf_counter()
-                continue
-            delivered += len(images)
-            if delivered >= plan.loader_images:
-                break
-        elapsed = time.perf_counter() - start if start else float("nan")
-        rows.append({"what": f"DataLoader, {workers} workers", "img/s": delivered / elapsed if delivered else np.nan})
+        rows.append({"what": f"DataLoader, {workers} workers",
+                     "img/s": loader_images_per_second(loader, plan.loader_images)})
     model = build_model("deeplabv3plus", "resnet101", index.num_classes, pretrained=False).to(device).train()
     shape = profile.input_size(index.image_shape)
     images = torch.rand(batch, 1, *shape, device=device)
