@@ -18,7 +18,6 @@ images and binary masks, into this one.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import pandas as pd
 
 from .images import IGNORE_LABEL, ImageReadError, image_size, read_gray, read_label_png
 from .index import IMAGE_SUFFIXES, DatasetFormatError, SegmentationIndex
+from .staging import move_into_place, staging_folder
 
 NEU_CLASSES: tuple[str, ...] = ("inclusion", "patches", "scratches")
 CLASS_FILE = "classes.txt"
@@ -206,20 +206,14 @@ def convert_type_folders(source: str | Path, target: str | Path, image_folder: s
     if not types:
         raise DatasetFormatError(f"{source}: expected one folder per defect type, each with {image_folder}/ "
                                  f"and {mask_folder}/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))  # ours alone: removed on failure
-    try:
-        _convert_into(work, source, types, image_folder, mask_folder)
-        work.rename(target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return target
+    with staging_folder(target, "partial") as work:
+        _convert_into(work / "data", source, types, image_folder, mask_folder)
+        return move_into_place(work / "data", target)
 
 
 def _convert_into(work: Path, source: Path, types: list[str], image_folder: str, mask_folder: str) -> None:
     """Fill ``work`` with the generic layout of ``source``'s type folders (see :func:`convert_type_folders`)."""
-    (work / "img_dir").mkdir()
+    (work / "img_dir").mkdir(parents=True)
     (work / "ann_dir").mkdir()
     written: dict[str, Path] = {}
     for label, defect_type in enumerate(types, start=1):
@@ -233,9 +227,9 @@ def _convert_into(work: Path, source: Path, types: list[str], image_folder: str,
             binary = cv2.imdecode(np.fromfile(mask_path, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
             if binary is None:
                 raise ImageReadError(f"cannot decode mask: {mask_path}")
-            if binary.shape != image_size(image_path):
-                raise ImageReadError(f"mask {mask_path} has size {binary.shape}, its image {image_path} "
-                                     f"{image_size(image_path)}")
+            shape = image_size(image_path)
+            if binary.shape != shape:
+                raise ImageReadError(f"mask {mask_path} has size {binary.shape}, its image {image_path} {shape}")
             shutil.copyfile(image_path, work / "img_dir" / (name + image_path.suffix.lower()))
             cv2.imwrite(str(work / "ann_dir" / (name + ".png")), np.where(binary > 0, label, 0).astype(np.uint8))
     (work / CLASS_FILE).write_text("\n".join(types) + "\n", encoding="utf-8")

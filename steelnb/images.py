@@ -125,8 +125,8 @@ def read_label_png(path: str | Path, num_classes: int, expected_shape: tuple[int
                 "single-channel (or palette) PNG whose pixel values are the class index, 0 = background, "
                 "1..C = the lines of classes.txt; to convert colour masks, map each colour to its index first")
         labels = rgb[..., 0]
-    elif image.mode in ("P", "L", "1"):
-        labels = np.asarray(image if image.mode != "1" else image.convert("L").point(lambda v: v // 255))
+    elif image.mode in ("P", "L", "1"):  # a 1-bit mask reads as bool: 0 and 1
+        labels = np.asarray(image)
     elif image.mode in ("LA", "PA"):
         labels = np.asarray(image)[..., 0]
     else:  # 16 or 32-bit integer masks: fine when the values are class indices

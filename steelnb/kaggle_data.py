@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +21,7 @@ from .colab import COLAB_SEVERSTAL, on_colab
 from .images import ImageReadError
 from .index import DatasetFormatError, load_severstal
 from .paths import SEVERSTAL_DIR
+from .staging import move_into_place, staging_folder
 
 COMPETITION = "severstal-steel-defect-detection"
 RULES_URL = f"https://www.kaggle.com/competitions/{COMPETITION}/rules"
@@ -198,9 +197,7 @@ def download_severstal(root: str | Path, api: Any = None) -> pd.DataFrame:
     if api is None:
         find_credentials()
         api = _kaggle_api()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{root.name}.download-", dir=root.parent))
-    try:
+    with staging_folder(root, "download") as work:
         try:
             api.competition_download_files(COMPETITION, path=str(work), quiet=False)
         except Exception as err:
@@ -215,9 +212,5 @@ def download_severstal(root: str | Path, api: Any = None) -> pd.DataFrame:
             raise KaggleSetupError(f"{archive.name} is not a complete zip file (interrupted download?); run it "
                                    "again.") from None
         table = verify_severstal(work / "data")
-        if root.is_dir():
-            root.rmdir()  # empty (checked above): make way for the verified copy
-        (work / "data").rename(root)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        move_into_place(work / "data", root)
     return table

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import shutil
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +30,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .index import DatasetFormatError
+from .staging import move_into_place, staging_folder
 
 #: The manifest: one "sha256  data_wenjian/<path>" line per file (``sha256sum -c`` reads it too).
 MANIFEST = Path(__file__).with_name("manifests") / "neu_seg.sha256"
@@ -176,10 +176,8 @@ def download_neu_seg(target: str | Path, sources: tuple[Source, ...] = SOURCES, 
         except DatasetFormatError as err:
             raise DatasetFormatError(f"{target} holds files but not the verified NEU-Seg ({err}). Move them away or "
                                      "choose another folder; nothing was changed.") from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.download-", dir=target.parent))
     problems = []
-    try:
+    with staging_folder(target, "download") as work:
         for source in sources:
             unpacked = work / "data"
             shutil.rmtree(unpacked, ignore_errors=True)
@@ -191,11 +189,6 @@ def download_neu_seg(target: str | Path, sources: tuple[Source, ...] = SOURCES, 
                 problems.append(f"{source.url}: {err}")
                 (work / "archive.zip").unlink(missing_ok=True)
                 continue
-            if target.is_dir():
-                target.rmdir()  # empty (checked above): make way for the verified copy
-            unpacked.rename(target)
-            return target
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            return move_into_place(unpacked, target)
     raise DownloadError("No source delivered a complete, verified copy of NEU-Seg; nothing was kept:\n  "
                         + "\n  ".join(problems))
