@@ -27,7 +27,7 @@ These numbers come from the SYNTHETIC demo data (made to look like Severstal's),
 Get real steel with one command (NEU-Seg: 4,470 public images, about 62 MB, no account needed):
   python -m steelnb download neu-seg
 then run `python -m steelnb` again: it finds NEU-Seg in the course's data/neu-seg folder.
-On a 2-core CPU the NEU-Seg main job takes about 16 minutes (its training budget) plus loading and scoring."""
+On a 2-core CPU the NEU-Seg main job takes 13 to 16 minutes in all (its training budget is 16 minutes)."""
 
 
 def train_main(args: argparse.Namespace) -> None:

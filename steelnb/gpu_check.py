@@ -41,6 +41,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .train import default_device, device_name
+
 #: The paper's four models: (run name, architecture, backbone).
 PAPER_MODELS = (("baseline", "baseline", "resnet101"), ("resnet101", "deeplabv3plus", "resnet101"),
                 ("densenet201", "deeplabv3plus", "densenet201"), ("efficientnet_b1", "deeplabv3plus", "efficientnet_b1"))
@@ -67,14 +69,9 @@ DRY = Plan(train_seconds=None, train_size=(32, 32), speed_sizes=((32, 32), (32, 
            steps=1, loader_images=8, max_images=20)
 
 
-def _device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-
 def environment() -> dict[str, str]:
     """The machine the check ran on: GPU (or CPU), CPUs, torch, CUDA and cuDNN versions."""
-    from .train import device_name
-    return {"device": device_name(_device()), "CPUs": str(os.cpu_count()), "torch": torch.__version__,
+    return {"device": device_name(default_device()), "CPUs": str(os.cpu_count()), "torch": torch.__version__,
             "CUDA": str(torch.version.cuda), "cuDNN": str(torch.backends.cudnn.version()),
             "python": platform.python_version()}
 
@@ -84,7 +81,7 @@ def speed_table(plan: Plan) -> pd.DataFrame:
     training step's it/s and img/s and evaluation img/s at each size and batch (``bench.bench_model``)."""
     from .bench import bench_model
     from .models import build_model
-    device, rows = _device(), []
+    device, rows = default_device(), []
     shapes = (("train", plan.batches[-1], plan.speed_sizes[0]),) + tuple(
         ("eval", batch, size) for size in plan.speed_sizes for batch in plan.batches)
     for name, architecture, backbone in PAPER_MODELS:
@@ -135,7 +132,7 @@ def loader_table(plan: Plan, scratch: Path) -> pd.DataFrame:
     index, split, profile = _course_data(plan, scratch)
     dataset = SteelDataset(index, split["train"], size=profile.input_size(index.image_shape),
                            augment_weights=(1.0, 1.0, 1.0))
-    device, batch = _device(), plan.batches[-1]
+    device, batch = default_device(), plan.batches[-1]
     rows = []
     for workers in sorted({2, os.cpu_count() or 1}):
         loader = DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers,
@@ -200,7 +197,7 @@ def smp_table(plan: Plan, scratch: Path) -> pd.DataFrame:
     if importlib.util.find_spec("segmentation_models_pytorch") is None or not script.is_file():
         return pd.DataFrame([{"skipped": "segmentation-models-pytorch is not installed (or benchmarks/ is missing)"}])
     csv = scratch / "smp.csv"
-    arguments = ["--device", _device().type, "--csv", str(csv)]
+    arguments = ["--device", default_device().type, "--csv", str(csv)]
     if plan is DRY:
         arguments += ["--encoders", "resnet18", "--repeats", "1", "--warmup", "0", "--batch", "2", "--size", "32"]
     subprocess.run([sys.executable, str(script), *arguments], check=True)
