@@ -17,9 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SUMMARY = re.compile(r"test mIoU (?P<miou>[\d.]+) \(all-empty (?P<empty>[\d.]+)\) \| defect mIoU (?P<defect>[\d.]+) \| "
-                     r"Dice (?P<dice>[\d.]+) \| class-mean defect IoU (?P<class_iou>[\d.]+|nan) \| "
-                     r"dataset mIoU with background (?P<dataset>[\d.]+)")
+from steelnb.evaluation.score_line import ScoreLine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,18 +37,19 @@ def main(argv: list[str] | None = None) -> int:
     if done.returncode != 0:
         print(done.stdout[-3000:], done.stderr[-3000:], sep="\n")
         return 1
-    match = SUMMARY.search(done.stdout.strip().splitlines()[-1])
-    if match is None:
-        print("no summary line at the end of the output:", done.stdout[-1000:])
+    try:
+        scores = ScoreLine.parse(done.stdout.strip().splitlines()[-1])
+    except ValueError:
+        print("no score line at the end of the output:", done.stdout[-1000:])
         return 1
-    scores = {key: float(value) for key, value in match.groupdict().items()}
     epochs = re.search(r"-> (\d+) epoch", done.stdout)
-    print(f"| {minutes:.1f} min | {epochs.group(1) if epochs else '?'} | {scores['miou']:.3f} ({scores['empty']:.3f}) | "
-          f"{scores['defect']:.3f} | {scores['dice']:.3f} | {scores['class_iou']:.3f} | {scores['dataset']:.3f} |")
+    print(f"| {minutes:.1f} min | {epochs.group(1) if epochs else '?'} | {scores.miou:.3f} ({scores.all_empty_miou:.3f}) | "
+          f"{scores.miou_defects:.3f} | {scores.dice:.3f} | {scores.class_iou_defects:.3f} | {scores.dataset_miou:.3f} |")
     checks = [("wall time", minutes, args.max_minutes, minutes <= args.max_minutes),
-              ("test mIoU", scores["miou"], args.min_miou, scores["miou"] >= args.min_miou),
-              ("defect mIoU", scores["defect"], args.min_defect_miou, scores["defect"] >= args.min_defect_miou),
-              ("class-mean defect IoU", scores["class_iou"], args.min_class_iou, scores["class_iou"] >= args.min_class_iou)]
+              ("test mIoU", scores.miou, args.min_miou, scores.miou >= args.min_miou),
+              ("defect mIoU", scores.miou_defects, args.min_defect_miou, scores.miou_defects >= args.min_defect_miou),
+              ("class-mean defect IoU", scores.class_iou_defects, args.min_class_iou,
+               scores.class_iou_defects >= args.min_class_iou)]
     for name, value, target, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'} {name} {value:.3f} (target {target})")
     return 0 if all(ok for *_, ok in checks) else 1

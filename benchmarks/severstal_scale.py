@@ -32,15 +32,15 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from steelnb.augment import class_shares, plan_augmented_copies
-from steelnb.bench import loader_images_per_second
-from steelnb.dataset import SteelDataset
-from steelnb.datasets import open_dataset
-from steelnb.demo import generate_demo_dataset
+from steelnb.course.bench import loader_images_per_second
+from steelnb.data.augment import class_shares, plan_augmented_copies
+from steelnb.data.demo import generate_demo_dataset
+from steelnb.data.layouts import open_dataset
+from steelnb.data.split import stratified_split
+from steelnb.data.torch_dataset import SteelDataset
 from steelnb.models import build_model
-from steelnb.split import stratified_split
-from steelnb.steps import model_step, time_calls
-from steelnb.train import device_name
+from steelnb.training.device import device_name
+from steelnb.training.timing import model_step, time_calls
 
 SEVERSTAL_TRAIN_IMAGES = 12_568
 

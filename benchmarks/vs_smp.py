@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from steelnb.bench import data_pipeline_images_per_second
+from steelnb.course.bench import data_pipeline_images_per_second
 from steelnb.models import build_model
-from steelnb.steps import model_step
-from steelnb.train import device_name
+from steelnb.training.device import device_name
+from steelnb.training.timing import model_step
 
 #: smp's name for the same encoder (smp 0.6 has MobileNetV3 only through timm).
 SMP_ENCODERS = {"resnet18": "resnet18", "efficientnet_b1": "efficientnet-b1",

@@ -4,9 +4,9 @@
 demo data, trains DeepLabV3+ with the profile's settings (resuming if interrupted), scores the
 test split beside the all-empty prediction, saves learning curves and predictions as PNG, and ends
 with one line of test scores at the original resolution. ``report`` runs every notebook in order
-(see ``report.py``). ``gpu-check OUT`` runs the paper's path on a GPU in one command of at most 8
-minutes (see ``gpu_check.py``). ``download [severstal|neu-seg]`` fetches and checks real steel data
-(``kaggle_data.py``, ``neu_seg_data.py``).
+(see ``course/report.py``). ``gpu-check OUT`` runs the paper's path on a GPU in one command of at most 8
+minutes (see ``course/gpu_check.py``). ``download [severstal|neu-seg]`` fetches and checks real steel data
+(``data/download/kaggle.py``, ``data/download/neu_seg.py``).
 """
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import argparse
 import time
 from pathlib import Path
 
-from .distributed import init_from_env
-from .experiment import course_split, results_table, run_experiment
-from .figures import curves_figure, prediction_figure
-from .paths import load_course_dataset
-from .plots import save_figure
-from .profile import current_profile
+from .course.experiment import results_table
+from .course.figures import curves_figure, prediction_figure
+from .course.plots import save_figure
+from .course.runs import RUNS, train_run
+from .course.setup import course_setup
+from .training.distributed import init_from_env
 
 #: What a run on the synthetic demo data ends with, just above its score line.
 DEMO_NOTICE = """\
@@ -33,28 +33,28 @@ On a 2-core CPU the NEU-Seg main job takes 13 to 16 minutes in all (its training
 def train_main(args: argparse.Namespace) -> None:
     """Train and evaluate one model; print the results table, where the figures went and the score line.
 
-    Under ``torchrun --nproc_per_node=N -m steelnb train`` the N processes share the training
-    (``distributed.py``); rank 0 prints, writes checkpoints and figures.
+    It trains the course's run of ``args.architecture`` (chapter 05's DeepLabV3+ or chapter 04's baseline,
+    ``course/runs.py``), so a finished notebook run is reloaded here and the other way round. Under
+    ``torchrun --nproc_per_node=N -m steelnb train`` the N processes share the training
+    (``training/distributed.py``); rank 0 prints, writes checkpoints and figures.
     """
     start = time.perf_counter()
     world = init_from_env()
-    profile = current_profile()
-    index = load_course_dataset(verbose=world.is_main)
-    split = course_split(index, profile)
-    backbone = args.backbone or profile.backbone("resnet101")
-    budget = f"{profile.time_budget_s / 60:.0f}-minute training budget" if profile.time_budget_s else \
-        f"{profile.epochs} epochs"
+    profile, index, split = course_setup(verbose=world.is_main)
+    name = next(spec.name for spec in RUNS.values()
+                if spec.architecture == args.architecture and spec.paper_backbone == "resnet101" and not spec.overrides)
+    backbone = args.backbone or profile.backbone(RUNS[name].paper_backbone)
+    run_name = name if args.backbone is None else f"{args.architecture}-{backbone}"
+    overrides = {}
+    if args.epochs:
+        run_name += f"-{args.epochs}epochs"
+        overrides = {"epochs": args.epochs, "time_budget_s": None}
     if world.is_main:
-        print(f"Profile {profile.name}: {args.architecture} on {backbone}, {budget}, "
-              f"{len(split['train'])}/{len(split['val'])}/{len(split['test'])} train/val/test images"
+        length = f"{args.epochs} epochs" if args.epochs else profile.training_length()
+        print(f"Run {run_name!r}: {args.architecture} on {backbone}, {length}"
               + (f", {world.size} processes." if world.size > 1 else "."))
-    overrides = {"epochs": args.epochs, "time_budget_s": None} if args.epochs else {}
-    # the run is shared with the notebooks (chapter 05 or 04) when it trains the same model
-    name = {"deeplabv3plus": "resnet101", "baseline": "baseline"}[args.architecture] if args.backbone is None \
-        else f"{args.architecture}-{backbone}"
-    name += f"-{args.epochs}epochs" if args.epochs else ""
-    result = run_experiment(name, index, split, profile, args.architecture, backbone, progress=world.is_main,
-                            **overrides)
+    result = train_run(name, index, split, profile, progress=world.is_main, backbone=backbone, run_name=run_name,
+                       **overrides)
     if not world.is_main:
         return
     print(results_table([result]).T.to_string())
@@ -65,17 +65,17 @@ def train_main(args: argparse.Namespace) -> None:
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if index.name == "demo":
         print(DEMO_NOTICE)
-    print(result.summary_line())
+    print(result.score_line())
 
 
 def download_main(dataset: str, folder: str | None) -> None:
     """Download and check ``dataset`` ("severstal" or "neu-seg") into ``folder`` (default: the course's
     ``data/`` folder), then print the line that makes the course use it; errors end the command with
     their message."""
-    from .index import DatasetFormatError
-    from .kaggle_data import KaggleSetupError, default_download_dir, download_severstal
-    from .neu_seg_data import ATTRIBUTION, DownloadError, download_neu_seg, read_manifest
-    from .paths import NEU_SEG_DIR
+    from .data.download.kaggle import KaggleSetupError, download_severstal
+    from .data.download.neu_seg import ATTRIBUTION, DownloadError, download_neu_seg, read_manifest
+    from .data.index import DatasetFormatError
+    from .data.locations import NEU_SEG_DIR, severstal_dir
     try:
         if dataset == "neu-seg":
             print(ATTRIBUTION)
@@ -83,7 +83,7 @@ def download_main(dataset: str, folder: str | None) -> None:
             print(f"NEU-Seg is complete and verified in {root} ({len(read_manifest()):,} files checked against "
                   "their SHA-256).")
         else:
-            root = Path(folder or default_download_dir())
+            root = Path(folder or severstal_dir())
             print(download_severstal(root).to_string())
     except (KaggleSetupError, DatasetFormatError, DownloadError) as err:
         raise SystemExit(str(err)) from None
@@ -119,15 +119,15 @@ def main(argv: list[str] | None = None) -> None:
     if rest and args.command not in ("bench", "gpu-check"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "report":
-        from .report import run_report
+        from .course.report import run_report
         run_report(args.first, args.last, html_only=args.html_only)
     elif args.command == "download":
         download_main(args.dataset, args.folder)
     elif args.command == "bench":
-        from .bench import main as bench_main
+        from .course.bench import main as bench_main
         bench_main(rest)
     elif args.command == "gpu-check":
-        from .gpu_check import main as gpu_check_main
+        from .course.gpu_check import main as gpu_check_main
         raise SystemExit(gpu_check_main(rest))
     else:
         train_main(args)

@@ -1,11 +1,24 @@
-"""On/off switches read from the environment (``STEELNB_SMOKE``, ``STEELNB_OFFLINE``), one rule for all.
+"""Where the course runs: its folder, Colab or not, where runs go, and the on/off switches.
 
-A switch set to a word it does not know is an error, not "off": ``STEELNB_SMOKE=ture`` must not quietly
-start a 16-minute run.
+* ``PROJECT_ROOT``: the course folder (``STEELNB_HOME`` moves it).
+* :func:`on_colab` and :func:`runs_root`: on Colab, with Google Drive mounted, runs and checkpoints go to
+  the course folder on Drive, so that they survive a disconnect. The notebooks and a ``!python -m steelnb``
+  started from them agree, because both read the same mount and nothing is written into ``os.environ``.
+* :func:`switch_is_on` (``STEELNB_SMOKE``, ``STEELNB_OFFLINE``): one rule for every on/off variable. A switch
+  set to a word it does not know is an error, not "off": ``STEELNB_SMOKE=ture`` must not quietly start a
+  16-minute run.
 """
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(os.environ.get("STEELNB_HOME", Path(__file__).resolve().parents[1]))
+#: Where Colab mounts Google Drive, the course folder on it, and the runs kept there.
+DRIVE_MOUNT = Path("/content/drive")
+DRIVE_COURSE = DRIVE_MOUNT / "MyDrive" / "steelnb"
+DRIVE_RUNS = DRIVE_COURSE / "runs"
 
 #: How an on/off environment variable may be written.
 ON_WORDS, OFF_WORDS = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
@@ -23,3 +36,25 @@ def switch_is_on(name: str) -> bool:
         return value in ON_WORDS
     raise ValueError(f"{name}={os.environ[name]!r}: use one of {', '.join(ON_WORDS)} to switch it on, or "
                      f"{', '.join(w for w in OFF_WORDS if w)} (or unset it) to switch it off")
+
+
+def on_colab() -> bool:
+    """Whether this Python runs in a Google Colab runtime: its notebook kernel, or a process started from it
+    (``!python -m steelnb``), which inherits Colab's ``COLAB_RELEASE_TAG`` variable."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def drive_mounted() -> bool:
+    """Whether Google Drive is mounted at ``DRIVE_MOUNT`` (its ``MyDrive`` folder exists)."""
+    return (DRIVE_MOUNT / "MyDrive").is_dir()
+
+
+def runs_root() -> Path:
+    """The folder that holds every profile's runs: ``STEELNB_RUNS`` when set; on Colab with Google Drive
+    mounted, ``DRIVE_RUNS``; else ``runs/`` in the course folder."""
+    chosen = os.environ.get("STEELNB_RUNS")
+    if chosen:
+        return Path(chosen)
+    if on_colab() and drive_mounted():
+        return DRIVE_RUNS
+    return PROJECT_ROOT / "runs"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from steelnb.demo import generate_demo_dataset
+from steelnb.data.demo import generate_demo_dataset
 
 os.environ.setdefault("STEELNB_OFFLINE", "1")  # never try to download weights in tests
 

@@ -1,6 +1,7 @@
 """Runs that know their data, checkpoints that survive a kill at any point, one trainer per run folder,
 and resumes that repeat the run bit for bit with DataLoader workers too."""
 import os
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -8,14 +9,16 @@ import pytest
 import torch
 from toy_data import bright_squares
 
-import steelnb.checkpoint as checkpoint_module
-from steelnb.checkpoint import RunCheckpoints, RunFolderBusyError, hold_run_folder, load_checkpoint, save_atomic
-from steelnb.dataset import SteelDataset
-from steelnb.datasets import open_dataset
-from steelnb.experiment import course_split, run_experiment
+import steelnb.training.checkpoint as checkpoint_module
+from steelnb.course.experiment import run_experiment
+from steelnb.course.profile import CPU_RECIPE, Profile
+from steelnb.course.setup import course_split
+from steelnb.data.layouts import open_dataset
+from steelnb.data.torch_dataset import SteelDataset
 from steelnb.models import build_model
-from steelnb.profile import CPU_RECIPE, Profile
-from steelnb.train import DataMismatchError, TrainConfig, fit
+from steelnb.training.checkpoint import RunCheckpoints, RunFolderBusyError, hold_run_folder, load_checkpoint, save_atomic
+from steelnb.training.config import TrainConfig
+from steelnb.training.loop import DataMismatchError, fit
 
 
 def _model():
@@ -41,20 +44,23 @@ def _generic(root, n_images: int, classes: tuple[str, ...], seed: int):
 
 
 def _profile(tmp_path):
-    return Profile(name="test", max_images=None, epochs=1, batch_size=4, image_size=(32, 32), paper_backbones=False,
-                   figures_dir=tmp_path / "fig", runs_dir=tmp_path / "runs", recipe=dict(CPU_RECIPE, warmup_iters=1))
+    return Profile(name="test", max_images=None, image_size=(32, 32), paper_backbones=False,
+                   figures_dir=tmp_path / "fig", runs_dir=tmp_path / "runs",
+                   recipe=replace(CPU_RECIPE, epochs=1, batch_size=4, warmup_iters=1))
 
 
 @pytest.mark.parametrize("classes", [("crack", "pit"), ("crack", "pit", "rust")])
 def test_another_dataset_in_a_folder_of_the_same_name_is_refused(tmp_path, classes):
     profile = _profile(tmp_path)
     first = open_dataset(_generic(tmp_path / "a" / "steel", 20, ("crack", "pit"), seed=0))
-    run_experiment("run", first, course_split(first, profile), profile, pretrained=False, progress=False)
+    run_experiment("run", first, course_split(first, profile), profile, "deeplabv3plus", "resnet18", pretrained=False,
+                   progress=False)
     # another data set, also in a folder called "steel": same class names, or one class more
     second = open_dataset(_generic(tmp_path / "b" / "steel", 24, classes, seed=1))
     assert second.name == first.name
     with pytest.raises(DataMismatchError, match=r"a/steel.*20 images.*b/steel.*24 images"):
-        run_experiment("run", second, course_split(second, profile), profile, pretrained=False, progress=False)
+        run_experiment("run", second, course_split(second, profile), profile, "deeplabv3plus", "resnet18",
+                       pretrained=False, progress=False)
 
 
 def test_fingerprint_follows_names_count_and_ids_not_the_folder(tmp_path):

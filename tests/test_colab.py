@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from steelnb.colab import colab_badge, install_cell, prepare_colab, runtime_summary
-from steelnb.profile import current_profile
+from steelnb import env
+from steelnb.course.colab import colab_badge, install_cell, prepare_colab, runtime_summary
+from steelnb.course.profile import current_profile
+from steelnb.data import locations
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -26,24 +28,54 @@ def _fake_colab(monkeypatch):
     return mounted
 
 
+def _drive_at(monkeypatch, tmp_path):
+    """Point the course's Drive paths into ``tmp_path`` (a mount creates ``MyDrive``)."""
+    monkeypatch.setattr(env, "DRIVE_MOUNT", tmp_path / "drive")
+    monkeypatch.setattr(env, "DRIVE_RUNS", tmp_path / "drive" / "MyDrive" / "steelnb" / "runs")
+    for name in ("STEELNB_RUNS", "STEELNB_DATA", "COLAB_RELEASE_TAG"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "drive" / "MyDrive"
+
+
 def test_off_colab_nothing_changes(monkeypatch, tmp_path):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    monkeypatch.delenv("STEELNB_RUNS", raising=False)
-    assert prepare_colab(tmp_path / "runs") is None
-    assert "STEELNB_RUNS" not in os.environ and not (tmp_path / "runs").exists()
+    _drive_at(monkeypatch, tmp_path)
+    environment = dict(os.environ)
+    assert prepare_colab() is None
+    assert dict(os.environ) == environment and not (tmp_path / "drive").exists()
+    assert env.runs_root() == env.PROJECT_ROOT / "runs"
 
 
 def test_on_colab_runs_and_checkpoints_go_to_drive(monkeypatch, tmp_path):
     mounted = _fake_colab(monkeypatch)
-    monkeypatch.setenv("STEELNB_RUNS", str(tmp_path / "elsewhere"))  # restored after the test
+    my_drive = _drive_at(monkeypatch, tmp_path)
+
+    def mount(folder):
+        mounted.append(folder)
+        my_drive.mkdir(parents=True)
+    monkeypatch.setattr(sys.modules["google.colab"].drive, "mount", mount)
     monkeypatch.setenv("STEELNB_PROFILE", "default")
-    monkeypatch.setenv("STEELNB_DATA", "")  # restored after the test
-    monkeypatch.delenv("STEELNB_DATA")
-    runs = prepare_colab(tmp_path / "MyDrive" / "steelnb" / "runs", kaggle_data=tmp_path / "no-download")
-    assert mounted == ["/content/drive"]
-    assert runs.is_dir() and os.environ["STEELNB_RUNS"] == str(runs) and "STEELNB_DATA" not in os.environ
+    environment = dict(os.environ)
+    runs = prepare_colab()
+    assert mounted == [str(tmp_path / "drive")]
+    assert runs == env.DRIVE_RUNS and runs.is_dir() and dict(os.environ) == environment  # nothing written there
     assert current_profile().runs_dir == runs / "default"  # where fit() writes last.pt and previous.pt
     assert str(runs / "default") in runtime_summary()
+    assert prepare_colab() == runs and len(mounted) == 1  # mounted once
+
+
+def test_a_command_started_from_a_colab_notebook_uses_the_same_runs_and_data(monkeypatch, tmp_path):
+    # `!python -m steelnb` runs in a child process: no google.colab module, but Colab's variable and the mount
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    my_drive = _drive_at(monkeypatch, tmp_path)
+    my_drive.mkdir(parents=True)
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab_20261130")
+    monkeypatch.setattr(locations, "COLAB_SEVERSTAL", tmp_path / "content" / "data" / "severstal")
+    (tmp_path / "content" / "data" / "severstal").mkdir(parents=True)
+    (tmp_path / "content" / "data" / "severstal" / "train.csv").write_text("ImageId,ClassId,EncodedPixels\n")
+    assert prepare_colab() == env.DRIVE_RUNS  # no mount attempted: the notebook's is used
+    assert env.runs_root() == env.DRIVE_RUNS
+    assert locations.real_data_dir() == locations.severstal_dir() == tmp_path / "content" / "data" / "severstal"
 
 
 def test_runtime_summary_names_the_profile_and_its_times(monkeypatch):
@@ -56,13 +88,12 @@ def test_runtime_summary_names_the_profile_and_its_times(monkeypatch):
 
 def test_on_colab_the_downloaded_kaggle_data_is_used(monkeypatch, tmp_path):
     _fake_colab(monkeypatch)
-    monkeypatch.setenv("STEELNB_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("STEELNB_DATA", "")  # restored after the test
-    monkeypatch.delenv("STEELNB_DATA")
+    _drive_at(monkeypatch, tmp_path)
+    monkeypatch.setattr(locations, "COLAB_SEVERSTAL", tmp_path / "severstal")
+    assert locations.real_data_dir() != tmp_path / "severstal"  # not downloaded yet
     (tmp_path / "severstal").mkdir()
     (tmp_path / "severstal" / "train.csv").write_text("ImageId,ClassId,EncodedPixels\n")
-    prepare_colab(tmp_path / "runs", kaggle_data=tmp_path / "severstal")
-    assert os.environ["STEELNB_DATA"] == str(tmp_path / "severstal")
+    assert locations.real_data_dir() == tmp_path / "severstal" and "STEELNB_DATA" not in os.environ
 
 
 def test_every_chapter_has_the_badge_and_the_install_cell_first():
@@ -73,7 +104,7 @@ def test_every_chapter_has_the_badge_and_the_install_cell_first():
         cells = json.loads(path.read_text())["cells"]
         assert colab_badge(path.name) in "".join(cells[0]["source"]), path.name
         first_code = next(cell for cell in cells if cell["cell_type"] == "code")
-        assert "".join(first_code["source"]) == install_cell(), f"{path.name}: run python -m steelnb.colab"
+        assert "".join(first_code["source"]) == install_cell(), f"{path.name}: run python -m steelnb.course.colab"
 
 
 def _run_install_cell(monkeypatch, tmp_path, repo_url="", on_colab=True):

@@ -6,12 +6,16 @@ from torch import nn
 from torch.utils.data import Dataset
 from toy_data import bright_squares
 
-import steelnb.train as train_module
-from steelnb.checkpoint import load_checkpoint
-from steelnb.distributed import World
+import steelnb.training.distributed as distributed_module
+import steelnb.training.loop as train_module
+from steelnb.course.profile import current_profile
 from steelnb.models import build_model
-from steelnb.profile import current_profile
-from steelnb.train import TrainConfig, fit, make_grad_scaler, make_loaders, parallel_model, prepare_device, seed_epoch
+from steelnb.training.checkpoint import load_checkpoint
+from steelnb.training.config import TrainConfig
+from steelnb.training.device import prepare_device
+from steelnb.training.distributed import World, parallel_model
+from steelnb.training.loop import fit, make_loaders, seed_epoch
+from steelnb.training.precision import make_grad_scaler
 
 CUDA, CPU = torch.device("cuda", 0), torch.device("cpu")
 
@@ -88,7 +92,7 @@ class _FakeDDP(nn.Module):
 
 
 def test_sync_batchnorm_on_gpus_under_torchrun_only(monkeypatch):
-    monkeypatch.setattr(train_module, "DistributedDataParallel", _FakeDDP)
+    monkeypatch.setattr(distributed_module, "DistributedDataParallel", _FakeDDP)
     active = _ActiveWorld(rank=0, size=2)
 
     def batch_norms(model):
@@ -115,4 +119,4 @@ def test_a_gpu_machine_gets_the_full_profile(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     profile = current_profile()
     assert profile.name == "full" and profile.paper_backbones and profile.image_size == (256, 256)
-    assert profile.batch_size == 16 and profile.recipe["num_workers"] >= 1 and profile.recipe["optimizer"] == "sgd"
+    assert profile.recipe.batch_size == 16 and profile.recipe.num_workers >= 1 and profile.recipe.optimizer == "sgd"

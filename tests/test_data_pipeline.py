@@ -2,17 +2,17 @@ import numpy as np
 import pytest
 import torch
 
-from steelnb.augment import (
+from steelnb.data.augment import (
     apply_joint,
     augmentation_probabilities,
     class_shares,
     plan_augmented_copies,
     random_choice_transform,
 )
-from steelnb.dataset import SteelDataset
-from steelnb.datasets import open_dataset
-from steelnb.demo import generate_demo_dataset
-from steelnb.split import class_combination_keys, stratified_split
+from steelnb.data.demo import generate_demo_dataset
+from steelnb.data.layouts import open_dataset
+from steelnb.data.split import class_combination_keys, stratified_split
+from steelnb.data.torch_dataset import SteelDataset
 
 
 def test_demo_generator_is_deterministic_and_mirrors_the_paper(tmp_path, demo_root):
@@ -23,7 +23,7 @@ def test_demo_generator_is_deterministic_and_mirrors_the_paper(tmp_path, demo_ro
     assert 0.35 < (~presence.any(axis=1)).mean() < 0.6  # about half defect-free
     counts = presence.sum(axis=0)
     assert counts[2] == counts.max() and counts[1] == counts.min()  # class 3 most, class 2 least frequent
-    from steelnb.stats import class_statistics
+    from steelnb.data.stats import class_statistics
     stats = class_statistics(index)
     assert stats.loc[1, "segments_per_image"] > 3  # class 1 fragmented into many dots
     assert stats.loc[4, "median_segment_px"] > 10 * stats.loc[1, "median_segment_px"]  # class 4 large
@@ -96,7 +96,7 @@ def test_joint_transforms_keep_mask_labels_and_alignment():
 def test_dataset_modes(demo_root):
     index = open_dataset(demo_root)
     ids = index.image_ids[:4]
-    image, mask = SteelDataset(index, ids, mode="resize")[0]
+    image, mask = SteelDataset(index, ids, mode="resize", size=(256, 256))[0]
     assert image.shape == (1, 256, 256) and mask.shape == (256, 256)
     assert image.dtype == torch.float32 and 0 <= image.min() and image.max() <= 1 and mask.dtype == torch.int64
     image, mask = SteelDataset(index, ids, size=None)[0]
@@ -107,13 +107,13 @@ def test_dataset_modes(demo_root):
     image, mask = SteelDataset(index, ids, mode="crop", size=(128, 800), crop_width=256, augment_weights=(1, 1, 1))[-1]
     assert image.shape == (1, 128, 256) and mask.shape == (128, 256)
     with pytest.raises(ValueError, match="empty split"):
-        SteelDataset(index, [])
+        SteelDataset(index, [], size=(256, 256))
 
 
 def test_dataset_with_augmentation_adds_copies(demo_root):
     index = open_dataset(demo_root)
-    plain = SteelDataset(index, index.image_ids)
-    augmented = SteelDataset(index, index.image_ids, augment_weights=(1, 1, 1), seed=0)
+    plain = SteelDataset(index, index.image_ids, size=(256, 256))
+    augmented = SteelDataset(index, index.image_ids, size=(256, 256), augment_weights=(1, 1, 1), seed=0)
     assert len(augmented) > len(plain)
     assert augmented.label_presence().shape == (len(augmented), 5)
     image, mask = augmented[len(augmented) - 1]

@@ -9,9 +9,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from toy_data import bright_squares
 
-from steelnb.checkpoint import load_checkpoint
 from steelnb.models import build_model
-from steelnb.train import TrainConfig, fit
+from steelnb.training.checkpoint import load_checkpoint
+from steelnb.training.config import TrainConfig
+from steelnb.training.loop import fit
 
 # SGD, not Adam: a wrong gradient scale (summed instead of averaged over ranks) changes the losses
 CONFIG = TrainConfig(epochs=3, batch_size=8, loss="ce", optimizer="sgd", lr=0.02, amp=False)

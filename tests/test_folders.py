@@ -3,10 +3,10 @@ import cv2
 import numpy as np
 import pytest
 
-from steelnb.datasets import open_dataset
-from steelnb.folders import convert_type_folders
-from steelnb.images import ImageReadError
-from steelnb.index import DatasetFormatError
+from steelnb.data.folders import convert_type_folders
+from steelnb.data.images import ImageReadError
+from steelnb.data.index import DatasetFormatError
+from steelnb.data.layouts import open_dataset
 
 
 def _write(path, array):
@@ -122,7 +122,7 @@ def test_empty_train_csv_is_named(tmp_path):
 
 
 def test_example_figure_with_seven_classes_and_mixed_sizes():
-    from steelnb.plots import plot_examples
+    from steelnb.course.plots import plot_examples
     rows = [{"image": np.zeros((20, 20), np.uint8), "ground truth": np.full((20, 20), 7, np.uint8)},
             {"image": np.zeros((10, 40), np.uint8), "ground truth": np.zeros((10, 40), np.uint8)}]
     fig = plot_examples(rows, [f"c{i}" for i in range(1, 8)])

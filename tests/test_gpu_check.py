@@ -1,4 +1,5 @@
 """The one-command GPU check, exercised where there is no GPU: its dry run, its time limits, its refusals."""
+import importlib.util
 import os
 import sys
 import time
@@ -6,7 +7,7 @@ import time
 import pandas as pd
 import pytest
 
-from steelnb import gpu_check
+from steelnb.course import gpu_check
 
 
 def test_dry_run_runs_every_stage_and_writes_one_page(tmp_path):
@@ -27,6 +28,11 @@ def test_dry_run_runs_every_stage_and_writes_one_page(tmp_path):
     assert train["all-empty mIoU"].between(0, 1).all() and (train["weights"] == "random init").all()
     loader = pd.read_csv(tmp_path / "loader.csv")
     assert loader["what"].str.contains("2 workers").any() and loader["what"].str.contains("training step").any()
+    smp = pd.read_csv(tmp_path / "smp.csv")  # the comparison script is found from the installed package
+    if importlib.util.find_spec("segmentation_models_pytorch") is None:
+        assert "not installed" in smp["skipped"].iloc[0]
+    else:
+        assert "skipped" not in smp.columns and len(smp) >= 1
 
 
 def test_a_stage_over_its_budget_is_stopped_with_its_workers(tmp_path):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from steelnb.datasets import open_dataset
-from steelnb.images import ImageReadError, read_gray, read_label_png
+from steelnb.data.images import ImageReadError, read_gray, read_label_png
+from steelnb.data.layouts import open_dataset
 
 
 def _labels() -> np.ndarray:

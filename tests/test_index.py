@@ -2,11 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steelnb.datasets import open_dataset
-from steelnb.images import ImageReadError
-from steelnb.index import DatasetFormatError, load_severstal
-from steelnb.rle import RLEError, rle_encode
-from steelnb.stats import class_statistics, defect_free_share
+from steelnb.data.images import ImageReadError
+from steelnb.data.index import DatasetFormatError
+from steelnb.data.layouts import open_dataset
+from steelnb.data.rle import RLEError, rle_encode
+from steelnb.data.severstal import load_severstal
+from steelnb.data.stats import class_statistics, defect_free_share
 
 
 def _write_dataset(root, rows, images):

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steelnb import kaggle_data
-from steelnb.index import DatasetFormatError
-from steelnb.kaggle_data import (
+from steelnb.data.download import kaggle as kaggle_data
+from steelnb.data.download.kaggle import (
     COMPETITION,
     RULES_URL,
     TOKEN_URL,
@@ -25,6 +24,7 @@ from steelnb.kaggle_data import (
     find_credentials,
     verify_severstal,
 )
+from steelnb.data.index import DatasetFormatError
 
 
 @pytest.fixture

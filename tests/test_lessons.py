@@ -1,7 +1,7 @@
 """The notebooks' demonstrations and answer checks."""
 import numpy as np
 
-from steelnb.lessons import (
+from steelnb.course.lessons import (
     check_copy_probability,
     check_dilated_extent,
     check_image_miou,

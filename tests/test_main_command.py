@@ -1,12 +1,13 @@
 """``python -m steelnb``, the README's main command, end to end in the smoke profile on a fresh home."""
+import math
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-SUMMARY = re.compile(r"^test mIoU (\d\.\d{3}) \(all-empty (\d\.\d{3})\) \| defect mIoU \d\.\d{3} \| Dice \d\.\d{3} \| "
-                     r"class-mean defect IoU (\d\.\d{3}|nan) \| dataset mIoU with background \d\.\d{3}$")
+import pytest
+
+from steelnb.evaluation.score_line import ScoreLine
 
 
 def test_main_command_trains_scores_and_ends_with_the_summary_line(tmp_path):
@@ -18,10 +19,20 @@ def test_main_command_trains_scores_and_ends_with_the_summary_line(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
-    match = SUMMARY.match(lines[-1])
-    assert match, lines[-1]
+    scores = ScoreLine.parse(lines[-1])
+    assert 0 <= scores.miou <= 1 and 0 <= scores.all_empty_miou <= 1
     assert (tmp_path / "home" / "runs" / "smoke" / "figures" / "main_predictions.png").is_file()
     assert (tmp_path / "home" / "runs" / "smoke" / "demo" / "resnet101" / "best.pt").is_file()
     notice = "\n".join(lines[-7:-1])  # just above the score line
     assert "SYNTHETIC" in notice and "python -m steelnb download neu-seg" in notice and "minutes" in notice
 
+
+
+def test_the_score_line_prints_what_it_parses_and_refuses_other_lines():
+    line = ("test mIoU 0.809 (all-empty 0.405) | defect mIoU 0.688 | Dice 0.908 | class-mean defect IoU 0.725 | "
+            "dataset mIoU with background 0.784")
+    scores = ScoreLine.parse(line)
+    assert scores == ScoreLine(0.809, 0.405, 0.688, 0.908, 0.725, 0.784) and str(scores) == line
+    assert math.isnan(ScoreLine.parse(line.replace("0.725", "nan")).class_iou_defects)
+    with pytest.raises(ValueError, match="not a score line"):
+        ScoreLine.parse("wall time 12 s")

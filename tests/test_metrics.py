@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from steelnb.metrics import (
+from steelnb.evaluation.metrics import (
     MetricAccumulator,
     all_empty_counts,
     all_empty_scores,

@@ -3,7 +3,8 @@ import warnings
 import pytest
 import torch
 
-from steelnb.models import BACKBONES, PretrainedWeightsWarning, build_backbone, build_model, rename_legacy_keys
+from steelnb.models import BACKBONES, PretrainedWeightsWarning, build_backbone, build_model
+from steelnb.training.checkpoint import load_weights
 
 SMALL_BACKBONES = ["resnet18", "densenet121", "efficientnet_b0", "mobilenet_v3_large"]
 LARGER_BACKBONES = {"resnet101": (256, 2048), "densenet201": (256, 1920), "efficientnet_b1": (24, 320),
@@ -46,7 +47,7 @@ def test_logits_at_input_resolution_and_trainable(architecture):
 
 
 def test_deeplab_structure():
-    model = build_model("deeplabv3plus", "resnet18", pretrained=False)
+    model = build_model("deeplabv3plus", "resnet18", num_classes=5, pretrained=False)
     aspp = model.decoder.aspp[0]
     assert len(aspp.branches) == 4  # 1x1 + three dilated 3x3 (+ image pooling)
     assert [b[0].dilation for b in aspp.branches[1:]] == [(6, 6), (12, 12), (18, 18)]
@@ -76,22 +77,24 @@ def test_unknown_names():
     with pytest.raises(ValueError, match="unknown backbone"):
         build_backbone("vgg16")
     with pytest.raises(ValueError, match="unknown architecture"):
-        build_model("unet")
+        build_model("unet", "resnet18", num_classes=5)
 
 
-def test_checkpoints_with_the_old_part_names_load():
-    # Keys as checkpoints written before the encoder/decoder/segmentation_head names held them.
-    deeplab = {"low.0.weight": 1, "high.0.0.conv1.weight": 2, "aspp.0.project.0.0.weight": 3, "skip.0.weight": 4,
-               "decoder.0.weight": 5, "classifier.bias": 6}
-    assert rename_legacy_keys(deeplab) == {
-        "encoder.low.0.weight": 1, "encoder.high.0.0.conv1.weight": 2, "decoder.aspp.0.project.0.0.weight": 3,
-        "decoder.skip.0.weight": 4, "decoder.fuse.0.weight": 5, "segmentation_head.bias": 6}
-    baseline = {"encoder.0.0.weight": 1, "encoder.1.0.weight": 2, "head.1.0.weight": 3, "head.2.bias": 4}
-    assert rename_legacy_keys(baseline) == {"encoder.low.0.weight": 1, "encoder.high.0.weight": 2,
-                                            "decoder.1.0.weight": 3, "segmentation_head.bias": 4}
-    today = build_model("deeplabv3plus", "resnet18", pretrained=False).state_dict()
-    assert rename_legacy_keys(today) is today
-    assert {key.split(".")[0] for key in today} == {"encoder", "decoder", "segmentation_head"}
+def test_parts_are_named_like_smp_and_the_encoder_returns_features_by_stride():
+    model = build_model("deeplabv3plus", "resnet18", num_classes=5, pretrained=False).eval()
+    assert {key.split(".")[0] for key in model.state_dict()} == {"encoder", "decoder", "segmentation_head"}
+    with torch.no_grad():
+        features = model.encoder(torch.zeros(1, 1, 64, 96))
+    assert {stride: tuple(f.shape[2:]) for stride, f in features.items()} == {4: (16, 24), 16: (4, 6)}
+
+
+def test_weights_written_under_other_part_names_are_refused_naming_the_file(tmp_path):
+    # a run saved before the parts were named encoder / decoder / segmentation_head (steelnb 0.1)
+    old = {"low.0.weight": torch.zeros(64, 3, 7, 7), "classifier.bias": torch.zeros(5)}
+    torch.save({"model": old}, tmp_path / "best.pt")
+    model = build_model("deeplabv3plus", "resnet18", num_classes=5, pretrained=False)
+    with pytest.raises(RuntimeError, match=r"best\.pt do not fit this DeepLabV3Plus.*before 0\.2"):
+        load_weights(model, tmp_path)
 
 
 #: The DeepLabV3+ design, stage by stage of each backbone's stride-4-to-16 part (``BackboneParts.high``): the

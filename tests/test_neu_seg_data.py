@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from steelnb.datasets import open_dataset
-from steelnb.index import DatasetFormatError
-from steelnb.neu_seg_data import MANIFEST, DownloadError, Source, download_neu_seg, read_manifest
+from steelnb.data.download.neu_seg import MANIFEST, DownloadError, Source, download_neu_seg, read_manifest
+from steelnb.data.index import DatasetFormatError
+from steelnb.data.layouts import open_dataset
 
 FOLDER = "UNet-NEU-SEG-0123abc/data_wenjian/"
 
@@ -162,5 +162,5 @@ def test_the_shipped_manifest_covers_neu_seg():
 
 
 def test_the_shipped_manifest_matches_the_real_data(neu_root):
-    from steelnb.neu_seg_data import verify
+    from steelnb.data.download.neu_seg import verify
     verify(neu_root, MANIFEST)

@@ -1,14 +1,16 @@
 import pytest
 
-from steelnb import paths
-from steelnb.datasets import open_dataset
-from steelnb.experiment import course_split, native_geometry
-from steelnb.profile import current_profile
+from steelnb.course.experiment import native_geometry
+from steelnb.course.profile import current_profile
+from steelnb.course.setup import course_split
+from steelnb.data import locations as paths
+from steelnb.data.layouts import open_dataset
 
 
 def test_demo_fallback_says_so(monkeypatch, tmp_path, capsys, demo_root):
     monkeypatch.delenv("STEELNB_DATA", raising=False)
     monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
     monkeypatch.setattr(paths, "SEVERSTAL_DIR", tmp_path / "data" / "severstal")
     monkeypatch.setattr(paths, "NEU_SEG_DIR", tmp_path / "data" / "neu-seg")
     monkeypatch.setattr(paths, "DEMO_IMAGES", 6)
@@ -55,9 +57,10 @@ def test_input_size_and_batch_follow_the_data(monkeypatch):
     assert profile.input_size((200, 200)) == (128, 128)  # NEU-Seg: the profile's size
     assert profile.input_size((100, 60)) == (96, 48)  # never upsampled; a multiple of the output stride 16
     assert profile.input_size(None) == (128, 128)  # mixed sizes: the profile's
-    assert profile.train_config(3129)["batch_size"] == 16
-    assert profile.train_config(40)["batch_size"] == 5  # still 8 steps per epoch on a tiny set
-    assert profile.train_config(3129)["time_budget_s"] == 16 * 60
+    assert profile.train_config(3129).batch_size == 16
+    assert profile.train_config(40).batch_size == 5  # still 8 steps per epoch on a tiny set
+    assert profile.train_config(3129).time_budget_s == 16 * 60
+    assert profile.train_config(3129, lr=0.5).lr == 0.5 and profile.recipe.lr == 2e-3  # overrides on a copy
     assert profile.comparison_overrides() == {"time_budget_s": 16 * 60 / 6}
 
 

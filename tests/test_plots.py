@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from steelnb.plots import plot_learning_curves, plot_score_bars  # noqa: E402
+from steelnb.course.plots import plot_learning_curves, plot_score_bars  # noqa: E402
 
 
 def test_score_bars_draw_each_runs_scores_and_the_all_empty_line():

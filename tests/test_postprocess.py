@@ -1,6 +1,6 @@
 import numpy as np
 
-from steelnb.postprocess import PostProcessing, tune_postprocessing
+from steelnb.evaluation.postprocess import PostProcessing, tune_postprocessing
 
 PLAIN = PostProcessing(gate=[0.0], threshold=[0.5], min_area=[0])  # close to an argmax
 

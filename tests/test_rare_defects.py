@@ -1,13 +1,16 @@
 """The default recipe must learn defects that are rare and tiny, as Severstal's classes 1 and 2 are,
 and a model that predicts nothing must never come out as the result."""
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
-from steelnb.datasets import open_dataset
-from steelnb.experiment import course_split, run_experiment
-from steelnb.metrics import summarize
-from steelnb.profile import CPU_RECIPE, Profile
-from steelnb.train import is_best
+from steelnb.course.experiment import run_experiment
+from steelnb.course.profile import CPU_RECIPE, Profile
+from steelnb.course.setup import course_split
+from steelnb.data.layouts import open_dataset
+from steelnb.evaluation.metrics import summarize
+from steelnb.training.loop import is_best
 
 
 def _rare_defect_set(root, n_images=60, size=64, seed=0):
@@ -34,11 +37,11 @@ def test_default_recipe_finds_rare_faint_defects(tmp_path):
     index = open_dataset(_rare_defect_set(tmp_path / "rare"))
     truth = np.stack([index.mask(i) for i in index.image_ids])
     assert 0.015 < (truth > 0).mean() < 0.025 and (truth == 2).mean() < 0.001
-    profile = Profile(name="test", max_images=None, epochs=8, batch_size=8, image_size=(64, 64),
-                      paper_backbones=False, figures_dir=tmp_path / "fig", runs_dir=tmp_path / "runs",
-                      recipe=dict(CPU_RECIPE, warmup_iters=5))
+    profile = Profile(name="test", max_images=None, image_size=(64, 64), paper_backbones=False,
+                      figures_dir=tmp_path / "fig", runs_dir=tmp_path / "runs",
+                      recipe=replace(CPU_RECIPE, epochs=8, batch_size=8, warmup_iters=5))
     split = course_split(index, profile)
-    result = run_experiment("rare", index, split, profile, backbone="resnet18", pretrained=False, progress=False)
+    result = run_experiment("rare", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False, progress=False)
     scores = summarize(result.counts)
     assert scores["defect_pixel_share"] > 0, "the model predicts no defect at all"
     assert scores["iou_1"] > 0.5  # the all-empty prediction scores 0 here
@@ -54,7 +57,7 @@ def test_an_epoch_that_predicts_nothing_is_never_chosen():
 
 
 def test_results_table_flags_a_model_that_predicts_nothing():
-    from steelnb.experiment import ExperimentResult, results_table
+    from steelnb.course.experiment import ExperimentResult, results_table
 
     class Model:
         backbone_name, pretrained = "resnet18", False

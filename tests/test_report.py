@@ -4,10 +4,10 @@ import re
 import nbformat
 import pytest
 
-from steelnb.colab import colab_badge
-from steelnb.html_report import build_html_report
-from steelnb.profile import current_profile
-from steelnb.report import NotebookRun, figures_readme
+from steelnb.course.colab import colab_badge
+from steelnb.course.html_report import build_html_report
+from steelnb.course.profile import current_profile
+from steelnb.course.report import NotebookRun, figures_readme
 
 #: A 1x1 PNG, base64.
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -75,7 +75,7 @@ def test_html_report_without_executed_notebooks_says_what_to_run(tmp_path):
 
 
 def test_report_outside_the_course_folder_says_so(monkeypatch, tmp_path):
-    from steelnb import report
+    from steelnb.course import report
     monkeypatch.setattr(report, "NOTEBOOKS_DIR", tmp_path / "notebooks")
     with pytest.raises(FileNotFoundError, match=r"no notebooks.*STEELNB_HOME"):
         report.run_report()

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steelnb.rle import RLEError, rle_decode, rle_encode
+from steelnb.data.rle import RLEError, rle_decode, rle_encode
 
 
 def test_decode_hand_computed_column_major():

@@ -1,7 +1,7 @@
 """The one step function that the time budget, the benchmarks and the speed tables time."""
 import torch
 
-from steelnb.steps import model_step, time_calls
+from steelnb.training.timing import model_step, time_calls
 
 
 def test_time_calls_runs_warmup_untimed_then_times_each_step():
@@ -22,7 +22,7 @@ def test_training_step_updates_the_weights_and_a_forward_does_not():
 
 
 def test_measuring_speed_leaves_the_model_and_the_rng_as_they_were():
-    from steelnb.inference import images_per_second
+    from steelnb.training.timing import images_per_second
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.BatchNorm2d(2)).eval()

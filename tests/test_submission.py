@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from steelnb.datasets import open_dataset
-from steelnb.index import DatasetFormatError
-from steelnb.submission import predict_labels, score_submission, write_submission
+from steelnb.data.index import DatasetFormatError
+from steelnb.data.layouts import open_dataset
+from steelnb.evaluation.submission import predict_labels, score_submission, write_submission
 
 
 def _two_image_dataset(root):

@@ -5,11 +5,12 @@ import pytest
 import torch
 from toy_data import bright_squares
 
-from steelnb.checkpoint import RunCheckpoints, load_checkpoint, load_weights
-from steelnb.inference import predict_mask, predict_probs
-from steelnb.losses import DiceLoss, FocalLoss, build_loss, inverse_frequency_weights
+from steelnb.evaluation.inference import predict_mask, predict_probs
 from steelnb.models import build_model
-from steelnb.train import TrainConfig, fit
+from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights
+from steelnb.training.config import TrainConfig
+from steelnb.training.loop import fit
+from steelnb.training.losses import DiceLoss, FocalLoss, build_loss, inverse_frequency_weights
 
 
 def _toy_sets():
@@ -90,7 +91,7 @@ def test_unreadable_checkpoints_stop_with_the_folder_named(tmp_path):
 
 
 def test_time_budget_sets_the_epochs_once_and_resume_keeps_them(tmp_path, monkeypatch):
-    import steelnb.train as train_module
+    import steelnb.training.loop as train_module
     train, val = _toy_sets()
     monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 1.0)
     # 3 train steps + 1 val batch of 1 s each, x1.15 overhead = 4.6 s per epoch: a 10 s budget fits 2 epochs

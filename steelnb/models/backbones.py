@@ -16,6 +16,9 @@ from torchvision import models
 
 from .weights import load_imagenet_weights
 
+#: The stride of the deepest features every backbone returns (the last stride-2 stage is dilated instead).
+OUTPUT_STRIDE = 16
+
 BACKBONES = ("resnet18", "resnet50", "resnet101", "densenet121", "densenet201",
              "efficientnet_b0", "efficientnet_b1", "mobilenet_v3_large")
 

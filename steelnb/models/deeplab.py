@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoder import Encoder, SegmentationModel
+from .backbones import OUTPUT_STRIDE
+from .encoder import LOW_STRIDE, Encoder, SegmentationModel
 from .layers import conv_bn_relu
 
 
@@ -31,14 +32,15 @@ class DeepLabV3PlusDecoder(nn.Module):
     """ASPP on the stride-16 features, upsampled x4 and joined with a 48-channel 1x1 projection of the
     stride-4 features, then fused by a separable 3x3 conv."""
 
-    def __init__(self, low_channels: int, high_channels: int) -> None:
+    def __init__(self, channels: dict[int, int]) -> None:
         super().__init__()
+        low_channels, high_channels = channels[LOW_STRIDE], channels[OUTPUT_STRIDE]
         self.aspp = nn.Sequential(ASPP(high_channels), conv_bn_relu(256, 256, separable=True))
         self.skip = conv_bn_relu(low_channels, 48, 1)
         self.fuse = conv_bn_relu(256 + 48, 256, separable=True)
 
-    def forward(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
-        # low: (N, C_low, H/4, W/4); high: (N, C_high, H/16, W/16)
+    def forward(self, features: dict[int, torch.Tensor]) -> torch.Tensor:
+        low, high = features[LOW_STRIDE], features[OUTPUT_STRIDE]  # (N, C_low, H/4, W/4), (N, C_high, H/16, W/16)
         context = self.aspp(high)                                                          # (N, 256, H/16, W/16)
         context = F.interpolate(context, size=low.shape[2:], mode="bilinear", align_corners=False)  # (N, 256, H/4, W/4)
         return self.fuse(torch.cat([context, self.skip(low)], dim=1))                      # (N, 256, H/4, W/4)
@@ -59,16 +61,13 @@ class DeepLabV3Plus(SegmentationModel):
     convolutions on CPU and on GPU tensor cores; the interface (N, C, H, W) does not change.
     """
 
-    def __init__(self, backbone: str = "resnet101", num_classes: int = 5, pretrained: bool = True,
+    architecture = "deeplabv3plus"
+    title = "DeepLabV3+"
+
+    def __init__(self, backbone: str, num_classes: int, pretrained: bool = True,
                  weights_file: str | None = None) -> None:
         super().__init__()
         self.encoder = Encoder(backbone, pretrained, weights_file)
-        self.decoder = DeepLabV3PlusDecoder(self.encoder.low_channels, self.encoder.high_channels)
+        self.decoder = DeepLabV3PlusDecoder(self.encoder.channels)
         self.segmentation_head = nn.Conv2d(256, num_classes, 1)
         self.to(memory_format=torch.channels_last)
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        low, high = self.encoder(image)                 # (N, C_low, H/4, W/4), (N, C_high, H/16, W/16)
-        features = self.decoder(low, high)              # (N, 256, H/4, W/4)
-        logits = self.segmentation_head(features)       # (N, num_classes, H/4, W/4)
-        return F.interpolate(logits, size=image.shape[2:], mode="bilinear", align_corners=False)  # (N, K, H, W)

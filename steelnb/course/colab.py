@@ -1,0 +1,147 @@
+"""Colab support: install the course, keep the runs on Google Drive, find the Kaggle data, and say what will
+run and roughly how long it takes.
+
+A Colab runtime forgets its disk when it disconnects. Checkpoints written under Google Drive survive
+(``env.runs_root``), and training resumes from the last finished epoch, so a disconnect costs at most the
+epoch in progress. The Kaggle data is better kept on the runtime's own disk (reading 12,568 small files
+from Drive is slow; ``data.locations.severstal_dir``); chapter 00 downloads it again in a minute or two
+after a disconnect.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .. import env
+from ..env import DRIVE_COURSE, DRIVE_MOUNT, drive_mounted, on_colab
+from ..training.device import default_device, device_name
+from .profile import current_profile
+
+#: The course's public git address, for the Colab badges and install cells of every chapter. Empty until the
+#: course has one: the install cell then uses the course folder on your Google Drive (``env.DRIVE_COURSE``).
+#: After changing it, run ``python -m steelnb.course.colab`` to rewrite the chapters' badges and install cells.
+REPO_URL = ""
+
+#: Minutes each chapter took with the ``default`` profile on NEU-Seg, on 2 CPU cores, when it trained its
+#: runs (figures/README.md records them); chapters 05 and 12 train 1 and 5 runs.
+DEFAULT_PROFILE_MINUTES = {"00": 0.2, "01": 0.2, "02": 0.2, "03": 0.1, "04": 14.2, "05": 15.6, "06": 13.4,
+                           "07": 11.5, "08": 2.0, "09": 1.3, "10": 0.2, "11": 3.1, "12": 15.1, "13": 2.2}
+
+
+def prepare_colab() -> Path | None:
+    """On Colab: mount Google Drive (Colab asks for permission once) and create the runs folder there, so that
+    :func:`env.runs_root` puts checkpoints where a disconnect cannot lose them. Returns that folder; elsewhere
+    changes nothing and returns None. Only a notebook kernel can mount Drive; a ``!python -m steelnb`` started
+    from it uses the mount its notebook made."""
+    if not on_colab():
+        return None
+    if not drive_mounted() and "google.colab" in sys.modules:
+        from google.colab import drive
+        drive.mount(str(env.DRIVE_MOUNT))
+    if not drive_mounted():
+        return None
+    env.DRIVE_RUNS.mkdir(parents=True, exist_ok=True)
+    return env.DRIVE_RUNS
+
+
+def runtime_summary() -> str:
+    """Which accelerator this runtime has, which profile will run and how long the chapters take with it."""
+    profile = current_profile()
+    lines = [f"{device_name(default_device())}: the {profile.name!r} profile will run; runs and checkpoints go to "
+             f"{profile.runs_dir}."]
+    if profile.name == "default":
+        training = [DEFAULT_PROFILE_MINUTES[chapter] for chapter in ("04", "05", "06", "07", "12")]
+        rest = [m for chapter, m in DEFAULT_PROFILE_MINUTES.items() if chapter not in ("04", "05", "06", "07", "12")]
+        lines.append(f"Measured with this profile on 2 CPU cores (NEU-Seg): chapters 04-07 and 12 train for "
+                     f"{min(training):.0f}-{max(training):.0f} min each, the others take at most {max(rest):.0f} min; "
+                     f"about {sum(training) + sum(rest):.0f} min for the whole course. Finished runs are reloaded, "
+                     "not retrained.")
+    elif profile.name == "full":
+        lines.append("The full profile trains the paper's backbones for 30 epochs each; its chapter times on a GPU "
+                     "have not been measured yet. On a Colab T4, start with one chapter and watch its progress bar.")
+    return "\n".join(lines)
+
+
+def colab_badge(notebook: str, repo_url: str = REPO_URL) -> str:
+    """Markdown of the "Open in Colab" badge for ``notebook`` (file name), or, while the course has no public
+    address, how to open it from Google Drive instead."""
+    if not repo_url:
+        return (f"**On Colab:** put the course folder on your Google Drive as `MyDrive/steelnb`, open "
+                f"`notebooks/{notebook}` from Drive with Colab, and run the install cell below.")
+    path = repo_url.removeprefix("https://github.com/").removesuffix(".git")
+    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"(https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook})")
+
+
+def install_cell(repo_url: str = REPO_URL) -> str:
+    """Source of the guarded install cell every chapter starts with. It does nothing outside Colab or when the
+    course is already installed; on Colab it installs the course from ``MyDrive/steelnb`` on Google Drive, or
+    clones ``repo_url`` when Drive has no copy, and says what to do when neither is there."""
+    return f'''# On Colab: install the course from your Google Drive or from REPO_URL. Elsewhere this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_URL = "{repo_url}"  # the course's git address; empty: use the copy on your Google Drive
+COURSE = Path("{DRIVE_COURSE}")
+if "google.colab" in sys.modules and importlib.util.find_spec("steelnb") is None:
+    from google.colab import drive
+    drive.mount("{DRIVE_MOUNT}")
+    if REPO_URL and not (COURSE / "pyproject.toml").is_file():
+        COURSE = Path("/content/steelnb")
+        if not COURSE.exists():
+            subprocess.run(["git", "clone", "-q", REPO_URL, str(COURSE)], check=True)
+    if not (COURSE / "pyproject.toml").is_file():
+        raise FileNotFoundError(f"No course in {{COURSE}}: upload the course folder to Google Drive as MyDrive/steelnb, "
+                                "or set REPO_URL to the course's git address, then run this cell again.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(COURSE)], check=True)
+    sys.path.insert(0, str(COURSE))  # this kernel: pip's link is read when Python starts'''
+
+
+INSTALL_CELL_MARK = "# On Colab: install the course"
+BADGE_MARKS = ("[![Open In Colab]", "**On Colab:**")
+
+
+def _source_lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + [lines[-1]]
+
+
+def sync_notebooks(folder: Path, repo_url: str = REPO_URL) -> list[Path]:
+    """Write the Colab badge (in the title cell) and the install cell (the first code cell) of every chapter in
+    ``folder`` from :func:`colab_badge` and :func:`install_cell`, so that one ``REPO_URL`` serves them all.
+
+    Returns:
+        the notebooks that changed.
+    """
+    changed = []
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        notebook = json.loads(path.read_text())
+        cells = notebook["cells"]
+        title = "".join(cells[0]["source"]).split("\n")
+        badge = colab_badge(path.name, repo_url)
+        kept = [line for line in title if not line.startswith(BADGE_MARKS)]
+        body = "\n".join(kept[1:]).strip("\n")
+        cells[0]["source"] = _source_lines(f"{kept[0]}\n\n{badge}\n\n{body}")
+        first_code = next(i for i, cell in enumerate(cells) if cell["cell_type"] == "code")
+        install = {"cell_type": "code", "execution_count": None, "id": "", "metadata": {}, "outputs": [],
+                   "source": _source_lines(install_cell(repo_url))}
+        if "".join(cells[first_code]["source"]).startswith(INSTALL_CELL_MARK):
+            cells[first_code] = install
+        else:
+            cells.insert(first_code, install)
+        for number, cell in enumerate(cells):  # the cell ids nbstripout gives
+            cell["id"] = str(number)
+        text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+        if text != path.read_text():
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
+if __name__ == "__main__":
+    notebooks = env.PROJECT_ROOT / "notebooks"
+    for changed_path in sync_notebooks(notebooks):
+        print("updated", changed_path.name)

@@ -1,0 +1,207 @@
+"""One experiment = data split + model + training + test evaluation, as the notebooks run them.
+
+``run_experiment(...)`` trains (or resumes, or reloads a finished run) and scores the test split at the
+model's input size and at the original resolution; ``runs.train_run`` calls it for the course's named runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data.index import SegmentationIndex
+from ..data.rle import SEVERSTAL_SHAPE
+from ..data.torch_dataset import SteelDataset
+from ..evaluation.inference import predict_image_probs, predict_mask
+from ..evaluation.metrics import MetricAccumulator, all_empty_scores, image_miou, summarize
+from ..evaluation.score_line import ScoreLine
+from ..models import build_model
+from ..training.checkpoint import load_weights
+from ..training.device import default_device
+from ..training.loop import evaluate, fit
+from .profile import Profile
+
+
+def is_wide(index: SegmentationIndex) -> bool:
+    """Whether the dataset's images are wide strips (width > 2 x height, like Severstal's 256x1600), the
+    case where the paper's square resize squashes defects and native-aspect training can help."""
+    return index.image_shape is not None and index.image_shape[1] > 2 * index.image_shape[0]
+
+
+def native_geometry(index: SegmentationIndex, profile: Profile) -> tuple[tuple[int, int], int]:
+    """Aspect-preserving (height, width) and training crop width for ``index``: the profile's
+    ``native_size``/``crop_width`` are meant for 256x1600 strips and are scaled to other image sizes."""
+    height, width = index.image_shape
+    scale = profile.native_size[0] / SEVERSTAL_SHAPE[0]
+    size = (round(height * scale), round(width * scale))
+    return size, min(profile.crop_width, size[1])
+
+
+@dataclass(frozen=True)
+class Caption:
+    """What a figure shows, as fields; ``str`` gives "neu-seg, profile default, DeepLabV3+ resnet18 (random
+    init), test mIoU 0.809"."""
+
+    dataset: str
+    profile: str
+    architecture: str  # the model's title, e.g. "DeepLabV3+" or "baseline"
+    backbone: str
+    weights: str  # "ImageNet-pretrained" or "random init"
+    test_miou: float
+
+    @property
+    def model(self) -> str:
+        """The model part, e.g. "DeepLabV3+ resnet18 (random init)"."""
+        return f"{self.architecture} {self.backbone} ({self.weights})"
+
+    @property
+    def setting(self) -> str:
+        """Data, profile and model without the score, for figures that compare runs of one setting."""
+        return f"{self.dataset}, profile {self.profile}, {self.model}"
+
+    def __str__(self) -> str:
+        return f"{self.setting}, test mIoU {self.test_miou:.3f}"
+
+
+@dataclass
+class ExperimentResult:
+    """What a notebook needs from a trained model."""
+
+    name: str
+    model: torch.nn.Module = field(repr=False)
+    history: list[dict] = field(repr=False)
+    counts: np.ndarray = field(repr=False)  # test pixel counts at the model's input size (N, C+1, 3)
+    counts_original: np.ndarray = field(repr=False)  # test pixel counts at the original resolution
+    run_dir: Path | None = None
+    input_size: tuple[int, int] | None = None  # the (height, width) images are resized to for this model
+
+    @property
+    def per_image_iou(self) -> np.ndarray:
+        """Paper-style per-image IoU of each test image (at the model's input size)."""
+        return image_miou(self.counts)
+
+    def row(self) -> dict[str, float | str]:
+        """Summary numbers for a results table; ``note`` flags a model that predicts no defect at all."""
+        scores = summarize(self.counts)
+        return {"trained backbone": self.model.backbone_name, "epochs": len(self.history),
+                **score_columns(scores, summarize(self.counts_original)),
+                "note": "predicts no defect at all" if scores["defect_pixel_share"] == 0 else ""}
+
+    def score_line(self) -> ScoreLine:
+        """The test scores at the original resolution, beside the all-empty prediction (printed as one line)."""
+        return ScoreLine.from_counts(self.counts_original)
+
+    def caption(self, index: SegmentationIndex, profile: Profile) -> Caption:
+        """What a figure or table of this result shows: data, profile, model, weights and test mIoU."""
+        return Caption(index.name, profile.name, self.model.title, self.model.backbone_name,
+                       "ImageNet-pretrained" if self.model.pretrained else "random init",
+                       summarize(self.counts_original)["miou"])
+
+    def prediction_rows(self, index: SegmentationIndex, image_ids: list[str]) -> list[dict[str, np.ndarray]]:
+        """For :func:`plots.plot_examples`: image, ground truth and this model's prediction, at original size."""
+        return [{"image": index.image(i), "ground truth": index.mask(i),
+                 "prediction": predict_mask(self.model, index.image(i), self.input_size)} for i in image_ids]
+
+
+def examples_by_iou(per_image_iou: np.ndarray, image_ids: list[str], has_defect: np.ndarray) -> list[tuple[str, str, float]]:
+    """The best, median and worst images by per-image IoU among those with a defect in the ground truth
+    (all images when none has one): a list of (rule, image_id, IoU)."""
+    candidates = np.flatnonzero(has_defect) if has_defect.any() else np.arange(len(image_ids))
+    order = candidates[np.argsort(per_image_iou[candidates], kind="stable")]
+    picks = {"best": order[-1], "median": order[len(order) // 2], "worst": order[0]}
+    return [(rule, image_ids[i], float(per_image_iou[i])) for rule, i in picks.items()]
+
+
+def score_columns(scores: dict[str, float], original: dict[str, float], per_class: bool = True) -> dict[str, float]:
+    """Results-table columns from :func:`summarize` at the model's input size and at the original size."""
+    columns = {"mIoU": scores["miou"], "mIoU defects": scores["miou_defects"], "Dice": scores["dice"],
+               "mIoU @orig": original["miou"], "Dice @orig": original["dice"],
+               "class-mean defect IoU @orig": original["class_iou_defects"],
+               "dataset mIoU @orig": original["dataset_miou"],
+               "defect px predicted": scores["defect_pixel_share"]}
+    if per_class:
+        columns.update({f"IoU c{key[4:]}": value for key, value in scores.items()
+                        if key.startswith("iou_") and key != "iou_0"})
+    return columns
+
+
+@torch.no_grad()
+def original_resolution_counts(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
+                               input_size: tuple[int, int] | None, tta: bool = False) -> np.ndarray:
+    """Pixel counts of ``model`` on full-resolution masks: predictions are made at ``input_size`` and
+    their probabilities resized back (None = feed the original image)."""
+    return label_counts([predict_mask(model, index.image(i), input_size, tta=tta) for i in image_ids],
+                        index, image_ids)
+
+
+def split_probabilities(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
+                        input_size: tuple[int, int] | None, output_size: tuple[int, int],
+                        tta: bool = False) -> list[np.ndarray]:
+    """Per image, float16 class probabilities (C+1, *output_size), for tuning post-processing."""
+    return [predict_image_probs(model, index.image(i), input_size, tta, output_size).cpu().numpy().astype(np.float16)
+            for i in image_ids]
+
+
+def mask_at(index: SegmentationIndex, image_id: str, size: tuple[int, int]) -> np.ndarray:
+    """The label mask of ``image_id`` resized (nearest) to ``size`` = (height, width)."""
+    truth = index.mask(image_id)
+    return truth if truth.shape == tuple(size) else cv2.resize(truth, size[::-1], interpolation=cv2.INTER_NEAREST)
+
+
+def label_counts(labels: list[np.ndarray], index: SegmentationIndex, image_ids: list[str]) -> np.ndarray:
+    """Pixel counts (N, C+1, 3) of predicted label masks against the truth resized (nearest) to their size."""
+    accumulator = MetricAccumulator(index.num_classes)
+    for label, image_id in zip(labels, image_ids, strict=True):
+        truth = mask_at(index, image_id, label.shape)
+        accumulator.update(torch.from_numpy(label)[None], torch.from_numpy(truth)[None])
+    return accumulator.counts
+
+
+def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[str]], profile: Profile,
+                   architecture: str, backbone: str, augment: bool = True,
+                   native: bool = False, pretrained: bool = True, progress: bool = True,
+                   **config_overrides) -> ExperimentResult:
+    """Train ``architecture`` on ``backbone`` (resuming a checkpointed run of the same name), then score it.
+
+    By default images are squashed to the profile's input size as in the paper; ``native=True`` keeps
+    the aspect ratio instead: training on random ``profile.crop_width`` crops of the image resized to
+    ``profile.native_size``, evaluation on the whole image at that size.
+    ``config_overrides`` go into :class:`TrainConfig` (loss, class_weights, mixup_alpha, epochs,
+    time_budget_s, lr, ...) on top of the profile's recipe.
+    """
+    device = default_device()
+    config = profile.train_config(len(split["train"]), **config_overrides)
+    size, crop_width = native_geometry(index, profile) if native else (profile.input_size(index.image_shape), 0)
+    train_set = SteelDataset(index, split["train"], mode="crop" if native else "resize", size=size,
+                             crop_width=crop_width, augment_weights=(1.0, 1.0, 1.0) if augment else None,
+                             seed=config.seed, cache=True)
+    val_set = SteelDataset(index, split["val"], size=size, cache=True)
+    test_set = SteelDataset(index, split["test"], size=size)
+    torch.manual_seed(config.seed)
+    model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained)
+    run_dir = profile.runs_dir / index.name / name
+    history = fit(model, train_set, val_set, run_dir, config, index.num_classes, device, progress,
+                  data=index.fingerprint())
+    load_weights(model, run_dir, "best")
+    model.to(device)
+    # test scores in float32, like every inference helper: mixed precision only speeds up training
+    _, accumulator = evaluate(model, torch.utils.data.DataLoader(test_set, batch_size=config.batch_size),
+                              index.num_classes, device, amp=False)
+    original = original_resolution_counts(model, index, split["test"], size)
+    return ExperimentResult(name, model, history, accumulator.counts, original, run_dir, size)
+
+
+def results_table(results: list[ExperimentResult], paper: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per experiment plus the all-empty prediction, with the paper's mIoU where it has one."""
+    rows = {r.name: r.row() for r in results}
+    if results:
+        rows["all-empty prediction"] = score_columns(all_empty_scores(results[0].counts),
+                                                     all_empty_scores(results[0].counts_original), per_class=False)
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if paper:
+        table.insert(0, "paper mIoU", [paper.get(name, np.nan) for name in table.index])
+    return table.round(3)

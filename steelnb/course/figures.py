@@ -1,0 +1,61 @@
+"""The course's result figures, each titled with what it shows: data, profile, model, weights, mIoU."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+
+from ..data.index import SegmentationIndex
+from ..evaluation.metrics import all_empty_scores, summarize
+from .experiment import ExperimentResult, examples_by_iou
+from .plots import plot_examples, plot_learning_curves, plot_score_bars
+from .profile import CPU_SIBLING, Profile
+
+#: The rule that picks the example images of every prediction figure.
+EXAMPLE_RULE = "best, median and worst test image by per-image IoU, among those with a defect"
+
+
+def prediction_figure(result: ExperimentResult, index: SegmentationIndex, test_ids: Sequence[str], profile: Profile,
+                      label: str) -> plt.Figure:
+    """Image, ground truth and prediction of the best, median and worst test images (rule: EXAMPLE_RULE),
+    each titled with its per-image IoU; ``label`` names the figure (e.g. "Figure 5")."""
+    picks = examples_by_iou(result.per_image_iou, list(test_ids), index.presence(test_ids).any(axis=1))
+    fig = plot_examples(result.prediction_rows(index, [image_id for _, image_id, _ in picks]), index.class_names,
+                        titles=[f"{rule}: {image_id}, IoU {iou:.2f}" for rule, image_id, iou in picks])
+    fig.suptitle(f"{label}: {result.caption(index, profile)}\n{EXAMPLE_RULE}", y=1.04, fontsize=9)
+    return fig
+
+
+def run_label(result: ExperimentResult) -> str:
+    """A legend label: "resnet18 (stand-in for resnet101)" for a CPU sibling of a paper backbone, else
+    "name (backbone)"."""
+    backbone = result.model.backbone_name
+    if result.name in CPU_SIBLING and backbone != result.name:
+        return f"{backbone} (stand-in for {result.name})"
+    return result.name if result.name == backbone else f"{result.name} ({backbone})"
+
+
+def curves_figure(results: Sequence[ExperimentResult], index: SegmentationIndex, profile: Profile,
+                  label: str) -> plt.Figure:
+    """Learning curves of ``results``, titled with the data, profile and each model's test mIoU."""
+    fig = plot_learning_curves({run_label(r): r.history for r in results})
+    captions = "; ".join(f"{c.model}, test mIoU {c.test_miou:.3f}" for c in (r.caption(index, profile) for r in results))
+    fig.suptitle(f"{label}: {index.name}, profile {profile.name}; {captions}", y=1.04, fontsize=9, wrap=True)
+    return fig
+
+
+def comparison_figure(results: Sequence[ExperimentResult], index: SegmentationIndex, profile: Profile,
+                      label: str) -> plt.Figure:
+    """Test scores at the original resolution of runs that differ in one setting (bars; dotted: the
+    all-empty prediction), titled with the data, profile, model and epochs they share."""
+    def scores(summary: dict[str, float]) -> dict[str, float]:
+        per_class = {f"IoU {c}: {name}": summary[f"iou_{c}"] for c, name in enumerate(index.class_names, start=1)}
+        return {"per-image mIoU": summary["miou"], "defect mIoU": summary["miou_defects"],
+                "Kaggle Dice": summary["dice"], **per_class}
+
+    fig = plot_score_bars({r.name: scores(summarize(r.counts_original)) for r in results},
+                          scores(all_empty_scores(results[0].counts_original)))
+    shared = results[0].caption(index, profile).setting
+    epochs = sorted({len(r.history) for r in results})
+    fig.suptitle(f"{label}: {shared}, {'/'.join(map(str, epochs))} epoch(s) each, test split", y=1.02, fontsize=9)
+    return fig

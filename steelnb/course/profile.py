@@ -1,0 +1,124 @@
+"""Run profiles: how much work a notebook does, chosen from the environment.
+
+* ``smoke`` (``STEELNB_SMOKE=1`` or ``CI`` set): tiny subsets, two short epochs, figures to
+  ``runs/smoke/figures`` so the committed ``figures/`` are never overwritten. Each notebook < 2 min.
+* ``default`` (no GPU): small sibling backbones (ResNet18 for ResNet101, ...) from 128x128 inputs,
+  trained for a wall-clock budget rather than a fixed epoch count, so a run on real data (NEU-Seg:
+  3,129 training images) ends in minutes on a 2-core CPU and a small dataset simply gets more epochs.
+* ``full`` (a CUDA GPU): the paper's settings: its backbones, 256x256, SGD lr 0.01, batch 16, 30 epochs.
+
+``STEELNB_PROFILE`` forces one of them. Runs (checkpoints) go to ``<runs>/<profile>/``, where ``<runs>``
+is :func:`env.runs_root` (``runs/`` in the course, ``STEELNB_RUNS``, or Google Drive on Colab).
+
+A profile is the one source of its settings: the input size, the backbones, and the training recipe as a
+:class:`TrainConfig` (epochs, batch size, time budget, optimizer, loss, ...). The paper's recipe is
+TrainConfig's defaults; the CPU recipe changes four of them.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..env import PROJECT_ROOT, runs_root, switch_is_on
+from ..models import OUTPUT_STRIDE
+from ..training.config import TrainConfig
+
+#: The paper's backbones and the smaller sibling used on CPU.
+CPU_SIBLING = {"resnet101": "resnet18", "densenet201": "densenet121", "efficientnet_b1": "efficientnet_b0"}
+
+#: The paper's input: every 256x1600 image squashed to 256x256.
+PAPER_IMAGE_SIZE = (256, 256)
+
+#: The paper's recipe (TrainConfig's defaults): SGD, lr 0.01, momentum 0.9, weight decay 1e-4, batch 16,
+#: 30 epochs, plain cross-entropy, poly decay.
+PAPER_RECIPE = TrainConfig()
+
+#: The CPU recipe, for random initial weights and a budget of minutes (every value chosen on NEU-Seg validation).
+CPU_RECIPE = replace(
+    PAPER_RECIPE,
+    optimizer="adamw",  # from random weights, Adam reaches in 3 epochs what SGD lr 0.01 needs 10+ for
+    lr=2e-3,
+    warmup_iters=100,   # Adam's first steps on random BN statistics are noisy; ramp up over ~1 min
+    loss="ce+dice",     # the Dice term keeps rare, tiny defects from being drowned by background pixels
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Settings shared by the notebooks and ``python -m steelnb``."""
+
+    name: str
+    max_images: int | None  # cap on the images used (None = all)
+    image_size: tuple[int, int]  # (height, width) of the paper's squashed input; never above an image's own size
+    paper_backbones: bool  # False: use CPU_SIBLING instead of the paper's backbones
+    figures_dir: Path
+    runs_dir: Path
+    recipe: TrainConfig  # epochs (a maximum under ``time_budget_s``), batch size, optimizer, loss, ...
+    native_size: tuple[int, int] = (256, 1600)  # aspect-preserving size for native-aspect experiments
+    crop_width: int = 512  # training crop width at native_size
+
+    def backbone(self, paper_backbone: str) -> str:
+        """The backbone to train for one of the paper's (itself in the full profile, else its small sibling)."""
+        return paper_backbone if self.paper_backbones else CPU_SIBLING.get(paper_backbone, paper_backbone)
+
+    def input_size(self, image_shape: tuple[int, int] | None) -> tuple[int, int]:
+        """The model input (height, width) for images of ``image_shape``: the profile's size, but never
+        upsampled beyond the images' own size (a multiple of the models' output stride)."""
+        if image_shape is None:
+            return self.image_size
+        return tuple(min(want, max(OUTPUT_STRIDE, have // OUTPUT_STRIDE * OUTPUT_STRIDE))
+                     for want, have in zip(self.image_size, image_shape, strict=True))
+
+    def training_length(self) -> str:
+        """How long each run trains, in words: the time budget and its epoch cap, or the epoch count."""
+        if self.recipe.time_budget_s:
+            return f"{self.recipe.time_budget_s / 60:.0f} min of training per run (at most {self.recipe.epochs} epochs)"
+        return f"{self.recipe.epochs} epoch(s)"
+
+    def comparison_overrides(self) -> dict[str, Any]:
+        """TrainConfig overrides for the many-variant comparisons (chapter 12): a sixth of the time budget
+        per variant (on NEU-Seg about one epoch each), so five variants take about one chapter run."""
+        return {"time_budget_s": self.recipe.time_budget_s / 6} if self.recipe.time_budget_s else {}
+
+    def train_config(self, train_images: int, **overrides: Any) -> TrainConfig:
+        """The recipe for a training split of ``train_images`` images, with ``overrides`` (TrainConfig fields)
+        on top: the batch size shrinks so that a small training set still gives at least 8 steps per epoch."""
+        batch = max(2, min(self.recipe.batch_size, train_images // 8))
+        return replace(self.recipe, batch_size=batch, **overrides)
+
+
+def current_profile() -> Profile:
+    """The profile for this run (see module docstring)."""
+    name = os.environ.get("STEELNB_PROFILE")
+    if name is None:
+        if switch_is_on("STEELNB_SMOKE") or os.environ.get("CI"):
+            name = "smoke"
+        else:
+            name = "full" if torch.cuda.is_available() else "default"
+    runs = runs_root()
+    if name == "smoke":
+        return Profile(name="smoke", max_images=40, image_size=(128, 128), paper_backbones=False,
+                       figures_dir=runs / "smoke" / "figures", runs_dir=runs / "smoke",
+                       recipe=replace(CPU_RECIPE, epochs=2, batch_size=8,
+                                      warmup_iters=2),  # 2 epochs of ~4 steps: a short ramp
+                       native_size=(64, 400), crop_width=128)
+    if name == "default":
+        return Profile(name="default", max_images=None, image_size=(128, 128), paper_backbones=False,
+                       figures_dir=PROJECT_ROOT / "figures", runs_dir=runs / "default",
+                       recipe=replace(CPU_RECIPE,
+                                      epochs=40,  # an upper bound: the budget decides (a 400-image set gets all 40)
+                                      batch_size=16,  # 30% more images/s than 8 on CPU, and steadier BN statistics
+                                      # + loading and test scoring (about 1 min on 2 cores): the main job ends
+                                      # within 20 min
+                                      time_budget_s=16 * 60),
+                       native_size=(128, 800), crop_width=256)
+    if name == "full":
+        return Profile(name="full", max_images=None, image_size=PAPER_IMAGE_SIZE, paper_backbones=True,
+                       figures_dir=PROJECT_ROOT / "figures", runs_dir=runs / "full",
+                       # worker processes decode and augment while the GPU trains (pinned, persistent: training/loop.py)
+                       recipe=replace(PAPER_RECIPE, num_workers=min(8, os.cpu_count() or 1)))
+    raise ValueError(f"STEELNB_PROFILE must be smoke, default or full, not {name!r}")

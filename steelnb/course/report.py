@@ -1,0 +1,149 @@
+"""``python -m steelnb report``: run the course's notebooks in order and record where each figure came from.
+
+Each notebook is executed top to bottom with the current profile and data (``STEELNB_DATA``,
+``STEELNB_PROFILE``) and saved with its outputs under ``runs/<profile>/report/``. Training runs
+are checkpointed, so an interrupted report resumes: finished runs are reloaded, not retrained.
+``<figures>/README.md`` is then updated with one row per figure and table: the notebook that wrote
+it, the command, dataset, profile, commit and the notebook's wall time (``--from``/``--to`` re-run a
+range of notebooks and keep the other rows). Last, ``runs/<profile>/report/report.html`` gathers the
+executed chapters, their figures and tables and that provenance into one page (``html_report.py``).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from tqdm.auto import tqdm
+
+from ..data.locations import load_course_dataset
+from ..env import PROJECT_ROOT
+from .html_report import build_html_report
+from .profile import Profile, current_profile
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+
+
+@dataclass
+class NotebookRun:
+    """One executed notebook: its name, wall time in seconds, the figure files it wrote and, when a cell
+    failed, the error."""
+
+    name: str
+    seconds: float
+    outputs: list[str]
+    error: str = ""
+
+
+def commit_description() -> str:
+    """The git commit of the project (with "+ uncommitted changes" when tracked files other than the
+    report's own outputs in ``figures/`` differ from it), or "unknown"."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!figures"],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + (" + uncommitted changes" if dirty else "")
+
+
+def _written_since(folder: Path, start: float) -> list[str]:
+    return sorted(p.name for p in folder.glob("*") if p.suffix in (".png", ".csv") and p.stat().st_mtime >= start)
+
+
+def execute_notebook(path: Path, output_dir: Path, figures_dir: Path) -> NotebookRun:
+    """Run ``path`` top to bottom in a fresh kernel (working directory: its folder) and save it with its
+    outputs in ``output_dir``, also when a cell fails (the error is returned in the record)."""
+    notebook = nbformat.read(path, as_version=4)
+    start = time.time()
+    client = NotebookClient(notebook, timeout=None, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    error = ""
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        error = str(err).strip().splitlines()[-1]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, output_dir / path.name)
+    return NotebookRun(path.stem, time.time() - start, _written_since(figures_dir, start), error)
+
+
+HEADER = "| file | notebook | dataset | profile | command | commit | notebook wall time |"
+
+
+def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, command: str, commit: str,
+                   previous: str = "") -> str:
+    """Markdown provenance table: one row per figure or table file written by ``runs``; the rows of
+    ``previous`` (an earlier README) for files these runs did not rewrite are kept, and so is any text
+    written after its table (notes on where the trained models come from, for example)."""
+    rows, notes = {}, []
+    if HEADER in previous:
+        after_header = previous.split(HEADER, 1)[1].splitlines()[2:]
+        for n, line in enumerate(after_header):
+            if not line.startswith("|"):
+                notes = after_header[n:]
+                break
+            if line.startswith("| ["):
+                rows[line.split("]")[0][3:]] = line
+    for run in runs:
+        for name in [] if run.error else run.outputs:
+            rows[name] = (f"| [{name}]({name}) | `{run.name}` | {dataset} | {profile.name} | `{command}` | `{commit}` | "
+                          f"{run.seconds / 60:.1f} min |")
+    lines = ["# Figures and tables", "",
+             "Each file below was written by the notebook named beside it when the command ran it, on the data and "
+             "profile shown, at the commit shown. The wall time is that notebook's, training included (a notebook "
+             "that reloads finished training runs takes seconds). Models without ImageNet weights start from random "
+             "weights; each figure's title says so.", "", HEADER, "|---|---|---|---|---|---|---|"]
+    text = "\n".join(lines + [rows[name] for name in sorted(rows)]) + "\n"
+    return text + "\n".join(notes).rstrip("\n") + "\n" if any(line.strip() for line in notes) else text
+
+
+def write_html(output_dir: Path, dataset: str, profile: Profile, commit: str) -> Path:
+    """The HTML report of the notebooks executed in ``output_dir`` (see :func:`html_report.build_html_report`)."""
+    intro = (f"The course's notebooks executed on **{dataset}** with the **{profile.name}** profile; page built at "
+             f"commit `{commit}`. Each figure's notebook, command, commit and wall time are in the "
+             "provenance table below. Models without ImageNet weights start from random weights; each figure's "
+             "title says so.")
+    return build_html_report(output_dir, profile.figures_dir, f"steelnb report: {dataset}, profile {profile.name}",
+                             intro)
+
+
+def run_report(first: str = "00", last: str = "99", command: str = "python -m steelnb report",
+               html_only: bool = False) -> list[NotebookRun]:
+    """Execute the notebooks numbered ``first`` to ``last``, in order, update the figures' README and
+    write the HTML report; with ``html_only``, only rebuild the HTML from the notebooks executed before."""
+    if not any(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+        raise FileNotFoundError(f"no notebooks in {NOTEBOOKS_DIR}: the report runs the course's notebooks, and "
+                                f"{PROJECT_ROOT} is not the course folder. Unset STEELNB_HOME, or set it to the "
+                                "folder holding notebooks/ and README.md")
+    profile = current_profile()
+    index = load_course_dataset(verbose=True)
+    output_dir = profile.runs_dir / "report"
+    if html_only:
+        print(f"Report: {write_html(output_dir, index.name, profile, commit_description())}")
+        return []
+    notebooks = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if first <= p.name[:2] <= last)
+    commit = commit_description()
+    runs = []
+    for path in tqdm(notebooks, desc="notebooks", unit="nb"):
+        runs.append(execute_notebook(path, output_dir, profile.figures_dir))
+        run = runs[-1]
+        status = f"FAILED ({run.error})" if run.error else f"wrote {', '.join(run.outputs) or 'no figure'}"
+        tqdm.write(f"{path.stem}: {run.seconds / 60:.1f} min, {status}")
+    data = os.environ.get("STEELNB_DATA")
+    shown = f"STEELNB_DATA=<{index.name} folder> {command}" if data else command
+    readme = profile.figures_dir / "README.md"
+    previous = readme.read_text() if readme.is_file() else ""
+    readme.write_text(figures_readme(runs, index.name, profile, shown, commit, previous))
+    page = write_html(output_dir, index.name, profile, commit)
+    print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}; report: {page}")
+    failed = [run.name for run in runs if run.error]
+    if failed:
+        raise SystemExit(f"{len(failed)} notebook(s) failed: {', '.join(failed)} (see {output_dir})")
+    return runs

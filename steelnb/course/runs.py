@@ -1,0 +1,82 @@
+"""Every named run of the course, defined once: ``python -m steelnb`` and chapters 04-07 and 10-13 train
+or reload them by name.
+
+A run's name is its folder under ``<runs>/<profile>/<dataset>/``; a finished run is reloaded by any
+chapter that names it, never trained twice. The profile fills in what a name leaves open: the backbone
+(the paper's, or its CPU sibling), the input size and the recipe.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..data.index import SegmentationIndex
+from ..data.stats import label_pixel_counts
+from ..data.torch_dataset import SteelDataset
+from ..training.losses import inverse_frequency_weights
+from .experiment import ExperimentResult, run_experiment
+from .profile import Profile
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What one named run trains. ``overrides`` are TrainConfig fields on top of the profile's recipe;
+    ``comparison`` gives it the shorter budget of the many-variant comparisons (chapter 12);
+    ``class_weights_from_data`` weights the cross-entropy by inverse label frequency in the training split."""
+
+    name: str
+    chapter: str  # the chapter that introduces it
+    architecture: str = "deeplabv3plus"
+    paper_backbone: str = "resnet101"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    native: bool = False
+    comparison: bool = False
+    class_weights_from_data: bool = False
+    paper_miou: float | None = None  # the paper's per-image mean IoU for this model (its Table 2), if it has one
+
+
+#: The named runs, by name.
+RUNS: dict[str, RunSpec] = {spec.name: spec for spec in (
+    RunSpec("baseline", "04", architecture="baseline", paper_miou=0.29),
+    RunSpec("resnet101", "05", paper_miou=0.57),
+    RunSpec("densenet201", "06", paper_backbone="densenet201", paper_miou=0.325),
+    RunSpec("efficientnet_b1", "07", paper_backbone="efficientnet_b1", paper_miou=0.57),
+    RunSpec("resnet101-native", "10", native=True),
+    RunSpec("CE + Dice", "12", overrides={"loss": "ce+dice"}, comparison=True),
+    RunSpec("CE (paper)", "12", overrides={"loss": "ce"}, comparison=True),
+    RunSpec("weighted CE", "12", overrides={"loss": "ce"}, comparison=True, class_weights_from_data=True),
+    RunSpec("focal", "12", overrides={"loss": "focal"}, comparison=True),
+    RunSpec("mixup", "12", overrides={"mixup_alpha": 0.4}, comparison=True),
+)}
+
+#: Per-image mean IoU the paper reports for its four models (Table 2), by run name, in its order.
+PAPER_MIOU = {name: spec.paper_miou for name, spec in RUNS.items() if spec.paper_miou is not None}
+
+
+def training_class_weights(index: SegmentationIndex, train_ids: list[str], profile: Profile) -> tuple[float, ...]:
+    """Inverse-frequency (power 1/2) weights of the labels' pixel counts in the training split at the
+    profile's input size, one per label including background (``losses.inverse_frequency_weights``)."""
+    masks = SteelDataset(index, train_ids, size=profile.input_size(index.image_shape))
+    return inverse_frequency_weights(label_pixel_counts(masks, index.num_classes))
+
+
+def train_run(name: str, index: SegmentationIndex, split: dict[str, list[str]], profile: Profile,
+              progress: bool = True, backbone: str | None = None, run_name: str | None = None,
+              **config_overrides: Any) -> ExperimentResult:
+    """Train (or resume, or reload) the run ``name`` of :data:`RUNS` on ``index`` and score its test split.
+
+    ``backbone`` replaces the profile's choice and ``config_overrides`` (TrainConfig fields) go on top of the
+    run's own. Both change what is trained, so such a run needs its own folder name, ``run_name``
+    (``python -m steelnb --backbone B --epochs N`` appends them to the name)."""
+    if name not in RUNS:
+        raise KeyError(f"no run named {name!r}; the course's runs are {', '.join(RUNS)}")
+    spec = RUNS[name]
+    overrides = dict(spec.overrides)
+    if spec.comparison:
+        overrides.update(profile.comparison_overrides())
+    if spec.class_weights_from_data:
+        overrides["class_weights"] = training_class_weights(index, split["train"], profile)
+    overrides.update(config_overrides)
+    return run_experiment(run_name or name, index, split, profile, spec.architecture,
+                          backbone or profile.backbone(spec.paper_backbone), native=spec.native, progress=progress,
+                          **overrides)

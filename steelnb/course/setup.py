@@ -1,0 +1,43 @@
+"""What every notebook and ``python -m steelnb`` start with: the profile, the dataset and its split.
+
+One setup for both, so a notebook and a ``!python -m steelnb`` started from it use the same data, the
+same runs folder (Google Drive on Colab) and the same split.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.index import SegmentationIndex
+from ..data.locations import load_course_dataset
+from ..data.split import stratified_split
+from .colab import prepare_colab
+from .profile import Profile, current_profile
+
+
+def course_split(index: SegmentationIndex, profile: Profile, seed: int = 0) -> dict[str, list[str]]:
+    """The 80/10/10 stratified split, each part capped to its share of ``profile.max_images``."""
+    split = stratified_split(index, seed=seed)
+    if profile.max_images is None:
+        return split
+    caps = {"train": 0.8, "val": 0.1, "test": 0.1}
+    rng = np.random.default_rng(seed)
+    return {name: sorted(rng.permutation(ids)[:max(2, round(caps[name] * profile.max_images))].tolist())
+            for name, ids in split.items()}
+
+
+def course_setup(verbose: bool = True) -> tuple[Profile, SegmentationIndex, dict[str, list[str]]]:
+    """The run profile, the dataset (real or demo, see ``data.locations``) and its split. On Colab, Google
+    Drive is mounted first (:func:`colab.prepare_colab`), so that checkpoints survive a disconnect.
+    ``verbose`` prints what was chosen (under torchrun, only rank 0 does)."""
+    drive_runs = prepare_colab()
+    if drive_runs and verbose:
+        print(f"Colab: runs and checkpoints go to {drive_runs} on Google Drive.")
+    profile = current_profile()
+    index = load_course_dataset(verbose)
+    split = course_split(index, profile)
+    if verbose:
+        size = profile.input_size(index.image_shape)
+        print(f"Profile {profile.name!r}: {profile.training_length()}, input {size[0]}x{size[1]}; split "
+              f"{len(split['train'])}/{len(split['val'])}/{len(split['test'])} train/val/test images; "
+              f"figures go to {profile.figures_dir}")
+    return profile, index, split

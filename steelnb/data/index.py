@@ -1,0 +1,95 @@
+"""Dataset indexes: which images exist, which defect classes each holds, and their masks.
+
+This module holds the common interface, :class:`SegmentationIndex`, that every layout returns: the Kaggle
+Severstal layout is in ``severstal.py``, image folders with class-index masks (NEU-Seg, your own data) in
+``folders.py``, and ``layouts.open_dataset`` picks the right one for a folder.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .images import read_gray
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+class DatasetFormatError(ValueError):
+    """A dataset folder or CSV that does not match a known layout; the message names the file."""
+
+
+@dataclass
+class SegmentationIndex:
+    """Images of one dataset with their per-class presence.
+
+    Attributes:
+        name: short dataset name ("severstal", "demo", "neu-seg").
+        root: dataset folder.
+        class_names: names of the defect classes 1..C (class 0 is background).
+        image_shape: (height, width) every image must have, or None when not fixed.
+        table: one row per image, indexed by ``image_id``, with columns ``path`` and
+            ``has_1..has_C`` (bool), plus ``split`` when the dataset ships its own split.
+    """
+
+    name: str
+    root: Path
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, int] | None
+    table: pd.DataFrame = field(repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of label values including background (C + 1)."""
+        return len(self.class_names) + 1
+
+    @property
+    def image_ids(self) -> list[str]:
+        """All image ids, in a stable sorted order."""
+        return list(self.table.index)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def presence(self, image_ids: Sequence[str] | None = None) -> np.ndarray:
+        """Bool array (n_images, C): does image i (of ``image_ids``, default all) hold defect class c+1."""
+        columns = [f"has_{c}" for c in range(1, self.num_classes)]
+        rows = self.table if image_ids is None else self.table.loc[list(image_ids)]
+        return rows[columns].to_numpy(bool)
+
+    def fingerprint(self) -> dict[str, object]:
+        """What identifies this data for a training run: the class names, the image count and a SHA-256 of
+        the sorted image ids, plus the name and folder (to tell the user which data a run was trained on).
+
+        A checkpoint keeps it, so that a run is never resumed, reloaded and scored on other data that
+        happens to sit in a folder of the same name; moving the same data elsewhere keeps it valid.
+        """
+        ids = hashlib.sha256("\n".join(sorted(self.image_ids)).encode("utf-8")).hexdigest()
+        return {"name": self.name, "root": str(Path(self.root).resolve()), "class_names": list(self.class_names),
+                "images": len(self), "ids_sha256": ids}
+
+    def image(self, image_id: str) -> np.ndarray:
+        """The grayscale image, uint8 (height, width)."""
+        return read_gray(self.table.at[image_id, "path"], self.image_shape)
+
+    def mask(self, image_id: str) -> np.ndarray:
+        """The label mask, uint8 (height, width) with values 0 (background) .. C."""
+        raise NotImplementedError
+
+
+def list_images(folder: Path) -> dict[str, Path]:
+    """Image id (file name) -> path for every image file in ``folder``, sorted by name; e.g. Kaggle's
+    ``test_images/`` for a submission.
+
+    Raises:
+        DatasetFormatError: the folder does not exist.
+    """
+    if not folder.is_dir():
+        raise DatasetFormatError(f"image folder not found: {folder}")
+    return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+
+

@@ -1,0 +1,99 @@
+"""PyTorch datasets of steel images and label masks.
+
+Two geometries, both starting by resizing the whole image to ``size`` (image area-averaged,
+mask nearest; ``size=None`` keeps the original resolution):
+
+* ``"resize"``: the whole resized image. ``size=(256, 256)`` is the paper's 6x squash of
+  256x1600; ``size=None`` (or an aspect-preserving size like 128x800) keeps the native aspect.
+* ``"crop"``: random full-height crops of ``crop_width`` columns of the resized image, for
+  training at native aspect on wide strips (evaluate such models with mode "resize").
+
+Items are ``(image, mask)``: image float32 (1, H, W) in [0, 1] (models normalise and expand
+to RGB themselves), mask int64 (H, W) with values 0..C.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .augment import apply_joint, class_shares, plan_augmented_copies, random_choice_transform
+from .index import SegmentationIndex
+
+MODES = ("resize", "crop")
+
+
+def resize_pair(image: np.ndarray, mask: np.ndarray, size: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Resize an image (area interpolation) and its label mask (nearest) to ``size`` = (height, width)."""
+    if size is None or image.shape[:2] == tuple(size):
+        return image, mask
+    dsize = (size[1], size[0])
+    return (cv2.resize(image, dsize, interpolation=cv2.INTER_AREA),
+            cv2.resize(mask, dsize, interpolation=cv2.INTER_NEAREST))
+
+
+class SteelDataset(Dataset):
+    """Images and label masks of ``image_ids`` from a :class:`SegmentationIndex`.
+
+    Args:
+        index: the dataset index.
+        image_ids: which images (a split).
+        mode: "resize" or "crop" (see module docstring).
+        size: (height, width) the whole image is resized to; None keeps the original size.
+        crop_width: crop width in pixels (of the resized image) for "crop".
+        augment_weights: if given, the paper's random weighted augmentation: extra augmented copies
+            of images drawn with probability 1 - p_c, transformed by crop/flip/rotation with these weights.
+        seed: seeds the choice of augmented copies (the transforms use torch's RNG).
+        cache: keep decoded (resized) images and masks in memory after first use.
+    """
+
+    def __init__(self, index: SegmentationIndex, image_ids: Sequence[str], *, size: tuple[int, int] | None,
+                 mode: str = "resize", crop_width: int = 512,
+                 augment_weights: Sequence[float] | None = None, seed: int = 0, cache: bool = False) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if not image_ids:
+            raise ValueError(f"SteelDataset of {index.name}: no images given (empty split)")
+        self.index, self.image_ids, self.mode = index, list(image_ids), mode
+        self.size = tuple(size) if size is not None else index.image_shape
+        self.crop_width = crop_width
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
+        self.items = [(i, False) for i in range(len(self.image_ids))]
+        self.transform = None
+        if augment_weights is not None:
+            presence = index.presence(self.image_ids)
+            copies = plan_augmented_copies(presence, class_shares(presence), seed)
+            self.items += [(int(i), True) for i in copies]
+            shape = self.size if mode == "resize" else (self.size[0], crop_width)
+            self.transform = random_choice_transform(shape, augment_weights)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def label_presence(self) -> np.ndarray:
+        """Bool (len(self), C+1): which labels (0 = defect-free image) each item holds; copies included."""
+        presence = self.index.presence(self.image_ids)[[i for i, _ in self.items]]
+        return np.concatenate([~presence.any(axis=1, keepdims=True), presence], axis=1)
+
+    def _load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
+        if self._cache is not None and image_id in self._cache:
+            return self._cache[image_id]
+        image, mask = resize_pair(self.index.image(image_id), self.index.mask(image_id), self.size)
+        if self._cache is not None:
+            self._cache[image_id] = (image, mask)
+        return image, mask
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        position, augmented = self.items[item]
+        image, mask = self._load(self.image_ids[position])
+        image_t = torch.from_numpy(image)[None]
+        mask_t = torch.from_numpy(mask)
+        if self.mode == "crop":
+            left = int(torch.randint(0, image.shape[1] - self.crop_width + 1, ()))
+            image_t, mask_t = image_t[..., left:left + self.crop_width], mask_t[:, left:left + self.crop_width]
+        if augmented:
+            image_t, mask_t = apply_joint(self.transform, image_t, mask_t)
+        return image_t.float().div_(255), mask_t.long()

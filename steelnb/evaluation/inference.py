@@ -1,0 +1,54 @@
+"""Inference on resized (paper) or original-resolution images, optional flip TTA, and speed measurement."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@torch.inference_mode()
+def predict_probs(model: nn.Module, images: torch.Tensor, tta: bool = False) -> torch.Tensor:
+    """Softmax probabilities (N, C+1, H, W) for images (N, 1, H, W) in [0, 1].
+
+    With ``tta`` the probabilities are averaged with those of the horizontally and vertically
+    flipped image (flipped back), the usual Kaggle test-time augmentation.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    images = images.to(device)
+    probs = model(images).float().softmax(1)
+    if tta:
+        for dims in ((3,), (2,)):
+            probs += model(images.flip(dims)).float().softmax(1).flip(dims)
+        probs /= 3
+    return probs
+
+
+def predict_image_probs(model: nn.Module, image: np.ndarray, input_size: tuple[int, int] | None,
+                        tta: bool = False, output_size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Class probabilities (C+1, H', W') for one uint8 grayscale image (H, W).
+
+    The image is resized to ``input_size`` (None: fed as it is) and the probabilities are resized
+    back (bilinear) to ``output_size``, by default the image's own (H, W).
+    """
+    output_size = output_size or image.shape
+    small = image if input_size is None else cv2.resize(image, input_size[::-1], interpolation=cv2.INTER_AREA)
+    probs = predict_probs(model, torch.from_numpy(small)[None, None].float() / 255, tta)
+    if probs.shape[2:] != tuple(output_size):
+        probs = F.interpolate(probs, size=output_size, mode="bilinear", align_corners=False)
+    return probs[0]
+
+
+def predict_mask(model: nn.Module, image: np.ndarray, input_size: tuple[int, int] | None,
+                 tta: bool = False) -> np.ndarray:
+    """Label mask (H, W) uint8 for one uint8 grayscale image (H, W) at its original resolution.
+
+    ``input_size=(256, 256)`` reproduces the paper: the image is squashed to the model's input size
+    and the class probabilities are resized back (bilinear) before the argmax. ``None`` feeds the
+    original image (e.g. 256x1600) directly.
+    """
+    return predict_image_probs(model, image, input_size, tta).argmax(0).byte().cpu().numpy()
+
+

@@ -1,0 +1,33 @@
+"""One training run's hyper-parameters. The field defaults are the paper's recipe, written once here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one run (saved in every checkpoint).
+
+    ``time_budget_s`` (seconds, optional) turns ``epochs`` into a maximum: the run trains as many
+    epochs as fit the budget on this machine (see ``training/budget.py``); the count is fixed at the start.
+    ``optimizer`` is "sgd" (the paper's, with ``momentum``) or "adamw". ``warmup_iters`` ramps the
+    learning rate linearly from 0 before the polynomial decay. ``select_on`` is the validation score
+    (a key of ``metrics.summarize``) that picks ``best.pt``.
+    """
+
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    poly_power: float = 0.9
+    optimizer: str = "sgd"
+    warmup_iters: int = 0
+    loss: str = "ce"
+    class_weights: tuple[float, ...] | None = None
+    mixup_alpha: float = 0.0
+    num_workers: int = 0
+    seed: int = 0
+    amp: bool = True
+    time_budget_s: float | None = None
+    select_on: str = "class_iou_defects"

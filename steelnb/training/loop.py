@@ -1,0 +1,329 @@
+"""Training loop with per-epoch validation, checkpoints every epoch and automatic resume.
+
+Defaults follow the paper: SGD, lr 0.01, momentum 0.9, weight decay 1e-4, batch 16, with a
+polynomial (power 0.9) learning-rate decay per iteration as in DeepLab. Profiles may change the
+recipe (the CPU profile trains from random weights with AdamW, a short warm-up and CE + Dice, see
+``course/profile.py``). CUDA when available, CPU otherwise; mixed precision
+(``amp``) as set out in ``training/precision.py``.
+
+Calling :func:`fit` again on the same ``run_dir`` continues where the last finished epoch left off,
+with the full history; a finished run returns at once. ``last.pt`` is written after every epoch and
+the one before it is kept as ``previous.pt``, so a ``last.pt`` corrupted by a crash or a full disk
+falls back one epoch (with a warning) instead of stopping the run.
+
+The best epoch (``best.pt``) is chosen on ``select_on``, by default the validation class-mean IoU of
+the defect classes: a model that predicts no defect at all scores 0 there and can never be chosen
+over one that finds defects. On a tie the later epoch wins.
+"""
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from tqdm.auto import tqdm
+
+from ..evaluation.metrics import MetricAccumulator, all_empty_scores, summarize
+from .budget import epochs_for_budget, seconds_per_step
+from .checkpoint import RunCheckpoints, hold_run_folder, save_atomic
+from .config import TrainConfig
+from .device import default_device, prepare_device
+from .distributed import World, barrier, current_world, from_main, gather_objects, parallel_model, sum_across
+from .losses import build_loss
+from .precision import make_grad_scaler, mixed_precision
+from .seeding import rng_state, seed_everything, set_rng_state
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: torch.device | None = None,
+             loss_fn: nn.Module | None = None, amp: bool = True) -> tuple[float, MetricAccumulator]:
+    """Mean loss (NaN without ``loss_fn``) and the per-image pixel counts of ``model`` on ``loader``
+    (``amp``: mixed precision as in ``training/precision.py``, the same switch as training's)."""
+    device = device or default_device()
+    model.eval()
+    accumulator, total_loss, n = MetricAccumulator(num_classes), 0.0, 0
+    for images, masks in loader:
+        images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
+        with mixed_precision(device, amp):
+            logits = model(images)
+        if loss_fn is not None:
+            total_loss += float(loss_fn(logits.float(), masks)) * len(images)
+        n += len(images)
+        accumulator.update(logits.argmax(1), masks)
+    return (total_loss / n if loss_fn is not None else float("nan")), accumulator
+
+
+def _mixup(images: torch.Tensor, masks: torch.Tensor, alpha: float):
+    """Mixup for segmentation: blend image pairs with lam ~ Beta(alpha, alpha); the loss is blended too."""
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    order = torch.randperm(len(images), device=images.device)
+    return lam * images + (1 - lam) * images[order], masks, masks[order], lam
+
+
+def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
+                 config: TrainConfig, device: torch.device, description: str, progress: bool) -> tuple[float, int]:
+    """One pass over ``loader`` with optimiser steps; returns the summed training loss (per image) and the
+    number of images."""
+    model.train()
+    total_loss, seen = 0.0, 0
+    for images, masks in tqdm(loader, desc=description, disable=not progress, leave=False):
+        images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
+        with mixed_precision(device, config.amp):
+            if config.mixup_alpha > 0:
+                mixed, masks_a, masks_b, lam = _mixup(images, masks, config.mixup_alpha)
+                logits = model(mixed).float()
+                loss = lam * loss_fn(logits, masks_a) + (1 - lam) * loss_fn(logits, masks_b)
+            else:
+                loss = loss_fn(model(images).float(), masks)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        total_loss += loss.item() * len(images)
+        seen += len(images)
+    return total_loss, seen
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with momentum (the paper) or AdamW, with ``config``'s learning rate and weight decay."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose 'sgd' or 'adamw'")
+
+
+def warmup_poly(total_iters: int, warmup_iters: int = 0, power: float = 0.9):
+    """Learning-rate factor per iteration: linear from 1/warmup to 1 over ``warmup_iters``, then
+    (1 - progress)^power down to 0 at ``total_iters`` (DeepLab's poly schedule)."""
+    def factor(iteration: int) -> float:
+        if iteration < warmup_iters:
+            return (iteration + 1) / warmup_iters
+        progress = (iteration - warmup_iters) / max(1, total_iters - warmup_iters)
+        return max(0.0, 1.0 - progress) ** power
+    return factor
+
+
+class DataMismatchError(ValueError):
+    """A run folder holds a run trained on other data than the data given now."""
+
+
+#: The parts of a data fingerprint (``SegmentationIndex.fingerprint``) that must match to resume a run.
+FINGERPRINT_KEYS = ("class_names", "images", "ids_sha256")
+
+
+def _describe(data: dict) -> str:
+    return f"{data['name']} in {data['root']} ({data['images']} images, classes {', '.join(data['class_names'])})"
+
+
+def check_same_data(saved: dict | None, data: dict | None, run_dir: Path) -> None:
+    """Raise DataMismatchError unless the checkpoint's data fingerprint ``saved`` matches ``data`` (the
+    fingerprint of the data given now; None skips the check, for data without an index)."""
+    if data is None:
+        return
+    if saved is None:
+        raise DataMismatchError(f"{run_dir} holds a run saved without a record of its data (by an older steelnb), "
+                                f"so it cannot be told whether it was trained on {_describe(data)}. Move that "
+                                "folder away, or point STEELNB_RUNS at a new folder, to train anew")
+    if any(saved[key] != data[key] for key in FINGERPRINT_KEYS):
+        raise DataMismatchError(f"{run_dir} holds a run trained on {_describe(saved)}, not on {_describe(data)}. "
+                                "Give this run another name, or point STEELNB_RUNS at another folder; nothing "
+                                "was changed")
+
+
+def _comparable(config: dict) -> dict:
+    """A saved config without the epoch count that a time budget chose (for the resume check)."""
+    return {key: value for key, value in config.items() if not (key == "epochs" and config.get("time_budget_s"))}
+
+
+def _resume(state: dict | None, run_dir: Path, config: TrainConfig, data: dict | None, model: nn.Module,
+            optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+            scaler: torch.amp.GradScaler) -> list[dict]:
+    """Restore every state from a checkpoint of ``run_dir`` if there is one (same data and config required);
+    returns the history so far (or [])."""
+    if state is None:
+        return []
+    check_same_data(state.get("data"), data, run_dir)
+    if _comparable(state["config"]) != _comparable(asdict(config)):
+        raise ValueError(f"{run_dir / 'last.pt'} was trained with {state['config']}, not {asdict(config)}; "
+                         "use another run_dir or the same config")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    set_rng_state(state["rng_per_rank"][current_world().rank] if "rng_per_rank" in state else state["rng"])
+    return state["history"]
+
+
+def resolve_epochs(config: TrainConfig, model: nn.Module, batch_shape: tuple[int, ...], train_steps: int,
+                   eval_batches: int, num_classes: int, device: torch.device, progress: bool) -> TrainConfig:
+    """``config`` with ``epochs`` set from ``time_budget_s`` by timing this machine on batches of
+    ``batch_shape`` (N, 1, H, W) (unchanged without a budget; rank 0's count under torchrun)."""
+    if not config.time_budget_s:
+        return config
+    step_s = seconds_per_step(model, batch_shape, num_classes, True, device, config.amp)
+    eval_s = seconds_per_step(model, batch_shape, num_classes, False, device, config.amp)
+    epochs = from_main(epochs_for_budget(config.time_budget_s, train_steps, step_s, eval_batches, eval_s,
+                                         config.epochs))
+    if progress:
+        print(f"Time budget {config.time_budget_s / 60:.1f} min: {step_s:.2f} s per training step of "
+              f"{batch_shape[0]} x {tuple(batch_shape[1:])}, {train_steps} steps per epoch -> {epochs} epoch(s).")
+    return replace(config, epochs=epochs)
+
+
+def make_loaders(train_set: Dataset, val_set: Dataset, config: TrainConfig, device: torch.device,
+                 world: World) -> tuple[DataLoader, DataLoader, DistributedSampler | None]:
+    """Shuffled training and ordered validation loaders. Under torchrun each rank gets an equal slice of
+    every global batch of ``config.batch_size`` (a seeded DistributedSampler) and every world.size-th
+    validation image; returns the sampler too (its epoch must be set)."""
+    workers = {"num_workers": config.num_workers, "pin_memory": device.type == "cuda"}
+    # With worker processes the shuffle and the workers' random streams come from a generator reseeded
+    # from (seed, epoch) before every epoch (seed_epoch), and the workers start afresh each epoch: epoch k
+    # is then the same however the run got there, resumed or not. Validation has its own generator, so
+    # that starting its workers never draws from the global RNG. In one process the global RNG, which
+    # every checkpoint saves, drives everything.
+    with_workers = config.num_workers > 0
+    training = {**workers, "persistent_workers": False, "generator": torch.Generator() if with_workers else None}
+    validation = {**workers, "persistent_workers": with_workers,
+                  "generator": torch.Generator().manual_seed(config.seed) if with_workers else None}
+    if not world.active:
+        return (DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
+                           drop_last=len(train_set) > config.batch_size, **training),
+                DataLoader(val_set, batch_size=config.batch_size, **validation), None)
+    if config.batch_size % world.size:
+        raise ValueError(f"batch_size {config.batch_size} must be a multiple of the {world.size} processes")
+    per_rank = config.batch_size // world.size
+    sampler = DistributedSampler(train_set, world.size, world.rank, shuffle=True, seed=config.seed, drop_last=True)
+    val_shard = Subset(val_set, range(world.rank, len(val_set), world.size))
+    return (DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=True, **training),
+            DataLoader(val_shard, batch_size=per_rank, **validation), sampler)
+
+
+def seed_epoch(loader: DataLoader, sampler: DistributedSampler | None, seed: int, epoch: int) -> None:
+    """Set epoch ``epoch``'s shuffle and worker seeds: the DistributedSampler's epoch, and the loader's
+    generator (with worker processes, see :func:`make_loaders`) seeded from (``seed``, ``epoch``)."""
+    if sampler is not None:
+        sampler.set_epoch(epoch)
+    if loader.generator is not None:
+        loader.generator.manual_seed(seed * 1_000_003 + epoch)
+
+
+def validate(model: nn.Module, loader: DataLoader, num_classes: int, device: torch.device, loss_fn: nn.Module,
+             amp: bool) -> tuple[float, np.ndarray]:
+    """Mean validation loss and pixel counts (n_images, C+1, 3), gathered from every rank under torchrun."""
+    val_loss, accumulator = evaluate(model, loader, num_classes, device, loss_fn, amp)
+    if not current_world().active:
+        return val_loss, accumulator.counts
+    counts = np.concatenate(gather_objects(accumulator.counts))
+    loss_sum, images = sum_across([val_loss * len(accumulator.counts), float(len(accumulator.counts))])
+    return loss_sum / images, counts
+
+
+def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | Path, config: TrainConfig,
+        num_classes: int, device: torch.device | None = None, progress: bool = True,
+        data: dict | None = None) -> list[dict]:
+    """Train ``model`` and return its history: one dict per epoch (losses, val metrics, lr, speed).
+
+    ``run_dir/last.pt`` is written after every epoch (the one before kept as ``previous.pt``) and
+    ``run_dir/best.pt`` whenever the validation ``config.select_on`` score improves or ties. If a
+    checkpoint exists the run resumes from it: same config required (a time budget's epoch count is taken
+    from the checkpoint) and, when ``data`` (``SegmentationIndex.fingerprint()``) is given, the same data.
+    One process at a time may train in ``run_dir``. Under torchrun the work is shared by the ranks
+    (``training/distributed.py``); rank 0 holds the folder, writes the checkpoints and prints.
+
+    Raises:
+        DataMismatchError: ``run_dir`` holds a run trained on other data.
+        RunFolderBusyError: another process is training in ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    with hold_run_folder(run_dir) if current_world().is_main else nullcontext():
+        return _fit(model, train_set, val_set, run_dir, config, num_classes, device, progress, data)
+
+
+def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, config: TrainConfig,
+         num_classes: int, device: torch.device | None, progress: bool, data: dict | None) -> list[dict]:
+    """:func:`fit`, with the run folder held."""
+    device = device or default_device()
+    world = current_world()
+    progress = progress and world.is_main
+    seed_everything(config.seed)
+    prepare_device(device)
+    model.to(device)
+    loader, val_loader, sampler = make_loaders(train_set, val_set, config, device, world)
+    checkpoints = RunCheckpoints(run_dir)
+    state = checkpoints.read_last()
+    if state is not None and config.time_budget_s:
+        config = replace(config, epochs=state["config"]["epochs"])
+    elif state is None:
+        # the shape the loader yields (a crop in native-aspect runs), measured on any Dataset
+        config = resolve_epochs(config, model, (loader.batch_size, *train_set[0][0].shape), len(loader),
+                                len(val_loader), num_classes, device, progress)
+    optimizer = build_optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_poly(config.epochs * len(loader), config.warmup_iters, config.poly_power))
+    scaler = make_grad_scaler(device, config.amp)
+    loss_fn = build_loss(config.loss, num_classes, config.class_weights).to(device)
+    history = _resume(state, run_dir, config, data, model, optimizer, scheduler, scaler)
+    trained = parallel_model(model, device, world)
+    model = trained.module if world.active else model
+    if history and progress:
+        print(f"Resuming {run_dir} after epoch {len(history)} of {config.epochs}.")
+    for epoch in range(len(history) + 1, config.epochs + 1):
+        start = time.perf_counter()
+        seed_epoch(loader, sampler, config.seed, epoch)
+        loss_sum, images = sum_across(list(_train_epoch(trained, loader, optimizer, scheduler, scaler, loss_fn,
+                                                        config, device, f"epoch {epoch}/{config.epochs}", progress)))
+        train_seconds = time.perf_counter() - start
+        val_loss, counts = validate(model, val_loader, num_classes, device, loss_fn, config.amp)
+        scores, empty = summarize(counts), all_empty_scores(counts)
+        history.append({"epoch": epoch, "train_loss": loss_sum / images, "val_loss": val_loss, "val_miou": scores["miou"],
+                        "val_dice": scores["dice"], "val_miou_defects": scores["miou_defects"],
+                        "val_class_iou_defects": scores["class_iou_defects"], "val_selected": scores[config.select_on],
+                        "empty_miou": empty["miou"], "empty_dice": empty["dice"], "lr": optimizer.param_groups[0]["lr"],
+                        "train_iter_per_s": len(loader) / train_seconds,
+                        "train_img_per_s": len(loader) * config.batch_size / train_seconds,
+                        "seconds": time.perf_counter() - start})
+        if progress:
+            h = history[-1]
+            print(f"epoch {epoch}/{config.epochs}: train loss {h['train_loss']:.4f}  val loss {val_loss:.4f}  "
+                  f"val mIoU {h['val_miou']:.3f} (all-empty {h['empty_miou']:.3f})  Dice {h['val_dice']:.3f} "
+                  f"(all-empty {h['empty_dice']:.3f})  class-mean defect IoU {h['val_class_iou_defects']:.3f}  "
+                  f"{h['seconds']:.0f}s")
+        _save_epoch(checkpoints, model, optimizer, scheduler, scaler, history, config, data, world)
+    return history
+
+
+def _save_epoch(checkpoints: RunCheckpoints, model: nn.Module, optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, history: list[dict],
+                config: TrainConfig, data: dict | None, world: World) -> None:
+    """Write best.pt (if this epoch is best) and last.pt (the old one kept as previous.pt); rank 0 only,
+    with every rank's RNG state, and the other ranks wait until it is on disk."""
+    rngs = gather_objects(rng_state())
+    if world.is_main:
+        if is_best(history):
+            save_atomic({"model": model.state_dict(), "epoch": len(history), "history": history,
+                         "config": asdict(config), "data": data}, checkpoints.run_dir / "best.pt")
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "scaler": scaler.state_dict(), "history": history, "rng": rngs[0], "config": asdict(config),
+                 "data": data}
+        if world.active:
+            state["rng_per_rank"] = rngs
+        checkpoints.save_last(state)
+    barrier()
+
+
+def is_best(history: list[dict]) -> bool:
+    """Whether the last epoch's ``val_selected`` score is at least every earlier one's (ties go to the later
+    epoch; NaN, e.g. no defect in prediction or truth, counts as the lowest score)."""
+    def score(h: dict) -> float:
+        return float("-inf") if math.isnan(h["val_selected"]) else h["val_selected"]
+    return score(history[-1]) >= max((score(h) for h in history[:-1]), default=float("-inf"))
