@@ -75,16 +75,16 @@ def download_main(dataset: str, folder: str | None) -> None:
     from .data.download.kaggle import KaggleSetupError, download_severstal
     from .data.download.neu_seg import ATTRIBUTION, DownloadError, download_neu_seg, read_manifest
     from .data.index import DatasetFormatError
-    from .data.locations import NEU_SEG_DIR, severstal_dir
+    from .data.locations import kept_severstal_archive, neu_seg_dir, severstal_dir
     try:
         if dataset == "neu-seg":
             print(ATTRIBUTION)
-            root = download_neu_seg(folder or NEU_SEG_DIR)
+            root = download_neu_seg(folder or neu_seg_dir())
             print(f"NEU-Seg is complete and verified in {root} ({len(read_manifest()):,} files checked against "
                   "their SHA-256).")
         else:
             root = Path(folder or severstal_dir())
-            print(download_severstal(root).to_string())
+            print(download_severstal(root, keep_archive=kept_severstal_archive()).to_string())
     except (KaggleSetupError, DatasetFormatError, DownloadError) as err:
         raise SystemExit(str(err)) from None
     print(f"Use it with:\n  export STEELNB_DATA={Path(root).resolve()}\n  python -m steelnb\n(the course's own "

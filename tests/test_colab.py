@@ -60,6 +60,8 @@ def test_on_colab_runs_and_checkpoints_go_to_drive(monkeypatch, tmp_path):
     assert mounted == [str(tmp_path / "drive")]
     assert runs == env.DRIVE_RUNS and runs.is_dir() and dict(os.environ) == environment  # nothing written there
     assert current_profile().runs_dir == runs / "default"  # where fit() writes last.pt and previous.pt
+    assert current_profile().figures_dir == runs / "default" / "figures"  # not over the course's own figures/
+    assert locations.neu_seg_dir() == locations.COLAB_NEU_SEG  # on Drive: every chapter's runtime finds it
     assert str(runs / "default") in runtime_summary()
     assert prepare_colab() == runs and len(mounted) == 1  # mounted once
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import types
 import zipfile
@@ -151,3 +152,36 @@ def test_the_users_own_incomplete_copy_is_never_overwritten(tmp_path, monkeypatc
     with pytest.raises(KaggleSetupError, match=r"severstal.*not a complete copy.*nothing was changed"):
         download_severstal(mine, api=api)
     assert api.calls == 0 and (mine / "train.csv").read_text().endswith("my_own.jpg,1,1 3\n")
+
+
+def test_a_kept_archive_restores_the_data_in_a_new_runtime(tmp_path, monkeypatch, capsys):
+    from steelnb import env
+    from steelnb.course.colab import prepare_colab
+    from steelnb.data import locations
+    rows = [("000000000.jpg", 3, "1 5"), ("000000001.jpg", 1, "7 2")]
+    source = tmp_path / "prepared.zip"
+    _kaggle_zip(source, n_images=2, rows=rows)
+    monkeypatch.setattr(kaggle_data, "TRAIN_IMAGES", 2)
+    monkeypatch.setattr(kaggle_data, "TRAIN_ROWS_BY_CLASS", {1: 1, 2: 0, 3: 1, 4: 0})
+    # chapter 00 on Colab: the data goes to the runtime's disk, the checked zip to Google Drive
+    runtime_disk, drive = tmp_path / "content" / "data" / "severstal", tmp_path / "drive"
+    kept = drive / "MyDrive" / "steelnb" / "data" / f"{COMPETITION}.zip"
+    first = download_severstal(runtime_disk, api=_FakeApi(source), keep_archive=kept)
+    assert kept.read_bytes() == source.read_bytes()
+    # a new runtime: its disk is empty, Drive is mounted, and the chapter's setup unpacks the kept zip
+    shutil.rmtree(tmp_path / "content")
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    (drive / "MyDrive").mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(env, "DRIVE_MOUNT", drive)
+    monkeypatch.setattr(env, "DRIVE_RUNS", drive / "MyDrive" / "steelnb" / "runs")
+    monkeypatch.setattr(locations, "COLAB_SEVERSTAL", runtime_disk)
+    monkeypatch.setattr(locations, "COLAB_KEPT_ARCHIVE", kept)
+    monkeypatch.delenv("STEELNB_DATA", raising=False)
+    prepare_colab()
+    assert "restored" in capsys.readouterr().out
+    assert locations.real_data_dir() == runtime_disk
+    assert verify_severstal(runtime_disk).equals(first)
+    prepare_colab()  # the data is there: nothing to do
+    assert "restored" not in capsys.readouterr().out
+    with pytest.raises(KaggleSetupError, match="already holds files"):
+        kaggle_data.restore_severstal(kept, runtime_disk)

@@ -9,6 +9,7 @@ from steelnb.evaluation.metrics import (
     class_iou,
     image_miou,
     kaggle_dice,
+    miou_definitions,
     pixel_counts,
     summarize,
 )
@@ -61,3 +62,16 @@ def test_accumulator_matches_one_shot():
     accumulator.update(pred[:1], target[:1])
     accumulator.update(pred[1:], target[1:])
     assert summarize(accumulator.counts) == summarize(pixel_counts(pred, target, 3))
+
+
+def test_four_miou_definitions_by_hand():
+    # 2 labels of defect (C = 2, so 3 labels). Image A: defect-free, predicted empty. Image B: 6 background and
+    # 2 class-1 pixels, predicted all background: background IoU 6/8, class 1 IoU 0.
+    counts = np.array([[[8, 8, 8], [0, 0, 0], [0, 0, 0]],
+                       [[6, 8, 6], [0, 0, 2], [0, 0, 0]]])
+    scores = miou_definitions(counts)
+    assert scores["ours: labels in prediction or truth"] == pytest.approx((1 + (6 / 8 + 0) / 2) / 2)
+    assert scores["ours, defect images only"] == pytest.approx((6 / 8 + 0) / 2)
+    assert scores["all labels, absent = 0"] == pytest.approx((1 / 3 + (6 / 8) / 3) / 2)
+    assert scores["defect labels, absent = 0"] == 0
+    assert np.isnan(miou_definitions(counts[:1])["ours, defect images only"])

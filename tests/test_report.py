@@ -7,7 +7,7 @@ import pytest
 from steelnb.course.colab import colab_badge
 from steelnb.course.html_report import build_html_report
 from steelnb.course.profile import current_profile
-from steelnb.course.report import NotebookRun, figures_readme
+from steelnb.course.report import NotebookRun, cell_timeout_s, execute_notebook, figures_readme
 
 #: A 1x1 PNG, base64.
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -79,3 +79,33 @@ def test_report_outside_the_course_folder_says_so(monkeypatch, tmp_path):
     monkeypatch.setattr(report, "NOTEBOOKS_DIR", tmp_path / "notebooks")
     with pytest.raises(FileNotFoundError, match=r"no notebooks.*STEELNB_HOME"):
         report.run_report()
+
+
+def test_html_report_leaves_out_exercise_checks_widgets_and_resume_notes(tmp_path):
+    executed, figures = tmp_path / "report", tmp_path / "figures"
+    executed.mkdir(), figures.mkdir()
+    check = nbformat.v4.new_code_cell("check_image_miou(p, t, answer)", metadata={"tags": ["exercise"]})
+    check.outputs = [nbformat.v4.new_output("stream", name="stdout", text="Set your answer first (it is None).\n")]
+    widget = nbformat.v4.new_code_cell("browse(...)")
+    widget.outputs = [nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "abc"}, "text/plain": "interactive(children=(...))"})]
+    trained = nbformat.v4.new_code_cell("result = train_run(...)")
+    trained.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                              text="Resuming runs/default/x after epoch 5 of 5.\nbest epoch 4\n")]
+    text = nbformat.v4.new_markdown_cell("# 08 · Evaluation\n\nThe next cell scores it; check it with the cell below.")
+    nbformat.write(nbformat.v4.new_notebook(cells=[text, check, widget, trained]), executed / "08_chapter.ipynb")
+    html = build_html_report(executed, figures, "steelnb report: demo").read_text()
+    assert "Set your answer first" not in html and "interactive(children" not in html
+    assert "Resuming" not in html and "best epoch 4" in html
+    assert "The notebook&#39;s next cell scores it" in html or "The notebook's next cell scores it" in html
+    assert "the notebook's cell below" in html or "the notebook&#39;s cell below" in html
+
+
+def test_a_cell_that_runs_too_long_is_stopped_and_named(tmp_path, monkeypatch):
+    notebook = tmp_path / "99_slow.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(60)")]), notebook)
+    run = execute_notebook(notebook, tmp_path / "out", tmp_path, timeout_s=2)
+    assert "longer than its limit of 2 s" in run.error and run.seconds < 50
+    assert (tmp_path / "out" / "99_slow.ipynb").is_file()  # saved with what it had done
+    monkeypatch.setenv("STEELNB_PROFILE", "default")  # four 16-minute runs in one cell still fit
+    assert cell_timeout_s(current_profile()) == 5 * 16 * 60 + 600

@@ -118,6 +118,8 @@ def test_losses_hand_computed():
     undecided = torch.zeros(1, 2, 1, 2)  # p = 0.5 for both classes: CE = ln 2, focal = (1 - 0.5)^2 ln 2
     assert float(build_loss("ce", 2)(undecided, target)) == pytest.approx(math.log(2))
     assert float(build_loss("focal", 2)(undecided, target)) == pytest.approx(0.25 * math.log(2))
+    assert float(build_loss("focal", 2, focal_gamma=1.0)(undecided, target)) == pytest.approx(0.5 * math.log(2))
+    assert float(build_loss("focal", 2, focal_gamma=0.0)(undecided, target)) == pytest.approx(math.log(2))  # CE
     assert float(FocalLoss(gamma=1.0)(undecided, target)) == pytest.approx(0.5 * math.log(2))
     weights = inverse_frequency_weights([900, 100], power=1.0)
     assert weights[1] == pytest.approx(9 * weights[0], rel=1e-3) and np.mean(weights) == pytest.approx(1.0)
@@ -147,5 +149,29 @@ class _PixelwiseModel(torch.nn.Module):
 def test_flip_tta_undoes_its_flip():
     images = torch.linspace(0, 1, 64).repeat(2, 1, 32, 1)  # (2, 1, 32, 64), bright on the right
     plain = predict_probs(_PixelwiseModel(), images)
-    assert torch.allclose(predict_probs(_PixelwiseModel(), images, tta=True), plain, atol=1e-6)
+    for variant in ("h", "v", "hv"):
+        assert torch.allclose(predict_probs(_PixelwiseModel(), images, tta=variant), plain, atol=1e-6)
     assert not torch.allclose(plain, plain.flip(-1), atol=1e-3)  # the image is not symmetric
+    with pytest.raises(ValueError, match="tta must be one of"):
+        predict_probs(_PixelwiseModel(), images, tta="x")
+
+
+def test_tta_variants_average_the_flips_they_name():
+    # a model that sees only where it is: logits (x, -x) for a horizontal ramp x that ignores the input, so a
+    # flipped prediction flipped back is the ramp mirrored; each variant averages exactly its own flips
+    class Ramp(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(1.0))
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            ramp = torch.linspace(-1, 1, images.shape[3]).expand(images.shape[0], 1, images.shape[2], -1)
+            return torch.cat([ramp, -ramp], dim=1) * self.scale
+
+    images = torch.zeros(1, 1, 4, 8)
+    plain = torch.cat([torch.linspace(-1, 1, 8), -torch.linspace(-1, 1, 8)]).reshape(2, 1, 8).expand(2, 4, 8)
+    plain = plain.softmax(0)[None]
+    mirrored = plain.flip(3)
+    assert torch.allclose(predict_probs(Ramp(), images, "h"), (plain + mirrored) / 2, atol=1e-6)
+    assert torch.allclose(predict_probs(Ramp(), images, "v"), plain, atol=1e-6)  # the ramp has no vertical change
+    assert torch.allclose(predict_probs(Ramp(), images, "hv"), (2 * plain + mirrored) / 3, atol=1e-6)

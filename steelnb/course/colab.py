@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from .. import env
+from ..data import locations
+from ..data.download.kaggle import restore_severstal
 from ..env import DRIVE_COURSE, DRIVE_MOUNT, drive_mounted, on_colab
 from ..training.device import default_device, device_name
 from .profile import current_profile
@@ -42,7 +45,21 @@ def prepare_colab() -> Path | None:
     if not drive_mounted():
         return None
     env.DRIVE_RUNS.mkdir(parents=True, exist_ok=True)
+    restore_kaggle_data()
     return env.DRIVE_RUNS
+
+
+def restore_kaggle_data() -> Path | None:
+    """On Colab: when the runtime's disk has lost the Kaggle data that chapter 00 downloaded, unpack it again
+    from the zip kept on Google Drive (about a minute, nothing downloaded). Returns the restored folder, or
+    None when there was nothing to do."""
+    archive, folder = locations.kept_severstal_archive(), locations.severstal_dir()
+    if archive is None or not archive.is_file() or (folder / "train.csv").is_file():
+        return None
+    start = time.perf_counter()
+    restore_severstal(archive, folder)
+    print(f"Colab: the Kaggle data restored from {archive} into {folder} in {time.perf_counter() - start:.0f} s.")
+    return folder
 
 
 def runtime_summary() -> str:

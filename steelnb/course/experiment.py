@@ -131,7 +131,7 @@ def score_columns(scores: dict[str, float], original: dict[str, float], per_clas
 
 @torch.no_grad()
 def original_resolution_counts(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
-                               input_size: tuple[int, int] | None, tta: bool = False) -> np.ndarray:
+                               input_size: tuple[int, int] | None, tta: str = "none") -> np.ndarray:
     """Pixel counts of ``model`` on full-resolution masks: predictions are made at ``input_size`` and
     their probabilities resized back (None = feed the original image)."""
     return label_counts([predict_mask(model, index.image(i), input_size, tta=tta) for i in image_ids],
@@ -140,7 +140,7 @@ def original_resolution_counts(model: torch.nn.Module, index: SegmentationIndex,
 
 def split_probabilities(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
                         input_size: tuple[int, int] | None, output_size: tuple[int, int],
-                        tta: bool = False) -> list[np.ndarray]:
+                        tta: str = "none") -> list[np.ndarray]:
     """Per image, float16 class probabilities (C+1, *output_size), for tuning post-processing."""
     return [predict_image_probs(model, index.image(i), input_size, tta, output_size).cpu().numpy().astype(np.float16)
             for i in image_ids]

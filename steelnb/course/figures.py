@@ -4,9 +4,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from ..data.index import SegmentationIndex
-from ..evaluation.metrics import all_empty_scores, summarize
+from ..evaluation.inference import predict_mask
+from ..evaluation.metrics import all_empty_scores, image_miou, summarize
 from .experiment import ExperimentResult, examples_by_iou
 from .plots import plot_examples, plot_learning_curves, plot_score_bars
 from .profile import CPU_SIBLING, Profile
@@ -23,6 +25,36 @@ def prediction_figure(result: ExperimentResult, index: SegmentationIndex, test_i
     fig = plot_examples(result.prediction_rows(index, [image_id for _, image_id, _ in picks]), index.class_names,
                         titles=[f"{rule}: {image_id}, IoU {iou:.2f}" for rule, image_id, iou in picks])
     fig.suptitle(f"{label}: {result.caption(index, profile)}\n{EXAMPLE_RULE}", y=1.04, fontsize=9)
+    return fig
+
+
+#: The rule that picks the images of the paper-style Figures 5-7, which show one image across every model.
+SHARED_EXAMPLE_RULE = ("test images with a defect ranked by the models' mean per-image IoU at the original resolution: "
+                       "Figure 5 the best, 6 the median, 7 the worst")
+
+
+def shared_examples(results: Sequence[ExperimentResult], test_ids: Sequence[str],
+                    has_defect: np.ndarray) -> list[tuple[str, str, float]]:
+    """The best, median and worst test images by the mean over ``results`` of their per-image IoU at the
+    original resolution, among the images with a defect (``has_defect``, bool (N,)): (rule, image_id, mean IoU)."""
+    mean_iou = np.mean([image_miou(result.counts_original) for result in results], axis=0)
+    return examples_by_iou(mean_iou, list(test_ids), has_defect)
+
+
+def model_comparison_figure(results: Sequence[ExperimentResult], index: SegmentationIndex, test_ids: Sequence[str],
+                            image_id: str, profile: Profile, label: str) -> plt.Figure:
+    """One test image, its ground truth and every model's prediction at the original resolution, each panel
+    titled with the model and its per-image IoU on that image, as in the paper's Figures 5-7."""
+    position = list(test_ids).index(image_id)
+    image = index.image(image_id)
+    row = {"image": image, "ground truth": index.mask(image_id)}
+    for result in results:
+        iou = image_miou(result.counts_original)[position]
+        row[f"{result.name}, {result.caption(index, profile).model}: IoU {iou:.2f}"] = predict_mask(
+            result.model, image, result.input_size)
+    fig = plot_examples([row], index.class_names, titles=[image_id])
+    fig.suptitle(f"{label}: test image {image_id} of {index.name}, profile {profile.name}, every model\n"
+                 f"{SHARED_EXAMPLE_RULE}", y=1.04, fontsize=9)
     return fig
 
 

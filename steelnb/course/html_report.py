@@ -3,7 +3,8 @@ for readers who want the results, not notebooks.
 
 The page opens with the dataset, profile and commit, a table of contents and the provenance table of
 the figures; then each chapter follows in order with its text, tables and figures. Code cells, progress
-bars and warnings (stderr) are left out; the executed notebooks beside the page keep them.
+bars, warnings (stderr), interactive widgets, exercise checks and notes about resumed runs are left out;
+the executed notebooks beside the page keep them.
 
 The page is one self-contained file that reads anywhere, offline too: figures are embedded, the
 formulas are converted from TeX to MathML when the page is built (``latex2mathml``; browsers render
@@ -34,16 +35,39 @@ def _chapter_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
     return fallback
 
 
+#: Code cells tagged with this (cell metadata ``tags``) check a student's exercise answer: not for the page.
+EXERCISE_TAG = "exercise"
+#: Output lines about the run rather than its results ("Resuming <run> after epoch 3 of 5.").
+_RUN_CHATTER = re.compile(r"^Resuming .*$\n?", flags=re.MULTILINE)
+#: Markdown that points at a code cell, which the page leaves out: "the next cell", "the cell below", ...
+_CELL_POINTER = re.compile(r"\b([Tt])he ((?:next )?(?:[\w-]+ )?cell(?: below)?)\b")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _page_output(output: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
+    """``output`` as the page shows it: None for warnings and progress bars (stderr) and for interactive
+    widgets (a static page cannot run them); stdout without the lines about resuming runs."""
+    if output.output_type == "stream":
+        if output.name == "stderr":
+            return None
+        text = _RUN_CHATTER.sub("", output.text)
+        return nbformat.v4.new_output("stream", name=output.name, text=text) if text.strip() else None
+    if WIDGET_VIEW in output.get("data", {}):
+        return None
+    return output
+
+
 def _report_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    """The notebook's markdown cells and its code cells' outputs without stderr streams (warnings,
-    progress bars); Colab badges are dropped, as the page is not a notebook."""
+    """The notebook's markdown cells and its code cells' outputs as the page shows them (:func:`_page_output`),
+    without the cells tagged ``EXERCISE_TAG``. Colab badges are dropped and "the next cell" becomes "the
+    notebook's next cell", as the page is not a notebook."""
     cells = []
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             source = "\n".join(line for line in cell.source.split("\n") if not line.startswith(BADGE_MARKS))
-            cells.append(nbformat.v4.new_markdown_cell(source))
-        elif cell.cell_type == "code":
-            outputs = [o for o in cell.get("outputs", []) if not (o.output_type == "stream" and o.name == "stderr")]
+            cells.append(nbformat.v4.new_markdown_cell(_CELL_POINTER.sub(r"\1he notebook's \2", source)))
+        elif cell.cell_type == "code" and EXERCISE_TAG not in cell.get("metadata", {}).get("tags", []):
+            outputs = [shown for shown in map(_page_output, cell.get("outputs", [])) if shown is not None]
             if outputs:
                 code = nbformat.v4.new_code_cell("")
                 code.outputs = outputs

@@ -7,6 +7,7 @@ exercise: they print whether the answer is right, with a hint when it is not, an
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..data.augment import augmentation_probabilities, class_shares
@@ -28,6 +29,28 @@ def stage_shapes(model: SegmentationModel, image_size: tuple[int, int]) -> dict[
             **{f"encoder, stride {stride} ({'low' if stride == LOW_STRIDE else 'high'})": tuple(feature.shape)
                for stride, feature in features.items()},
             "decoder": tuple(model.decoder(features).shape), "logits after upsampling": tuple(model(image).shape)}
+
+
+@torch.no_grad()
+def part_shapes(model: SegmentationModel, image_size: tuple[int, int]) -> pd.DataFrame:
+    """Each part of the encoder's two halves (``low``: up to stride 4, ``high``: up to stride 16) with the
+    shape (1, C, H, W) it outputs and its stride, for one gray image of ``image_size`` (height, width): where
+    a backbone downsamples, and where the DeepLabV3+ design keeps the resolution instead."""
+    model.eval()
+    x = model.encoder.input(torch.zeros(1, 1, *image_size))
+    rows = []
+    for half in ("low", "high"):
+        for name, part in getattr(model.encoder, half).named_children():
+            x = part(x)
+            rows.append({"half": half, "part": f"{name}: {type(part).__name__}", "output shape": tuple(x.shape),
+                         "stride": image_size[0] // x.shape[2]})
+    return pd.DataFrame(rows)
+
+
+def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
+    """Trainable parameters of each top-level part of a model (encoder, decoder, segmentation_head) and in all."""
+    counts = {name: sum(p.numel() for p in part.parameters()) for name, part in model.named_children()}
+    return {**counts, "total": sum(counts.values())}
 
 
 def dilated_extent(rate: int, kernel_size: int = 3, stride: int = OUTPUT_STRIDE) -> tuple[int, int]:

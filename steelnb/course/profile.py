@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ..env import PROJECT_ROOT, runs_root, switch_is_on
+from ..env import PROJECT_ROOT, on_colab, runs_root, switch_is_on
 from ..models import OUTPUT_STRIDE
 from ..training.config import TrainConfig
 
@@ -100,6 +100,8 @@ def current_profile() -> Profile:
         else:
             name = "full" if torch.cuda.is_available() else "default"
     runs = runs_root()
+    # the course's reference figures; on Colab your runs' figures go beside them, not over the course's own
+    figures = runs / name / "figures" if on_colab() else PROJECT_ROOT / "figures"
     if name == "smoke":
         return Profile(name="smoke", max_images=40, image_size=(128, 128), paper_backbones=False,
                        figures_dir=runs / "smoke" / "figures", runs_dir=runs / "smoke",
@@ -108,7 +110,7 @@ def current_profile() -> Profile:
                        native_size=(64, 400), crop_width=128)
     if name == "default":
         return Profile(name="default", max_images=None, image_size=(128, 128), paper_backbones=False,
-                       figures_dir=PROJECT_ROOT / "figures", runs_dir=runs / "default",
+                       figures_dir=figures, runs_dir=runs / "default",
                        recipe=replace(CPU_RECIPE,
                                       epochs=40,  # an upper bound: the budget decides (a 400-image set gets all 40)
                                       batch_size=16,  # 30% more images/s than 8 on CPU, and steadier BN statistics
@@ -118,7 +120,7 @@ def current_profile() -> Profile:
                        native_size=(128, 800), crop_width=256)
     if name == "full":
         return Profile(name="full", max_images=None, image_size=PAPER_IMAGE_SIZE, paper_backbones=True,
-                       figures_dir=PROJECT_ROOT / "figures", runs_dir=runs / "full",
+                       figures_dir=figures, runs_dir=runs / "full",
                        # worker processes decode and augment while the GPU trains (pinned, persistent: training/loop.py)
                        recipe=replace(PAPER_RECIPE, num_workers=min(8, os.cpu_count() or 1)))
     raise ValueError(f"STEELNB_PROFILE must be smoke, default or full, not {name!r}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from tqdm.auto import tqdm
 
 from ..data.locations import load_course_dataset
@@ -57,18 +57,30 @@ def _written_since(folder: Path, start: float) -> list[str]:
     return sorted(p.name for p in folder.glob("*") if p.suffix in (".png", ".csv") and p.stat().st_mtime >= start)
 
 
-def execute_notebook(path: Path, output_dir: Path, figures_dir: Path) -> NotebookRun:
+def cell_timeout_s(profile: Profile) -> float:
+    """The longest one notebook cell may run before the report stops it: room for the longest cell, which
+    trains chapter 08's four models when chapters 04-07 have not (4 runs of the time budget, plus loading
+    and scoring), or 3 hours without a budget (the full profile trains for epochs, not for time)."""
+    if profile.recipe.time_budget_s:
+        return 5 * profile.recipe.time_budget_s + 600
+    return 3 * 3600.0
+
+
+def execute_notebook(path: Path, output_dir: Path, figures_dir: Path, timeout_s: float) -> NotebookRun:
     """Run ``path`` top to bottom in a fresh kernel (working directory: its folder) and save it with its
-    outputs in ``output_dir``, also when a cell fails (the error is returned in the record)."""
+    outputs in ``output_dir``, also when a cell fails or runs longer than ``timeout_s`` seconds (the error
+    is returned in the record)."""
     notebook = nbformat.read(path, as_version=4)
     start = time.time()
-    client = NotebookClient(notebook, timeout=None, kernel_name="python3",
+    client = NotebookClient(notebook, timeout=timeout_s, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     error = ""
     try:
         client.execute()
     except CellExecutionError as err:
         error = str(err).strip().splitlines()[-1]
+    except CellTimeoutError:
+        error = f"a cell ran longer than its limit of {timeout_s:.0f} s and was stopped"
     output_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, output_dir / path.name)
     return NotebookRun(path.stem, time.time() - start, _written_since(figures_dir, start), error)
@@ -132,7 +144,7 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
     commit = commit_description()
     runs = []
     for path in tqdm(notebooks, desc="notebooks", unit="nb"):
-        runs.append(execute_notebook(path, output_dir, profile.figures_dir))
+        runs.append(execute_notebook(path, output_dir, profile.figures_dir, cell_timeout_s(profile)))
         run = runs[-1]
         status = f"FAILED ({run.error})" if run.error else f"wrote {', '.join(run.outputs) or 'no figure'}"
         tqdm.write(f"{path.stem}: {run.seconds / 60:.1f} min, {status}")

@@ -7,15 +7,18 @@ chapter that names it, never trained twice. The profile fills in what a name lea
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import pandas as pd
 
 from ..data.index import SegmentationIndex
 from ..data.stats import label_pixel_counts
 from ..data.torch_dataset import SteelDataset
 from ..training.losses import inverse_frequency_weights
 from .experiment import ExperimentResult, run_experiment
-from .profile import Profile
+from .profile import PAPER_IMAGE_SIZE, Profile
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,22 @@ def train_run(name: str, index: SegmentationIndex, split: dict[str, list[str]], 
     return run_experiment(run_name or name, index, split, profile, spec.architecture,
                           backbone or profile.backbone(spec.paper_backbone), native=spec.native, progress=progress,
                           **overrides)
+
+
+def paper_vs_ours(results: Sequence[ExperimentResult], index: SegmentationIndex, profile: Profile) -> pd.DataFrame:
+    """One row per result that the paper reports: its per-image mIoU and setting beside ours (per-image mIoU at
+    the original resolution, with the data, profile, model and initial weights it comes from)."""
+    rows = {}
+    for result in results:
+        spec = RUNS.get(result.name)
+        if spec is None or spec.paper_miou is None:
+            continue
+        caption = result.caption(index, profile)
+        rows[result.name] = {
+            "paper mIoU": spec.paper_miou,
+            "paper setting": f"Severstal, {PAPER_IMAGE_SIZE[0]}x{PAPER_IMAGE_SIZE[1]}, {spec.paper_backbone} "
+                             "(ImageNet-pretrained), GPU",
+            "our mIoU": round(caption.test_miou, 3),
+            "our setting": f"{caption.dataset}, profile {caption.profile}, {caption.backbone} ({caption.weights})",
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..env import PROJECT_ROOT, on_colab
+from ..env import DRIVE_COURSE, PROJECT_ROOT, drive_mounted, on_colab
 from .demo import generate_demo_dataset
+from .download.kaggle import ARCHIVE_NAME
 from .index import SegmentationIndex
 from .layouts import open_dataset
 
@@ -20,14 +21,29 @@ from .layouts import open_dataset
 #: folder off Colab, the runtime's local disk on Colab (reading 12,568 small files from Google Drive is slow).
 SEVERSTAL_DIR = PROJECT_ROOT / "data" / "severstal"
 COLAB_SEVERSTAL = Path("/content/data/severstal")
-#: Where ``python -m steelnb download neu-seg`` puts NEU-Seg by default.
+#: Where ``python -m steelnb download neu-seg`` puts NEU-Seg by default (on Colab: ``COLAB_NEU_SEG``).
 NEU_SEG_DIR = PROJECT_ROOT / "data" / "neu-seg"
+#: On Colab, what must outlive the runtime is kept on Google Drive: NEU-Seg itself (62 MB) and the Kaggle zip.
+COLAB_NEU_SEG = DRIVE_COURSE / "data" / "neu-seg"
+COLAB_KEPT_ARCHIVE = DRIVE_COURSE / "data" / ARCHIVE_NAME
 DEMO_IMAGES = 400
 
 
 def severstal_dir() -> Path:
     """Where the Kaggle data is downloaded to and found: ``COLAB_SEVERSTAL`` on Colab, else ``SEVERSTAL_DIR``."""
     return COLAB_SEVERSTAL if on_colab() else SEVERSTAL_DIR
+
+
+def neu_seg_dir() -> Path:
+    """Where NEU-Seg is downloaded to and found: on Colab with Google Drive mounted, ``COLAB_NEU_SEG`` (a
+    new runtime finds it there), else ``NEU_SEG_DIR``."""
+    return COLAB_NEU_SEG if on_colab() and drive_mounted() else NEU_SEG_DIR
+
+
+def kept_severstal_archive() -> Path | None:
+    """Where the Kaggle zip is kept to restore the data in a new runtime: ``COLAB_KEPT_ARCHIVE`` on Colab with
+    Google Drive mounted; None elsewhere (the data folder itself lasts)."""
+    return COLAB_KEPT_ARCHIVE if on_colab() and drive_mounted() else None
 
 
 def real_data_dir() -> Path | None:
@@ -43,7 +59,7 @@ def real_data_dir() -> Path | None:
         return Path(chosen)
     if (severstal_dir() / "train.csv").is_file():
         return severstal_dir()
-    return NEU_SEG_DIR if (NEU_SEG_DIR / "data_wenjian").is_dir() else None
+    return neu_seg_dir() if (neu_seg_dir() / "data_wenjian").is_dir() else None
 
 
 def demo_data_dir() -> Path:

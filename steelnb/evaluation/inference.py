@@ -1,4 +1,4 @@
-"""Inference on resized (paper) or original-resolution images, optional flip TTA, and speed measurement."""
+"""Inference on resized (paper) or original-resolution images, with optional flip test-time augmentation."""
 from __future__ import annotations
 
 import cv2
@@ -7,27 +7,31 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+#: Test-time augmentation variants: the flips (tensor dimensions of (N, C, H, W)) whose predictions are
+#: averaged with the plain one. "hv" (both flips) is the usual Kaggle choice.
+TTA_FLIPS: dict[str, tuple[tuple[int, ...], ...]] = {"none": (), "h": ((3,),), "v": ((2,),), "hv": ((3,), (2,))}
+
 
 @torch.inference_mode()
-def predict_probs(model: nn.Module, images: torch.Tensor, tta: bool = False) -> torch.Tensor:
+def predict_probs(model: nn.Module, images: torch.Tensor, tta: str = "none") -> torch.Tensor:
     """Softmax probabilities (N, C+1, H, W) for images (N, 1, H, W) in [0, 1].
 
-    With ``tta`` the probabilities are averaged with those of the horizontally and vertically
-    flipped image (flipped back), the usual Kaggle test-time augmentation.
+    ``tta`` (a key of :data:`TTA_FLIPS`) averages the probabilities with those of the horizontally ("h"),
+    vertically ("v") or both ("hv") flipped image, each flipped back.
     """
+    if tta not in TTA_FLIPS:
+        raise ValueError(f"tta must be one of {list(TTA_FLIPS)}, not {tta!r}")
     model.eval()
     device = next(model.parameters()).device
     images = images.to(device)
     probs = model(images).float().softmax(1)
-    if tta:
-        for dims in ((3,), (2,)):
-            probs += model(images.flip(dims)).float().softmax(1).flip(dims)
-        probs /= 3
-    return probs
+    for dims in TTA_FLIPS[tta]:
+        probs += model(images.flip(dims)).float().softmax(1).flip(dims)
+    return probs / (1 + len(TTA_FLIPS[tta]))
 
 
 def predict_image_probs(model: nn.Module, image: np.ndarray, input_size: tuple[int, int] | None,
-                        tta: bool = False, output_size: tuple[int, int] | None = None) -> torch.Tensor:
+                        tta: str = "none", output_size: tuple[int, int] | None = None) -> torch.Tensor:
     """Class probabilities (C+1, H', W') for one uint8 grayscale image (H, W).
 
     The image is resized to ``input_size`` (None: fed as it is) and the probabilities are resized
@@ -42,7 +46,7 @@ def predict_image_probs(model: nn.Module, image: np.ndarray, input_size: tuple[i
 
 
 def predict_mask(model: nn.Module, image: np.ndarray, input_size: tuple[int, int] | None,
-                 tta: bool = False) -> np.ndarray:
+                 tta: str = "none") -> np.ndarray:
     """Label mask (H, W) uint8 for one uint8 grayscale image (H, W) at its original resolution.
 
     ``input_size=(256, 256)`` reproduces the paper: the image is squashed to the model's input size

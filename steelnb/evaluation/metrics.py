@@ -114,6 +114,40 @@ def all_empty_counts(counts: np.ndarray | torch.Tensor) -> np.ndarray:
     return empty
 
 
+def _label_iou(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per image and label, IoU (0 where the label is absent from both masks) and whether it is present."""
+    inter, pred_area, true_area = counts[..., 0], counts[..., 1], counts[..., 2]
+    union = pred_area + true_area - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0), union > 0
+
+
+#: Four per-image mIoU definitions a paper may mean by "mean IoU", by the name tables show them under.
+MIOU_DEFINITIONS = ("ours: labels in prediction or truth", "ours, defect images only",
+                    "all labels, absent = 0", "defect labels, absent = 0")
+
+
+def miou_definitions(counts: np.ndarray | torch.Tensor) -> dict[str, float]:
+    """The split's mean of per-image mIoU under each of :data:`MIOU_DEFINITIONS`, from counts (N, C+1, 3):
+
+    * ours (:func:`image_miou`): the labels present in the prediction or the truth, background included,
+      so a defect-free image predicted defect-free scores 1;
+    * ours over the images whose truth holds a defect (NaN when none does);
+    * the mean over all C+1 labels, a label absent from both masks scoring 0 (a defect-free image
+      predicted defect-free scores 1 / (C+1));
+    * the same over the C defect labels only (predicting no defect scores 0 on every image).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    ours = image_miou(counts)
+    has_defect = counts[:, 1:, 2].sum(axis=1) > 0
+    iou, _ = _label_iou(counts)
+    return dict(zip(MIOU_DEFINITIONS, (
+        float(ours.mean()),
+        float(ours[has_defect].mean()) if has_defect.any() else float("nan"),
+        float(iou.mean(axis=1).mean()),
+        float(iou[:, 1:].mean(axis=1).mean()),
+    ), strict=True))
+
+
 def all_empty_scores(counts: np.ndarray | torch.Tensor) -> dict[str, float]:
     """:func:`summarize` of the trivial "no defect anywhere" prediction, to print beside every result."""
     return summarize(all_empty_counts(counts))

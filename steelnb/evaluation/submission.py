@@ -29,7 +29,7 @@ SUBMISSION_COLUMNS = ("ImageId", "EncodedPixels", "ClassId")
 
 
 def predict_labels(model: nn.Module, image_paths: Mapping[str, str | Path], input_size: tuple[int, int] | None,
-                   postprocessing: PostProcessing | None = None, tta: bool = False,
+                   postprocessing: PostProcessing | None = None, tta: str = "none",
                    image_shape: tuple[int, int] | None = None) -> Iterator[tuple[str, np.ndarray]]:
     """Per image, its id and predicted label mask, uint8 (H, W) at the image's own resolution.
 

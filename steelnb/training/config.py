@@ -25,6 +25,7 @@ class TrainConfig:
     warmup_iters: int = 0
     loss: str = "ce"
     class_weights: tuple[float, ...] | None = None
+    focal_gamma: float = 2.0  # the focal loss's exponent (loss="focal"); 0 is plain cross-entropy
     mixup_alpha: float = 0.0
     num_workers: int = 0
     seed: int = 0

@@ -271,7 +271,7 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_poly(config.epochs * len(loader), config.warmup_iters, config.poly_power))
     scaler = make_grad_scaler(device, config.amp)
-    loss_fn = build_loss(config.loss, num_classes, config.class_weights).to(device)
+    loss_fn = build_loss(config.loss, num_classes, config.class_weights, config.focal_gamma).to(device)
     history = _resume(state, run_dir, config, data, model, optimizer, scheduler, scaler)
     trained = parallel_model(model, device, world)
     model = trained.module if world.active else model

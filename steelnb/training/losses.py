@@ -57,12 +57,14 @@ def inverse_frequency_weights(pixel_counts: Sequence[float], power: float = 0.5)
     return tuple((weights / weights.mean()).round(4).tolist())
 
 
-def build_loss(name: str, num_classes: int, class_weights: Sequence[float] | None = None) -> nn.Module:
-    """"ce", "focal", "dice" or "ce+dice"; ``class_weights`` (length num_classes) weight the CE terms."""
+def build_loss(name: str, num_classes: int, class_weights: Sequence[float] | None = None,
+               focal_gamma: float = 2.0) -> nn.Module:
+    """"ce", "focal", "dice" or "ce+dice"; ``class_weights`` (length num_classes) weight the CE terms and
+    ``focal_gamma`` is the focal loss's exponent (0 makes it plain cross-entropy)."""
     weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
     if weight is not None and len(weight) != num_classes:
         raise ValueError(f"class_weights has {len(weight)} entries, expected {num_classes}")
-    losses = {"ce": lambda: nn.CrossEntropyLoss(weight=weight), "focal": lambda: FocalLoss(weight=weight),
+    losses = {"ce": lambda: nn.CrossEntropyLoss(weight=weight), "focal": lambda: FocalLoss(focal_gamma, weight),
               "dice": DiceLoss, "ce+dice": lambda: CEDiceLoss(weight)}
     if name not in losses:
         raise ValueError(f"unknown loss {name!r}; choose one of {sorted(losses)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from ..severstal import load_severstal
 from ..staging import move_into_place, staging_folder
 
 COMPETITION = "severstal-steel-defect-detection"
+#: The name of the zip Kaggle delivers.
+ARCHIVE_NAME = f"{COMPETITION}.zip"
 RULES_URL = f"https://www.kaggle.com/competitions/{COMPETITION}/rules"
 TOKEN_URL = "https://www.kaggle.com/settings/api"
 #: What a complete download holds: training images, and train.csv rows (one per defect mask) by ClassId.
@@ -163,7 +166,28 @@ def verify_severstal(root: str | Path, train_images: int | None = None,
     return table
 
 
-def download_severstal(root: str | Path, api: Any = None) -> pd.DataFrame:
+def _unpack_verified(archive: Path, work: Path) -> pd.DataFrame:
+    """Unzip ``archive`` into ``work/data`` and check it with :func:`verify_severstal`."""
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            bundle.extractall(work / "data")
+    except zipfile.BadZipFile:
+        raise KaggleSetupError(f"{archive} is not a complete zip file (interrupted download?); download it "
+                               "again.") from None
+    return verify_severstal(work / "data")
+
+
+def _keep_copy(archive: Path, kept: Path) -> None:
+    """Copy ``archive`` to ``kept`` (written under a temporary name, then renamed), unless it is there."""
+    if kept.is_file():
+        return
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    partial = kept.with_name(f".{kept.name}.partial-{os.getpid()}")
+    shutil.copyfile(archive, partial)
+    os.replace(partial, kept)
+
+
+def download_severstal(root: str | Path, api: Any = None, keep_archive: str | Path | None = None) -> pd.DataFrame:
     """Download the competition data into ``root`` (about 1.6 GB), unzip it and check it with
     :func:`verify_severstal`. A folder that already passes the check is not downloaded again.
 
@@ -174,6 +198,9 @@ def download_severstal(root: str | Path, api: Any = None) -> pd.DataFrame:
     Args:
         root: the data folder, e.g. ``data/severstal`` in the course, or the one ``STEELNB_DATA`` names.
         api: an authenticated kaggle API object (default: made from the credential :func:`find_credentials` finds).
+        keep_archive: where to keep a copy of the checked zip (on Colab: Google Drive, see
+            ``data.locations.kept_severstal_archive``), so that :func:`restore_severstal` can unpack it again
+            after the runtime forgets its disk; None keeps none.
 
     Raises:
         KaggleSetupError: no credential, no kaggle package, Kaggle refused (403: rules not accepted), or
@@ -195,15 +222,29 @@ def download_severstal(root: str | Path, api: Any = None) -> pd.DataFrame:
             api.competition_download_files(COMPETITION, path=str(work), quiet=False)
         except Exception as err:
             raise KaggleSetupError(explain_download_error(err)) from err
-        archive = work / f"{COMPETITION}.zip"
+        archive = work / ARCHIVE_NAME
         if not archive.is_file():
             raise KaggleSetupError(f"Kaggle reported success but {archive.name} did not arrive; run it again.")
-        try:
-            with zipfile.ZipFile(archive) as bundle:
-                bundle.extractall(work / "data")
-        except zipfile.BadZipFile:
-            raise KaggleSetupError(f"{archive.name} is not a complete zip file (interrupted download?); run it "
-                                   "again.") from None
-        table = verify_severstal(work / "data")
+        table = _unpack_verified(archive, work)
+        if keep_archive is not None:
+            _keep_copy(archive, Path(keep_archive))
+        move_into_place(work / "data", root)
+    return table
+
+
+def restore_severstal(archive: str | Path, root: str | Path) -> pd.DataFrame:
+    """Unpack a zip kept by :func:`download_severstal` (``keep_archive``) into ``root`` and check it, without
+    downloading anything: how a new Colab runtime gets the data back in a minute. Like the download, it
+    unpacks beside ``root`` and moves the data in only once it passes the check.
+
+    Raises:
+        KaggleSetupError: ``root`` already holds files, or the archive is not a complete zip.
+        DatasetFormatError: the unpacked data is incomplete (nothing is moved to ``root`` then).
+    """
+    archive, root = Path(archive), Path(root)
+    if root.is_dir() and any(root.iterdir()):
+        raise KaggleSetupError(f"{root} already holds files; nothing was restored there.")
+    with staging_folder(root, "restore") as work:
+        table = _unpack_verified(archive, work)
         move_into_place(work / "data", root)
     return table
