@@ -6,7 +6,8 @@
 For each encoder both models are built with random weights, 5 classes and output stride 16, and
 timed in alternation (ours, smp, ours, smp, ...) so that a background load slows both alike: a
 training step (SGD, cross-entropy, batch 16 of 256x256) and an evaluation forward (batch 1 of
-256x1600). The first ``--warmup`` repetitions are dropped; the table shows medians, the spread
+256x1600), the latter also with steelnb's batch norms folded into its convolutions for inference
+(``steelnb.evaluation.inference.fold_batchnorm``; ratio column ``ratio eval, BN folded``). The first ``--warmup`` repetitions are dropped; the table shows medians, the spread
 (interquartile range) and the ratio steelnb / smp (below 1: steelnb is faster). On the CPU both run in
 float32 with their default memory format (steelnb's models are channels_last by design); with
 ``--device cuda`` both run with float16 autocast and in channels_last, and every timing waits for the
@@ -31,6 +32,7 @@ import pandas as pd
 import torch
 
 from steelnb.course.bench import data_pipeline_images_per_second
+from steelnb.evaluation.inference import fold_batchnorm
 from steelnb.models import build_model
 from steelnb.training.device import device_name
 from steelnb.training.timing import model_step
@@ -87,6 +89,7 @@ def compare(encoder: str, repeats: int, warmup: int, batch: int, device: torch.d
                        "smp": model_step(theirs, rgb, target, _sgd(theirs), device, amp)}, repeats, warmup, device)
     ours.eval(), theirs.eval()
     evals = alternate({"ours": model_step(ours, strip, device=device, amp=amp),
+                       "ours, BN folded": model_step(fold_batchnorm(ours), strip, device=device, amp=amp),
                        "smp": model_step(theirs, rgb_strip, device=device, amp=amp)}, repeats + 2, warmup, device)
     row: dict[str, float | str] = {
         "encoder": encoder,
@@ -99,6 +102,7 @@ def compare(encoder: str, repeats: int, warmup: int, batch: int, device: torch.d
         row[label] = (f"{medians['ours']:.3g} ± {spreads['ours']:.2g} / {medians['smp']:.3g} ± "
                       f"{spreads['smp']:.2g}")
         row[f"ratio {label.split()[0]}"] = round(medians["ours"] / medians["smp"], 2)
+    row["ratio eval, BN folded"] = round(float(np.median(evals["ours, BN folded"]) / np.median(evals["smp"])), 2)
     row["train img/s steelnb"] = round(batch / float(np.median(train["ours"])), 1)
     return row
 

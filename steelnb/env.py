@@ -19,6 +19,8 @@ PROJECT_ROOT = Path(os.environ.get("STEELNB_HOME", Path(__file__).resolve().pare
 DRIVE_MOUNT = Path("/content/drive")
 DRIVE_COURSE = DRIVE_MOUNT / "MyDrive" / "steelnb"
 DRIVE_RUNS = DRIVE_COURSE / "runs"
+#: Environment variables every Colab runtime sets, inherited by the processes a notebook starts.
+COLAB_VARIABLES = ("COLAB_RELEASE_TAG", "COLAB_GPU")
 
 #: How an on/off environment variable may be written.
 ON_WORDS, OFF_WORDS = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
@@ -40,8 +42,8 @@ def switch_is_on(name: str) -> bool:
 
 def on_colab() -> bool:
     """Whether this Python runs in a Google Colab runtime: its notebook kernel, or a process started from it
-    (``!python -m steelnb``), which inherits Colab's ``COLAB_RELEASE_TAG`` variable."""
-    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+    (``!python -m steelnb``), which inherits the variables Colab sets (``COLAB_RELEASE_TAG``, ``COLAB_GPU``)."""
+    return "google.colab" in sys.modules or any(name in os.environ for name in COLAB_VARIABLES)
 
 
 def drive_mounted() -> bool:

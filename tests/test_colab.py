@@ -32,7 +32,7 @@ def _drive_at(monkeypatch, tmp_path):
     """Point the course's Drive paths into ``tmp_path`` (a mount creates ``MyDrive``)."""
     monkeypatch.setattr(env, "DRIVE_MOUNT", tmp_path / "drive")
     monkeypatch.setattr(env, "DRIVE_RUNS", tmp_path / "drive" / "MyDrive" / "steelnb" / "runs")
-    for name in ("STEELNB_RUNS", "STEELNB_DATA", "COLAB_RELEASE_TAG"):
+    for name in ("STEELNB_RUNS", "STEELNB_DATA", *env.COLAB_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "drive" / "MyDrive"
 

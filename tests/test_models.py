@@ -3,6 +3,7 @@ import warnings
 import pytest
 import torch
 
+from steelnb.evaluation.inference import fold_batchnorm
 from steelnb.models import BACKBONES, PretrainedWeightsWarning, build_backbone, build_model
 from steelnb.training.checkpoint import load_weights
 
@@ -123,3 +124,21 @@ def test_every_stage_has_the_dilation_of_the_deeplab_design(backbone):
             assert {m.stride for m in parts.high[stage].modules() if isinstance(m, torch.nn.Conv2d)} == {(1, 1)}
             assert {conv.padding for conv in convs} == {(dilation * (conv.kernel_size[0] - 1) // 2,) * 2
                                                         for conv in convs}
+
+
+@pytest.mark.parametrize("backbone, batch_norms_left", [("resnet18", 0), ("efficientnet_b0", 0), ("densenet121", 62)])
+def test_folding_batch_norms_keeps_the_predictions(backbone, batch_norms_left):
+    model = build_model("deeplabv3plus", backbone, num_classes=5, pretrained=False).eval()
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():  # statistics far from 0 and 1, so that a wrong fold shows
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.copy_(torch.rand(module.num_features, generator=generator) - 0.5)
+            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+    folded = fold_batchnorm(model)
+    images = torch.rand(2, 1, 64, 96, generator=generator)
+    with torch.no_grad():
+        expected, logits = model(images), folded(images)
+    assert torch.allclose(logits, expected, rtol=1e-4, atol=1e-4)
+    assert (logits.argmax(1) == expected.argmax(1)).float().mean() > 0.999
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()) == batch_norms_left
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original is unchanged

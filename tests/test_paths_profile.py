@@ -1,5 +1,6 @@
 import pytest
 
+from steelnb import env
 from steelnb.course.experiment import native_geometry
 from steelnb.course.profile import current_profile
 from steelnb.course.setup import course_split
@@ -10,7 +11,8 @@ from steelnb.data.layouts import open_dataset
 def test_demo_fallback_says_so(monkeypatch, tmp_path, capsys, demo_root):
     monkeypatch.delenv("STEELNB_DATA", raising=False)
     monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
-    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    for name in env.COLAB_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(paths, "SEVERSTAL_DIR", tmp_path / "data" / "severstal")
     monkeypatch.setattr(paths, "NEU_SEG_DIR", tmp_path / "data" / "neu-seg")
     monkeypatch.setattr(paths, "DEMO_IMAGES", 6)

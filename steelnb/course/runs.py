@@ -1,5 +1,5 @@
-"""Every named run of the course, defined once: ``python -m steelnb`` and chapters 04-07 and 10-13 train
-or reload them by name.
+"""Every named run of the course, defined once: ``python -m steelnb``, ``gpu-check`` and chapters 04 to 13
+train or reload them by name.
 
 A run's name is its folder under ``<runs>/<profile>/<dataset>/``; a finished run is reloaded by any
 chapter that names it, never trained twice. The profile fills in what a name leaves open: the backbone

@@ -2,8 +2,9 @@
 
 The real data is looked for in ``$STEELNB_DATA`` (a Kaggle Severstal folder, NEU-Seg or your own
 folders), then in :func:`severstal_dir` (``train.csv`` + ``train_images/``: ``<project>/data/severstal/``,
-or on Colab the runtime's local disk, where chapter 00 downloads it), then in
-``<project>/data/neu-seg/`` (where ``python -m steelnb download neu-seg`` puts NEU-Seg). When none is
+or on Colab the runtime's local disk, where chapter 00 downloads it), then in :func:`neu_seg_dir`
+(``<project>/data/neu-seg/``, where ``python -m steelnb download neu-seg`` puts NEU-Seg; on Colab, Google
+Drive). When none is
 there the course runs on the demo dataset, generated once into ``<project>/data/demo/``, and says so.
 """
 from __future__ import annotations
@@ -48,7 +49,7 @@ def kept_severstal_archive() -> Path | None:
 
 def real_data_dir() -> Path | None:
     """The real data folder if present: ``$STEELNB_DATA`` (any layout ``open_dataset`` reads) first,
-    then :func:`severstal_dir` when it holds ``train.csv``, then ``data/neu-seg`` when it holds NEU-Seg."""
+    then :func:`severstal_dir` when it holds ``train.csv``, then :func:`neu_seg_dir` when it holds NEU-Seg."""
     chosen = os.environ.get("STEELNB_DATA")
     if chosen is not None and not chosen.strip():
         raise ValueError("STEELNB_DATA is set but empty: unset it (to use data/severstal or the demo data) or set "
