@@ -27,3 +27,29 @@ def test_learning_curves_of_a_one_epoch_run_show_a_point_and_integer_epochs():
     fig.canvas.draw()
     ticks = ax_iou.get_xticks()
     assert np.allclose(ticks, np.round(ticks))
+
+
+def test_example_images_are_the_best_median_and_worst_with_a_defect():
+    from steelnb.course.experiment import examples_by_iou
+    ids = ["a", "b", "c", "d", "e"]
+    iou = np.array([0.9, 0.2, 0.6, 1.0, 0.4])
+    has_defect = np.array([True, True, True, False, True])  # "d" (defect-free, IoU 1) is never picked
+    assert examples_by_iou(iou, ids, has_defect) == [("best", "a", 0.9), ("median", "c", 0.6), ("worst", "b", 0.2)]
+    # one image with a defect: three different images from all of them instead of the same one three times
+    one = np.array([False, True, False, False, False])
+    assert [image for _, image, _ in examples_by_iou(iou, ids, one)] == ["d", "c", "b"]
+
+
+def test_shared_examples_rank_by_the_models_mean_iou():
+    from types import SimpleNamespace
+
+    from steelnb.course.figures import shared_examples
+
+    def counts(ious):  # one label per image: 100 pixels predicted, IoU x 100 of them true and right: IoU = ious
+        return np.array([[[round(100 * i), 100, round(100 * i)]] for i in ious])
+
+    first = SimpleNamespace(counts_original=counts([0.9, 0.1, 0.5]))
+    second = SimpleNamespace(counts_original=counts([0.1, 0.3, 0.5]))
+    # mean IoU: x 0.5, y 0.2, z 0.5; sorted (stable) y, x, z: best z, median x, worst y
+    picks = shared_examples([first, second], ["x", "y", "z"], np.array([True, True, True]))
+    assert [(rule, image) for rule, image, _ in picks] == [("best", "z"), ("median", "x"), ("worst", "y")]

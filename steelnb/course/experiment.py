@@ -109,8 +109,9 @@ class ExperimentResult:
 
 def examples_by_iou(per_image_iou: np.ndarray, image_ids: list[str], has_defect: np.ndarray) -> list[tuple[str, str, float]]:
     """The best, median and worst images by per-image IoU among those with a defect in the ground truth
-    (all images when none has one): a list of (rule, image_id, IoU)."""
-    candidates = np.flatnonzero(has_defect) if has_defect.any() else np.arange(len(image_ids))
+    (among all images when fewer than three have one, so that the three differ where they can): a list of
+    (rule, image_id, IoU)."""
+    candidates = np.flatnonzero(has_defect) if has_defect.sum() >= 3 else np.arange(len(image_ids))
     order = candidates[np.argsort(per_image_iou[candidates], kind="stable")]
     picks = {"best": order[-1], "median": order[len(order) // 2], "worst": order[0]}
     return [(rule, image_ids[i], float(per_image_iou[i])) for rule, i in picks.items()]

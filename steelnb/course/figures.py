@@ -14,7 +14,7 @@ from .plots import plot_examples, plot_learning_curves, plot_score_bars
 from .profile import CPU_SIBLING, Profile
 
 #: The rule that picks the example images of every prediction figure.
-EXAMPLE_RULE = "best, median and worst test image by per-image IoU, among those with a defect"
+EXAMPLE_RULE = "best, median and worst test image by per-image IoU, among those with a defect (if 3 or more have one)"
 
 
 def prediction_figure(result: ExperimentResult, index: SegmentationIndex, test_ids: Sequence[str], profile: Profile,
@@ -29,8 +29,8 @@ def prediction_figure(result: ExperimentResult, index: SegmentationIndex, test_i
 
 
 #: The rule that picks the images of the paper-style Figures 5-7, which show one image across every model.
-SHARED_EXAMPLE_RULE = ("test images with a defect ranked by the models' mean per-image IoU at the original resolution: "
-                       "Figure 5 the best, 6 the median, 7 the worst")
+SHARED_EXAMPLE_RULE = ("test images with a defect (all, if fewer than 3 have one) ranked by the models' mean per-image "
+                       "IoU at the original resolution: Figure 5 the best, 6 the median, 7 the worst")
 
 
 def shared_examples(results: Sequence[ExperimentResult], test_ids: Sequence[str],
