@@ -5,15 +5,18 @@
 
 For each encoder both models are built with random weights, 5 classes and output stride 16, and
 timed in alternation (ours, smp, ours, smp, ...) so that a background load slows both alike: a
-training step (SGD, cross-entropy, batch 16 of 256x256) and an evaluation forward (batch 1 of
-256x1600), the latter also with steelnb's batch norms folded into its convolutions for inference
-(``steelnb.evaluation.inference.fold_batchnorm``; ratio column ``ratio eval, BN folded``). The first ``--warmup`` repetitions are dropped; the table shows medians, the spread
+training step (SGD, cross-entropy, batch 16 of 256x256), and evaluation forwards on the same batch
+and on one 256x1600 strip. Evaluation is timed for steelnb's eager model, with its batch norms folded
+into the convolutions (``steelnb.evaluation.inference.fold_batchnorm``), folded and in bfloat16 autocast
+(on CPUs with native bfloat16), and in ONNX Runtime (with the optional ``onnx`` extra), each against
+smp's eager model. The first ``--warmup`` repetitions are dropped; the table shows medians, the spread
 (interquartile range) and the ratio steelnb / smp (below 1: steelnb is faster). On the CPU both run in
-float32 with their default memory format (steelnb's models are channels_last by design); with
+float32 (except the bfloat16 variant) with their default memory format (steelnb's models are
+channels_last by design), with the same number of threads (``--threads``, ONNX Runtime included); with
 ``--device cuda`` both run with float16 autocast and in channels_last, and every timing waits for the
-GPU to finish (``torch.cuda.synchronize``). The data pipeline's
-images/s (SteelDataset with the paper's augmentation, on ``STEELNB_DATA`` or the demo data) is printed
-beside the training step's, to show which one bounds training.
+GPU to finish (``torch.cuda.synchronize``). The data pipeline's images/s (SteelDataset with the paper's
+augmentation, on ``STEELNB_DATA`` or the demo data) is printed beside the training step's, to show
+which one bounds training.
 
 segmentation-models-pytorch is an optional extra (``pip install segmentation-models-pytorch``);
 without it the script says so and exits.
@@ -23,18 +26,22 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
 from steelnb.course.bench import data_pipeline_images_per_second
+from steelnb.evaluation.export import export_onnx, onnx_session
 from steelnb.evaluation.inference import fold_batchnorm
 from steelnb.models import build_model
 from steelnb.training.device import device_name
+from steelnb.training.precision import cpu_has_native_bf16
 from steelnb.training.timing import model_step
 
 #: smp's name for the same encoder (smp 0.6 has MobileNetV3 only through timm).
@@ -66,10 +73,36 @@ def alternate(steps: dict[str, Callable[[], None]], repeats: int, warmup: int,
     return {name: np.array(values[warmup:]) for name, values in times.items()}
 
 
+def onnx_runtime_step(model: torch.nn.Module, images: torch.Tensor, folder: Path) -> Callable[[], None] | None:
+    """One ONNX Runtime run of ``model`` (exported to ``folder``) on ``images``, with torch's thread count;
+    None when onnx or onnxruntime is not installed (the optional ``onnx`` extra)."""
+    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    session = onnx_session(export_onnx(model, folder / "model.onnx", tuple(images.shape[2:])))
+    feed = {"image": images.cpu().numpy()}
+    return lambda: session.run(None, feed)
+
+
+def eval_steps(ours: torch.nn.Module, theirs: torch.nn.Module, gray: torch.Tensor, rgb: torch.Tensor,
+               device: torch.device, amp: bool, folder: Path) -> dict[str, Callable[[], None]]:
+    """Evaluation forwards on one input: steelnb eager, with its batch norms folded, folded in bfloat16
+    (on CPUs with native bfloat16), in ONNX Runtime (CPU, when installed) and smp's eager model."""
+    folded = fold_batchnorm(ours)
+    steps = {"eager": model_step(ours, gray, device=device, amp=amp),
+             "BN folded": model_step(folded, gray, device=device, amp=amp)}
+    if device.type == "cpu" and cpu_has_native_bf16():
+        steps["BN folded, bf16"] = model_step(folded, gray, device=device, amp=True)
+    onnx_step = onnx_runtime_step(ours, gray, folder) if device.type == "cpu" else None
+    if onnx_step is not None:
+        steps["ONNX Runtime"] = onnx_step
+    return {**steps, "smp": model_step(theirs, rgb, device=device, amp=amp)}
+
+
 def compare(encoder: str, repeats: int, warmup: int, batch: int, device: torch.device,
-            size: int = 256) -> dict[str, float | str]:
-    """One table row: train-step and eval medians of both models on ``encoder``, with ratios (inputs
-    ``size`` x ``size`` for training and ``size`` x 6.25 ``size`` for evaluation)."""
+            size: int = 256) -> list[dict[str, float | str]]:
+    """Rows of the table for ``encoder``: the median time of steelnb (each variant) and of smp, and their
+    ratio, for a training step (batch ``batch`` of ``size`` x ``size``) and for evaluation on the same batch
+    and on one ``size`` x 6.25 ``size`` strip."""
     import segmentation_models_pytorch as smp
     torch.manual_seed(0)
     amp = device.type == "cuda"
@@ -82,29 +115,25 @@ def compare(encoder: str, repeats: int, warmup: int, batch: int, device: torch.d
     gray = torch.rand(batch, 1, size, size, device=device)
     target = torch.randint(0, 5, (batch, size, size), device=device)
     strip = torch.rand(1, 1, size, strip_width(size), device=device)
-    rgb = gray.expand(-1, 3, -1, -1).contiguous(memory_format=layout)
-    rgb_strip = strip.expand(-1, 3, -1, -1).contiguous(memory_format=layout)
     ours.train(), theirs.train()
-    train = alternate({"ours": model_step(ours, gray, target, _sgd(ours), device, amp),
-                       "smp": model_step(theirs, rgb, target, _sgd(theirs), device, amp)}, repeats, warmup, device)
+    timings = {(f"train b{batch} {size}x{size}", "eager"): alternate(
+        {"ours": model_step(ours, gray, target, _sgd(ours), device, amp),
+         "smp": model_step(theirs, gray.expand(-1, 3, -1, -1).contiguous(memory_format=layout), target, _sgd(theirs),
+                           device, amp)}, repeats, warmup, device)}
     ours.eval(), theirs.eval()
-    evals = alternate({"ours": model_step(ours, strip, device=device, amp=amp),
-                       "ours, BN folded": model_step(fold_batchnorm(ours), strip, device=device, amp=amp),
-                       "smp": model_step(theirs, rgb_strip, device=device, amp=amp)}, repeats + 2, warmup, device)
-    row: dict[str, float | str] = {
-        "encoder": encoder,
-        "params steelnb / smp (M)": f"{sum(p.numel() for p in ours.parameters()) / 1e6:.1f} / "
-                                    f"{sum(p.numel() for p in theirs.parameters()) / 1e6:.1f}"}
-    for label, times in ((f"train b{batch} {size}x{size} s", train), (f"eval b1 {size}x{strip_width(size)} ms", evals)):
-        scale = 1000.0 if label.endswith("ms") else 1.0
-        medians = {name: float(np.median(t)) * scale for name, t in times.items()}
-        spreads = {name: float(np.subtract(*np.percentile(t, [75, 25]))) * scale for name, t in times.items()}
-        row[label] = (f"{medians['ours']:.3g} ± {spreads['ours']:.2g} / {medians['smp']:.3g} ± "
-                      f"{spreads['smp']:.2g}")
-        row[f"ratio {label.split()[0]}"] = round(medians["ours"] / medians["smp"], 2)
-    row["ratio eval, BN folded"] = round(float(np.median(evals["ours, BN folded"]) / np.median(evals["smp"])), 2)
-    row["train img/s steelnb"] = round(batch / float(np.median(train["ours"])), 1)
-    return row
+    with tempfile.TemporaryDirectory() as folder:
+        for task, images in ((f"eval b{batch} {size}x{size}", gray), (f"eval b1 {size}x{strip_width(size)}", strip)):
+            rgb = images.expand(-1, 3, -1, -1).contiguous(memory_format=layout)
+            times = alternate(eval_steps(ours, theirs, images, rgb, device, amp, Path(folder)), repeats, warmup, device)
+            timings.update({(task, variant): {"ours": t, "smp": times["smp"]}
+                            for variant, t in times.items() if variant != "smp"})
+    return [{"encoder": encoder, "task": task, "steelnb": variant,
+             "steelnb ms": round(float(np.median(t["ours"])) * 1000, 1),
+             "smp ms": round(float(np.median(t["smp"])) * 1000, 1),
+             "spread steelnb / smp ms": f"{np.subtract(*np.percentile(t['ours'], [75, 25])) * 1000:.2g} / "
+                                        f"{np.subtract(*np.percentile(t['smp'], [75, 25])) * 1000:.2g}",
+             "ratio": round(float(np.median(t["ours"]) / np.median(t["smp"])), 2)}
+            for (task, variant), t in timings.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,13 +161,19 @@ def main(argv: list[str] | None = None) -> int:
           f"16; medians ± interquartile range of {args.repeats} alternations after {args.warmup} warm-up")
     rows = []
     for encoder in args.encoders:
-        rows.append(compare(encoder, args.repeats + args.warmup, args.warmup, args.batch, device, args.size))
-        print(rows[-1], flush=True)
-    table = pd.DataFrame(rows).set_index("encoder")
-    print(table.drop(columns="train img/s steelnb").to_string())
+        rows += compare(encoder, args.repeats + args.warmup, args.warmup, args.batch, device, args.size)
+        print(pd.DataFrame(rows[-1:]).to_string(header=False, index=False), flush=True)
+    table = pd.DataFrame(rows).set_index(["encoder", "task", "steelnb"])
+    print(table.to_string())
+    evaluation = table[table.index.get_level_values("task").str.startswith("eval")]
+    print("largest evaluation ratio of each steelnb variant over the encoders and inputs: "
+          + ", ".join(f"{variant} {ratio:.2f}" for variant, ratio in evaluation.groupby(level="steelnb")["ratio"].max().items()))
     loader = data_pipeline_images_per_second(size=(args.size, args.size), images=64)
+    training = table.xs("eager", level="steelnb")
+    speeds = ", ".join(f"{encoder} {args.batch / ms * 1000:.1f}" for (encoder, task), ms in training["steelnb ms"].items()
+                       if task.startswith("train"))
     print(f"data pipeline (SteelDataset + weighted augmentation, {args.size}x{args.size}, one process): {loader:.0f} "
-          f"img/s; training step: {', '.join(f'{e} {r}' for e, r in table['train img/s steelnb'].items())} img/s")
+          f"img/s; training step: {speeds} img/s")
     if args.csv:
         table.assign(device=device_name(device), torch=torch.__version__, dtype=precision).to_csv(args.csv)
     return 0

@@ -54,7 +54,7 @@ def train_main(args: argparse.Namespace) -> None:
         print(f"Run {run_name!r}: {args.architecture} on {backbone}, {length}"
               + (f", {world.size} processes." if world.size > 1 else "."))
     result = train_run(name, index, split, profile, progress=world.is_main, backbone=backbone, run_name=run_name,
-                       **overrides)
+                       tta=profile.main_job_tta, **overrides)
     if not world.is_main:
         return
     print(results_table([result]).T.to_string())
@@ -65,6 +65,9 @@ def train_main(args: argparse.Namespace) -> None:
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if index.name == "demo":
         print(DEMO_NOTICE)
+    if result.tta != "none":
+        print(f"Test scores with flip test-time augmentation ({result.tta!r}: the prediction averaged with that of the "
+              "flipped image), as chosen on the validation split:")
     print(result.score_line())
 
 

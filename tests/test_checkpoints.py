@@ -171,3 +171,21 @@ def test_resume_is_bit_exact_with_dataloader_workers(tmp_path, demo_root):
         fit(model(), train, val, tmp_path / "run", config, index.num_classes, progress=False)
     resumed = fit(model(), train, val, tmp_path / "run", config, index.num_classes, progress=False)
     assert [h["train_loss"] for h in resumed] == [h["train_loss"] for h in expected]
+
+
+def test_a_run_scores_the_split_it_is_asked_to(tmp_path):
+    profile = _profile(tmp_path)
+    index = open_dataset(_generic(tmp_path / "steel", 30, ("crack", "pit"), seed=0))
+    split = course_split(index, profile)
+
+    def true_areas(image_ids):  # pixels of each label in each original mask, counted by hand
+        return np.stack([np.bincount(index.mask(i).ravel(), minlength=index.num_classes) for i in image_ids])
+
+    scored = {}
+    for split_name, tta in (("val", "none"), ("val", "hv"), ("test", "none")):
+        scored[split_name, tta] = run_experiment("run", index, split, profile, "deeplabv3plus", "resnet18",
+                                                 pretrained=False, progress=False, score_on=split_name, tta=tta)
+    for (split_name, tta), result in scored.items():
+        assert result.scored_split == split_name and result.tta == tta
+        assert np.array_equal(result.counts_original[..., 2], true_areas(split[split_name]))
+    assert len(scored["val", "none"].history) == 1  # trained once, then reloaded

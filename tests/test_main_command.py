@@ -25,6 +25,7 @@ def test_main_command_trains_scores_and_ends_with_the_summary_line(tmp_path):
     assert (tmp_path / "home" / "runs" / "smoke" / "demo" / "resnet101" / "best.pt").is_file()
     notice = "\n".join(lines[-7:-1])  # just above the score line
     assert "SYNTHETIC" in notice and "python -m steelnb download neu-seg" in notice and "minutes" in notice
+    assert lines[-2].startswith("Test scores with flip test-time augmentation ('hv'")  # the profile's main_job_tta
 
 
 

@@ -20,6 +20,12 @@ def test_demo_fallback_says_so(monkeypatch, tmp_path, capsys, demo_root):
     assert index.name == "demo" and len(index) == 6
     assert "DEMO dataset" in capsys.readouterr().out
     assert (tmp_path / "data" / "demo" / "train.csv").is_file()
+    # figures name the demo data for what it is, and go to their own folder beside the real data's figures
+    assert index.title == "synthetic demo with Severstal's shape and class statistics"
+    profile = current_profile()
+    assert profile.for_dataset("demo").figures_dir == profile.figures_dir / "demo"
+    real = open_dataset(demo_root)  # the same files read as Kaggle-layout data
+    assert profile.for_dataset(real.name) == profile and real.title == real.name == "severstal"
 
 
 def test_steelnb_data_is_used(monkeypatch, capsys, demo_root):

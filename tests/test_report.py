@@ -1,11 +1,15 @@
 """The figures' provenance README: rows per file, and a partial re-run keeps the other rows."""
+import base64
+import io
 import re
 
 import nbformat
+import numpy as np
 import pytest
+from PIL import Image
 
 from steelnb.course.colab import colab_badge
-from steelnb.course.html_report import build_html_report
+from steelnb.course.html_report import PAGE_IMAGE_WIDTH, build_html_report, compress_image
 from steelnb.course.profile import current_profile
 from steelnb.course.report import NotebookRun, cell_timeout_s, execute_notebook, figures_readme
 
@@ -109,3 +113,24 @@ def test_a_cell_that_runs_too_long_is_stopped_and_named(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "99_slow.ipynb").is_file()  # saved with what it had done
     monkeypatch.setenv("STEELNB_PROFILE", "default")  # four 16-minute runs in one cell still fit
     assert cell_timeout_s(current_profile()) == 5 * 16 * 60 + 600
+
+
+def _png_base64(pixels: np.ndarray) -> str:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "PNG")
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def test_page_figures_are_compressed_and_scaled_to_the_page():
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (300, 1500, 3), dtype=np.uint8)  # noise: like steel texture, PNG compresses it badly
+    plot = np.full((200, 400, 3), 255, np.uint8)
+    plot[50:150, 100:300] = (31, 119, 180)  # flat colours, like a bar chart
+    for pixels, expected_mime, expected_width in ((photo, "image/jpeg", PAGE_IMAGE_WIDTH), (plot, "image/png", 400)):
+        original = _png_base64(pixels)
+        mime, data = compress_image(original)
+        assert mime == expected_mime and len(data) < len(original)
+        shown = Image.open(io.BytesIO(base64.b64decode(data)))
+        assert shown.width == expected_width and shown.height == round(pixels.shape[0] * expected_width / pixels.shape[1])
+    flat = np.asarray(Image.open(io.BytesIO(base64.b64decode(compress_image(_png_base64(plot))[1]))).convert("RGB"))
+    assert np.array_equal(flat, plot)  # 256 colours keep a plot's few colours exactly

@@ -1,16 +1,18 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from toy_data import bright_squares
 
-from steelnb.evaluation.inference import predict_mask, predict_probs
+from steelnb.evaluation.inference import fold_batchnorm, predict_mask, predict_probs
 from steelnb.models import build_model
-from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights
+from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights, save_atomic
 from steelnb.training.config import TrainConfig
-from steelnb.training.loop import fit
+from steelnb.training.loop import fit, weight_average
 from steelnb.training.losses import DiceLoss, FocalLoss, build_loss, inverse_frequency_weights
+from steelnb.training.precision import cpu_has_native_bf16, mixed_precision
 
 
 def _toy_sets():
@@ -50,9 +52,10 @@ def _train_until_killed_after_epoch_2(monkeypatch, train, val, run_dir, config):
         fit(_model(), train, val, run_dir, config, 2, progress=False)
 
 
-def test_crash_mid_run_resumes_bit_exact(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_crash_mid_run_resumes_bit_exact(tmp_path, monkeypatch, ema_decay):
     train, val = _toy_sets()
-    config = TrainConfig(epochs=3, batch_size=4)
+    config = TrainConfig(epochs=3, batch_size=4, ema_decay=ema_decay)
     reference = _model()
     expected = fit(reference, train, val, tmp_path / "ref", config, 2, progress=False)
 
@@ -66,6 +69,23 @@ def test_crash_mid_run_resumes_bit_exact(tmp_path, monkeypatch):
     checkpoint = load_weights(best, tmp_path / "run", "best")
     # best.pt: the highest validation class-mean defect IoU, the later epoch on a tie
     assert checkpoint["epoch"] == max(reversed(expected), key=lambda h: h["val_class_iou_defects"])["epoch"]
+    reference_best = load_checkpoint(tmp_path / "ref" / "best.pt")["model"]
+    assert all(torch.equal(value, checkpoint["model"][key]) for key, value in reference_best.items())
+
+
+def test_weight_average_is_the_exponential_moving_average_of_weights_and_statistics():
+    model = torch.nn.Sequential(torch.nn.Linear(1, 1, bias=False), torch.nn.BatchNorm1d(1))
+    assert weight_average(model, TrainConfig()) is None
+    average = weight_average(model, TrainConfig(ema_decay=0.9))
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[1].running_mean.fill_(2.0)
+        average.update_parameters(model)  # the first update copies
+        model[0].weight.fill_(3.0)
+        model[1].running_mean.fill_(4.0)
+        average.update_parameters(model)
+    assert float(average.module[0].weight) == pytest.approx(0.9 * 1.0 + 0.1 * 3.0)
+    assert float(average.module[1].running_mean) == pytest.approx(0.9 * 2.0 + 0.1 * 4.0)
 
 
 def test_corrupt_last_checkpoint_falls_back_one_epoch(tmp_path, monkeypatch):
@@ -127,6 +147,17 @@ def test_losses_hand_computed():
         build_loss("ce", 3, [1.0, 2.0])
 
 
+def test_lovasz_is_one_minus_iou_on_confident_predictions():
+    target = torch.tensor([[[0, 0, 1, 1]]])  # (1, 1, 4)
+    predicted = torch.tensor([0, 1, 1, 1])
+    logits = (torch.nn.functional.one_hot(predicted, 2).T.float() * 40 - 20)[None, :, None]  # (1, 2, 1, 4)
+    # label 0: truth {0, 1}, predicted {0}: IoU 1/2; label 1: truth {2, 3}, predicted {1, 2, 3}: IoU 2/3
+    assert float(build_loss("lovasz", 2)(logits, target)) == pytest.approx(((1 - 1 / 2) + (1 - 2 / 3)) / 2)
+    # p = 1/2 everywhere: every error is 1/2, and with every pixel counted wrong the Jaccard loss is 1
+    assert float(build_loss("lovasz", 2)(torch.zeros(1, 2, 1, 4), target)) == pytest.approx(0.5)
+    assert float(build_loss("ce+lovasz", 2)(torch.zeros(1, 2, 1, 4), target)) == pytest.approx(math.log(2) + 0.5)
+
+
 def test_inference_shapes_and_tta():
     model = _model().eval()
     image = (np.random.default_rng(0).random((64, 320)) * 255).astype(np.uint8)
@@ -175,3 +206,39 @@ def test_tta_variants_average_the_flips_they_name():
     assert torch.allclose(predict_probs(Ramp(), images, "h"), (plain + mirrored) / 2, atol=1e-6)
     assert torch.allclose(predict_probs(Ramp(), images, "v"), plain, atol=1e-6)  # the ramp has no vertical change
     assert torch.allclose(predict_probs(Ramp(), images, "hv"), (2 * plain + mirrored) / 3, atol=1e-6)
+
+
+#: How far folded bfloat16 inference may drift from float32 (the tolerance benchmarks/vs_smp.py's bf16 row
+#: relies on): at least 99% of the pixels keep their label, and no class probability moves by more than 0.05.
+BF16_LABEL_AGREEMENT, BF16_PROBABILITY_ERROR = 0.99, 0.05
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bfloat16")
+def test_folded_bfloat16_inference_keeps_the_trained_models_predictions(tmp_path):
+    train, val = _toy_sets()
+    model = _model()
+    fit(model, train, val, tmp_path / "run", TrainConfig(epochs=8, batch_size=4, lr=0.02, amp=False), 2,
+        progress=False)
+    images = torch.stack([val[i][0] for i in range(len(val))])
+    expected = predict_probs(model, images)
+    with torch.inference_mode(), mixed_precision(torch.device("cpu"), True):
+        probs = fold_batchnorm(model)(images).float().softmax(1)
+    assert (probs.argmax(1) == expected.argmax(1)).float().mean() >= BF16_LABEL_AGREEMENT
+    assert float((probs - expected).abs().max()) <= BF16_PROBABILITY_ERROR
+    assert (expected.argmax(1) == 1).any()  # the toy model finds the squares: the labels are not all background
+
+
+def test_a_run_saved_before_a_config_field_existed_is_reloaded_when_it_used_the_default(tmp_path):
+    train, val = _toy_sets()
+    config = TrainConfig(epochs=1, batch_size=4)
+    history = fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    del state["config"]["ema_decay"]  # as written before the field was added
+    save_atomic(state, tmp_path / "run" / "last.pt")
+    assert fit(_model(), train, val, tmp_path / "run", config, 2, progress=False) == history
+    with pytest.raises(ValueError, match="trained with"):  # the default is not what is asked now
+        fit(_model(), train, val, tmp_path / "run", replace(config, ema_decay=0.9), 2, progress=False)
+    state["config"]["retired_field"] = 1  # a field this steelnb does not know: not the same recipe
+    save_atomic(state, tmp_path / "run" / "last.pt")
+    with pytest.raises(ValueError, match="trained with"):
+        fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)

@@ -74,10 +74,12 @@ class ExperimentResult:
     name: str
     model: torch.nn.Module = field(repr=False)
     history: list[dict] = field(repr=False)
-    counts: np.ndarray = field(repr=False)  # test pixel counts at the model's input size (N, C+1, 3)
-    counts_original: np.ndarray = field(repr=False)  # test pixel counts at the original resolution
+    counts: np.ndarray = field(repr=False)  # scored split's pixel counts at the model's input size (N, C+1, 3)
+    counts_original: np.ndarray = field(repr=False)  # scored split's pixel counts at the original resolution
     run_dir: Path | None = None
     input_size: tuple[int, int] | None = None  # the (height, width) images are resized to for this model
+    scored_split: str = "test"  # the split the counts come from ("val" when recipes are being compared)
+    tta: str = "none"  # the flip test-time augmentation of the scores (a key of inference.TTA_FLIPS)
 
     @property
     def per_image_iou(self) -> np.ndarray:
@@ -97,7 +99,7 @@ class ExperimentResult:
 
     def caption(self, index: SegmentationIndex, profile: Profile) -> Caption:
         """What a figure or table of this result shows: data, profile, model, weights and test mIoU."""
-        return Caption(index.name, profile.name, self.model.title, self.model.backbone_name,
+        return Caption(index.title, profile.name, self.model.title, self.model.backbone_name,
                        "ImageNet-pretrained" if self.model.pretrained else "random init",
                        summarize(self.counts_original)["miou"])
 
@@ -165,14 +167,16 @@ def label_counts(labels: list[np.ndarray], index: SegmentationIndex, image_ids: 
 def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[str]], profile: Profile,
                    architecture: str, backbone: str, augment: bool = True,
                    native: bool = False, pretrained: bool = True, progress: bool = True,
-                   **config_overrides) -> ExperimentResult:
+                   score_on: str = "test", tta: str = "none", **config_overrides) -> ExperimentResult:
     """Train ``architecture`` on ``backbone`` (resuming a checkpointed run of the same name), then score it.
 
     By default images are squashed to the profile's input size as in the paper; ``native=True`` keeps
     the aspect ratio instead: training on random ``profile.crop_width`` crops of the image resized to
     ``profile.native_size``, evaluation on the whole image at that size.
     ``config_overrides`` go into :class:`TrainConfig` (loss, class_weights, mixup_alpha, epochs,
-    time_budget_s, lr, ...) on top of the profile's recipe.
+    time_budget_s, lr, ...) on top of the profile's recipe. The trained model scores the split ``score_on``
+    ("test"; "val" compares recipes without looking at the test split) with the flip test-time augmentation
+    ``tta`` (a key of ``inference.TTA_FLIPS``).
     """
     device = default_device()
     config = profile.train_config(len(split["train"]), **config_overrides)
@@ -181,7 +185,7 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
                              crop_width=crop_width, augment_weights=(1.0, 1.0, 1.0) if augment else None,
                              seed=config.seed, cache=True)
     val_set = SteelDataset(index, split["val"], size=size, cache=True)
-    test_set = SteelDataset(index, split["test"], size=size)
+    scored_set = SteelDataset(index, split[score_on], size=size)
     torch.manual_seed(config.seed)
     model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained)
     run_dir = profile.runs_dir / index.name / name
@@ -189,11 +193,11 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
                   data=index.fingerprint())
     load_weights(model, run_dir, "best")
     model.to(device)
-    # test scores in float32, like every inference helper: mixed precision only speeds up training
-    _, accumulator = evaluate(model, torch.utils.data.DataLoader(test_set, batch_size=config.batch_size),
-                              index.num_classes, device, amp=False)
-    original = original_resolution_counts(model, index, split["test"], size)
-    return ExperimentResult(name, model, history, accumulator.counts, original, run_dir, size)
+    # scores in float32, like every inference helper: mixed precision only speeds up training
+    _, accumulator = evaluate(model, torch.utils.data.DataLoader(scored_set, batch_size=config.batch_size),
+                              index.num_classes, device, amp=False, tta=tta)
+    original = original_resolution_counts(model, index, split[score_on], size, tta=tta)
+    return ExperimentResult(name, model, history, accumulator.counts, original, run_dir, size, score_on, tta)
 
 
 def results_table(results: list[ExperimentResult], paper: dict[str, float] | None = None) -> pd.DataFrame:

@@ -53,7 +53,7 @@ def model_comparison_figure(results: Sequence[ExperimentResult], index: Segmenta
         row[f"{result.name}, {result.caption(index, profile).model}: IoU {iou:.2f}"] = predict_mask(
             result.model, image, result.input_size)
     fig = plot_examples([row], index.class_names, titles=[image_id])
-    fig.suptitle(f"{label}: test image {image_id} of {index.name}, profile {profile.name}, every model\n"
+    fig.suptitle(f"{label}: test image {image_id} of {index.title}, profile {profile.name}, every model\n"
                  f"{SHARED_EXAMPLE_RULE}", y=1.04, fontsize=9)
     return fig
 
@@ -72,7 +72,7 @@ def curves_figure(results: Sequence[ExperimentResult], index: SegmentationIndex,
     """Learning curves of ``results``, titled with the data, profile and each model's test mIoU."""
     fig = plot_learning_curves({run_label(r): r.history for r in results})
     captions = "; ".join(f"{c.model}, test mIoU {c.test_miou:.3f}" for c in (r.caption(index, profile) for r in results))
-    fig.suptitle(f"{label}: {index.name}, profile {profile.name}; {captions}", y=1.04, fontsize=9, wrap=True)
+    fig.suptitle(f"{label}: {index.title}, profile {profile.name}; {captions}", y=1.04, fontsize=9, wrap=True)
     return fig
 
 

@@ -6,14 +6,18 @@ the figures; then each chapter follows in order with its text, tables and figure
 bars, warnings (stderr), interactive widgets, exercise checks and notes about resumed runs are left out;
 the executed notebooks beside the page keep them.
 
-The page is one self-contained file that reads anywhere, offline too: figures are embedded, the
+The page is one self-contained file that reads anywhere, offline too: figures are embedded (each
+re-encoded as the smaller of a 256-colour PNG and a JPEG, at most ``PAGE_IMAGE_WIDTH`` pixels wide, so
+that the whole course fits a page of a few megabytes; the executed notebooks keep the originals), the
 formulas are converted from TeX to MathML when the page is built (``latex2mathml``; browsers render
 MathML themselves), and the page template (``templates/steelnb_offline``) loads no script or style
 from the web.
 """
 from __future__ import annotations
 
+import base64
 import html
+import io
 import os
 import re
 from pathlib import Path
@@ -21,6 +25,7 @@ from pathlib import Path
 import latex2mathml.converter
 import nbformat
 from nbconvert import HTMLExporter
+from PIL import Image
 
 from .colab import BADGE_MARKS
 
@@ -44,9 +49,36 @@ _CELL_POINTER = re.compile(r"\b([Tt])he ((?:next )?(?:[\w-]+ )?cell(?: below)?)\
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+#: The widest a figure is embedded in the page, in pixels (a page column is narrower still).
+PAGE_IMAGE_WIDTH = 1000
+#: JPEG quality of page figures that are photographs rather than plots.
+PAGE_JPEG_QUALITY = 80
+
+
+def compress_image(png_base64: str) -> tuple[str, str]:
+    """A page figure from a notebook's base64 PNG: (MIME type, base64 data) of the smaller of a 256-colour
+    PNG (plots: flat colours, exact) and a JPEG (photographs of steel), scaled down to at most
+    ``PAGE_IMAGE_WIDTH`` pixels wide; the PNG itself when neither is smaller."""
+    raw = base64.b64decode(png_base64)
+    image = Image.open(io.BytesIO(raw)).convert("RGB")
+    if image.width > PAGE_IMAGE_WIDTH:
+        image = image.resize((PAGE_IMAGE_WIDTH, round(image.height * PAGE_IMAGE_WIDTH / image.width)),
+                             Image.Resampling.LANCZOS)
+    candidates = {"image/png": raw}
+    for mime, save in (("image/png", lambda out: image.quantize(256).save(out, "PNG", optimize=True)),
+                       ("image/jpeg", lambda out: image.save(out, "JPEG", quality=PAGE_JPEG_QUALITY, optimize=True))):
+        out = io.BytesIO()
+        save(out)
+        if len(out.getvalue()) < min(len(data) for data in candidates.values()):
+            candidates = {mime: out.getvalue()}
+    (mime, data), = candidates.items()
+    return mime, base64.b64encode(data).decode("ascii")
+
+
 def _page_output(output: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     """``output`` as the page shows it: None for warnings and progress bars (stderr) and for interactive
-    widgets (a static page cannot run them); stdout without the lines about resuming runs."""
+    widgets (a static page cannot run them); stdout without the lines about resuming runs; figures
+    compressed (:func:`compress_image`)."""
     if output.output_type == "stream":
         if output.name == "stderr":
             return None
@@ -54,6 +86,11 @@ def _page_output(output: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
         return nbformat.v4.new_output("stream", name=output.name, text=text) if text.strip() else None
     if WIDGET_VIEW in output.get("data", {}):
         return None
+    if "image/png" in output.get("data", {}):
+        mime, data = compress_image(output.data["image/png"])
+        kept = {key: value for key, value in output.data.items() if key != "image/png"}
+        return nbformat.v4.new_output(output.output_type, data={**kept, mime: data}, metadata=output.get("metadata", {}),
+                                      **({"execution_count": None} if output.output_type == "execute_result" else {}))
     return output
 
 

@@ -1,11 +1,11 @@
 """``python -m steelnb report``: run the course's notebooks in order and record where each figure came from.
 
 Each notebook is executed top to bottom with the current profile and data (``STEELNB_DATA``,
-``STEELNB_PROFILE``) and saved with its outputs under ``runs/<profile>/report/``. Training runs
+``STEELNB_PROFILE``) and saved with its outputs under ``runs/<profile>/report/<dataset>/``. Training runs
 are checkpointed, so an interrupted report resumes: finished runs are reloaded, not retrained.
 ``<figures>/README.md`` is then updated with one row per figure and table: the notebook that wrote
 it, the command, dataset, profile, commit and the notebook's wall time (``--from``/``--to`` re-run a
-range of notebooks and keep the other rows). Last, ``runs/<profile>/report/report.html`` gathers the
+range of notebooks and keep the other rows). Last, ``runs/<profile>/report/<dataset>/report.html`` gathers the
 executed chapters, their figures and tables and that provenance into one page (``html_report.py``).
 """
 from __future__ import annotations
@@ -134,11 +134,11 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
         raise FileNotFoundError(f"no notebooks in {NOTEBOOKS_DIR}: the report runs the course's notebooks, and "
                                 f"{PROJECT_ROOT} is not the course folder. Unset STEELNB_HOME, or set it to the "
                                 "folder holding notebooks/ and README.md")
-    profile = current_profile()
     index = load_course_dataset(verbose=True)
-    output_dir = profile.runs_dir / "report"
+    profile = current_profile().for_dataset(index.name)
+    output_dir = profile.runs_dir / "report" / index.name
     if html_only:
-        print(f"Report: {write_html(output_dir, index.name, profile, commit_description())}")
+        print(f"Report: {write_html(output_dir, index.title, profile, commit_description())}")
         return []
     notebooks = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if first <= p.name[:2] <= last)
     commit = commit_description()
@@ -153,7 +153,7 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
     readme = profile.figures_dir / "README.md"
     previous = readme.read_text() if readme.is_file() else ""
     readme.write_text(figures_readme(runs, index.name, profile, shown, commit, previous))
-    page = write_html(output_dir, index.name, profile, commit)
+    page = write_html(output_dir, index.title, profile, commit)
     print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}; report: {page}")
     failed = [run.name for run in runs if run.error]
     if failed:

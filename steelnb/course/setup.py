@@ -26,14 +26,15 @@ def course_split(index: SegmentationIndex, profile: Profile, seed: int = 0) -> d
 
 
 def course_setup(verbose: bool = True) -> tuple[Profile, SegmentationIndex, dict[str, list[str]]]:
-    """The run profile, the dataset (real or demo, see ``data.locations``) and its split. On Colab, Google
+    """The run profile, the dataset (real or demo, see ``data.locations``) and its split; the profile's
+    figures folder is the demo data's own for the demo data (``Profile.for_dataset``). On Colab, Google
     Drive is mounted first (:func:`colab.prepare_colab`), so that checkpoints survive a disconnect.
     ``verbose`` prints what was chosen (under torchrun, only rank 0 does)."""
     drive_runs = prepare_colab()
     if drive_runs and verbose:
         print(f"Colab: runs and checkpoints go to {drive_runs} on Google Drive.")
-    profile = current_profile()
     index = load_course_dataset(verbose)
+    profile = current_profile().for_dataset(index.name)
     split = course_split(index, profile)
     if verbose:
         size = profile.input_size(index.image_shape)

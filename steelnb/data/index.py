@@ -23,6 +23,10 @@ class DatasetFormatError(ValueError):
     """A dataset folder or CSV that does not match a known layout; the message names the file."""
 
 
+#: How figures name the synthetic demo dataset (``data/demo.py``).
+DEMO_TITLE = "synthetic demo with Severstal's shape and class statistics"
+
+
 @dataclass
 class SegmentationIndex:
     """Images of one dataset with their per-class presence.
@@ -41,6 +45,12 @@ class SegmentationIndex:
     class_names: tuple[str, ...]
     image_shape: tuple[int, int] | None
     table: pd.DataFrame = field(repr=False)
+
+    @property
+    def title(self) -> str:
+        """How figures and tables name this data: the name, or for the synthetic demo data what it is, so that
+        a demo figure can never pass for one of real steel."""
+        return DEMO_TITLE if self.name == "demo" else self.name
 
     @property
     def num_classes(self) -> int:

@@ -12,7 +12,9 @@ class TrainConfig:
     epochs as fit the budget on this machine (see ``training/budget.py``); the count is fixed at the start.
     ``optimizer`` is "sgd" (the paper's, with ``momentum``) or "adamw". ``warmup_iters`` ramps the
     learning rate linearly from 0 before the polynomial decay. ``select_on`` is the validation score
-    (a key of ``metrics.summarize``) that picks ``best.pt``.
+    (a key of ``metrics.summarize``) that picks ``best.pt``. ``ema_decay`` > 0 keeps an exponential moving
+    average of the weights and batch-norm statistics (updated after every step with this decay); it is
+    what is validated and saved as ``best.pt``, a smoother model than the last step's (0 = off).
     """
 
     epochs: int = 30
@@ -27,6 +29,7 @@ class TrainConfig:
     class_weights: tuple[float, ...] | None = None
     focal_gamma: float = 2.0  # the focal loss's exponent (loss="focal"); 0 is plain cross-entropy
     mixup_alpha: float = 0.0
+    ema_decay: float = 0.0
     num_workers: int = 0
     seed: int = 0
     amp: bool = True

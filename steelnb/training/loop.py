@@ -26,9 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
+from ..evaluation.inference import predict_probs
 from ..evaluation.metrics import MetricAccumulator, all_empty_scores, summarize
 from .budget import epochs_for_budget, seconds_per_step
 from .checkpoint import RunCheckpoints, hold_run_folder, save_atomic
@@ -42,9 +44,11 @@ from .seeding import rng_state, seed_everything, set_rng_state
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: torch.device | None = None,
-             loss_fn: nn.Module | None = None, amp: bool = True) -> tuple[float, MetricAccumulator]:
+             loss_fn: nn.Module | None = None, amp: bool = True, tta: str = "none") -> tuple[float, MetricAccumulator]:
     """Mean loss (NaN without ``loss_fn``) and the per-image pixel counts of ``model`` on ``loader``
-    (``amp``: mixed precision as in ``training/precision.py``, the same switch as training's)."""
+    (``amp``: mixed precision as in ``training/precision.py``, the same switch as training's). With flip
+    test-time augmentation ``tta`` (``inference.TTA_FLIPS``) the counts come from the averaged probabilities
+    and the loss is that of the plain prediction."""
     device = device or default_device()
     model.eval()
     accumulator, total_loss, n = MetricAccumulator(num_classes), 0.0, 0
@@ -55,7 +59,8 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: tor
         if loss_fn is not None:
             total_loss += float(loss_fn(logits.float(), masks)) * len(images)
         n += len(images)
-        accumulator.update(logits.argmax(1), masks)
+        labels = logits.argmax(1) if tta == "none" else predict_probs(model, images, tta).argmax(1)
+        accumulator.update(labels, masks)
     return (total_loss / n if loss_fn is not None else float("nan")), accumulator
 
 
@@ -68,9 +73,10 @@ def _mixup(images: torch.Tensor, masks: torch.Tensor, alpha: float):
 
 def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
-                 config: TrainConfig, device: torch.device, description: str, progress: bool) -> tuple[float, int]:
-    """One pass over ``loader`` with optimiser steps; returns the summed training loss (per image) and the
-    number of images."""
+                 config: TrainConfig, device: torch.device, description: str, progress: bool,
+                 ema: AveragedModel | None = None) -> tuple[float, int]:
+    """One pass over ``loader`` with optimiser steps (each followed by an update of ``ema``, if given);
+    returns the summed training loss (per image) and the number of images."""
     model.train()
     total_loss, seen = 0.0, 0
     for images, masks in tqdm(loader, desc=description, disable=not progress, leave=False):
@@ -87,9 +93,20 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
+        if ema is not None:
+            ema.update_parameters(model)
         total_loss += loss.item() * len(images)
         seen += len(images)
     return total_loss, seen
+
+
+def weight_average(model: nn.Module, config: TrainConfig) -> AveragedModel | None:
+    """The exponential moving average of ``model``'s weights and batch-norm statistics that
+    ``config.ema_decay`` asks for: after each step, average = decay * average + (1 - decay) * weights
+    (the first step copies them). None when the decay is 0."""
+    if not config.ema_decay:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -141,13 +158,17 @@ def check_same_data(saved: dict | None, data: dict | None, run_dir: Path) -> Non
 
 
 def _comparable(config: dict) -> dict:
-    """A saved config without the epoch count that a time budget chose (for the resume check)."""
-    return {key: value for key, value in config.items() if not (key == "epochs" and config.get("time_budget_s"))}
+    """A config as the resume check compares it: every TrainConfig field, those a saved config predates at
+    their defaults (a run saved before a field existed was trained with its default), and without the epoch
+    count that a time budget chose. Fields TrainConfig no longer has are kept, so such a run does not match."""
+    known = {name: config[name] for name in config if name in TrainConfig.__dataclass_fields__}
+    full = {**asdict(TrainConfig(**known)), **config}
+    return {key: value for key, value in full.items() if not (key == "epochs" and config.get("time_budget_s"))}
 
 
 def _resume(state: dict | None, run_dir: Path, config: TrainConfig, data: dict | None, model: nn.Module,
             optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
-            scaler: torch.amp.GradScaler) -> list[dict]:
+            scaler: torch.amp.GradScaler, ema: AveragedModel | None) -> list[dict]:
     """Restore every state from a checkpoint of ``run_dir`` if there is one (same data and config required);
     returns the history so far (or [])."""
     if state is None:
@@ -160,6 +181,8 @@ def _resume(state: dict | None, run_dir: Path, config: TrainConfig, data: dict |
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     scaler.load_state_dict(state["scaler"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
     set_rng_state(state["rng_per_rank"][current_world().rank] if "rng_per_rank" in state else state["rng"])
     return state["history"]
 
@@ -272,7 +295,9 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
         optimizer, warmup_poly(config.epochs * len(loader), config.warmup_iters, config.poly_power))
     scaler = make_grad_scaler(device, config.amp)
     loss_fn = build_loss(config.loss, num_classes, config.class_weights, config.focal_gamma).to(device)
-    history = _resume(state, run_dir, config, data, model, optimizer, scheduler, scaler)
+    ema = weight_average(model, config)
+    history = _resume(state, run_dir, config, data, model, optimizer, scheduler, scaler, ema)
+    validated = ema.module if ema is not None else model  # what is validated and saved as best.pt
     trained = parallel_model(model, device, world)
     model = trained.module if world.active else model
     if history and progress:
@@ -281,9 +306,10 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
         start = time.perf_counter()
         seed_epoch(loader, sampler, config.seed, epoch)
         loss_sum, images = sum_across(list(_train_epoch(trained, loader, optimizer, scheduler, scaler, loss_fn,
-                                                        config, device, f"epoch {epoch}/{config.epochs}", progress)))
+                                                        config, device, f"epoch {epoch}/{config.epochs}", progress,
+                                                        ema)))
         train_seconds = time.perf_counter() - start
-        val_loss, counts = validate(model, val_loader, num_classes, device, loss_fn, config.amp)
+        val_loss, counts = validate(validated, val_loader, num_classes, device, loss_fn, config.amp)
         scores, empty = summarize(counts), all_empty_scores(counts)
         history.append({"epoch": epoch, "train_loss": loss_sum / images, "val_loss": val_loss, "val_miou": scores["miou"],
                         "val_dice": scores["dice"], "val_miou_defects": scores["miou_defects"],
@@ -298,23 +324,27 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
                   f"val mIoU {h['val_miou']:.3f} (all-empty {h['empty_miou']:.3f})  Dice {h['val_dice']:.3f} "
                   f"(all-empty {h['empty_dice']:.3f})  class-mean defect IoU {h['val_class_iou_defects']:.3f}  "
                   f"{h['seconds']:.0f}s")
-        _save_epoch(checkpoints, model, optimizer, scheduler, scaler, history, config, data, world)
+        _save_epoch(checkpoints, model, optimizer, scheduler, scaler, history, config, data, world, ema)
     return history
 
 
 def _save_epoch(checkpoints: RunCheckpoints, model: nn.Module, optimizer: torch.optim.Optimizer,
                 scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, history: list[dict],
-                config: TrainConfig, data: dict | None, world: World) -> None:
-    """Write best.pt (if this epoch is best) and last.pt (the old one kept as previous.pt); rank 0 only,
-    with every rank's RNG state, and the other ranks wait until it is on disk."""
+                config: TrainConfig, data: dict | None, world: World, ema: AveragedModel | None = None) -> None:
+    """Write best.pt (if this epoch is best: the weight average when there is one) and last.pt (the old one
+    kept as previous.pt); rank 0 only, with every rank's RNG state, and the other ranks wait until it is on
+    disk."""
     rngs = gather_objects(rng_state())
     if world.is_main:
         if is_best(history):
-            save_atomic({"model": model.state_dict(), "epoch": len(history), "history": history,
+            best = ema.module if ema is not None else model
+            save_atomic({"model": best.state_dict(), "epoch": len(history), "history": history,
                          "config": asdict(config), "data": data}, checkpoints.run_dir / "best.pt")
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "scaler": scaler.state_dict(), "history": history, "rng": rngs[0], "config": asdict(config),
                  "data": data}
+        if ema is not None:
+            state["ema"] = ema.state_dict()
         if world.active:
             state["rng_per_rank"] = rngs
         checkpoints.save_last(state)

@@ -1,4 +1,5 @@
-"""Losses: cross-entropy (the paper), class-weighted cross-entropy, soft Dice and focal (the paper's future work)."""
+"""Losses: cross-entropy (the paper), class-weighted cross-entropy, soft Dice, focal (the paper's future work) and
+Lovász-softmax (a convex surrogate of the IoU itself)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -50,6 +51,46 @@ class CEDiceLoss(nn.Module):
         return self.ce(logits, target) + self.dice(logits, target)
 
 
+def lovasz_gradient(truth_sorted: torch.Tensor) -> torch.Tensor:
+    """Gradient of the Lovász extension of the Jaccard loss at pixels sorted by decreasing error: for a
+    0/1 vector (P,) of whether each sorted pixel is in the class, the increments of 1 - IoU as the pixels
+    are added to the predicted set one by one (Berman et al. 2018, eq. 8). Sums to 1 - IoU of all pixels."""
+    in_class = truth_sorted.sum()
+    intersection = in_class - truth_sorted.cumsum(0)
+    union = in_class + (1 - truth_sorted).cumsum(0)
+    jaccard = 1 - intersection / union
+    return torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])
+
+
+class LovaszSoftmaxLoss(nn.Module):
+    """Lovász-softmax (Berman et al. 2018): per label present in the batch's truth, the Lovász extension of
+    1 - IoU evaluated at the pixel errors |1[truth = c] - p_c|, averaged over those labels. On a confident
+    (one-hot) prediction it equals 1 - IoU exactly, so it optimises the score we report, not a proxy.
+    Logits (N, C+1, H, W), labels (N, H, W); the whole batch is one set of pixels."""
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        probs = logits.softmax(1).permute(0, 2, 3, 1).reshape(-1, logits.shape[1])  # (P, C+1)
+        labels = target.reshape(-1)                                                 # (P,)
+        losses = []
+        for label in labels.unique():
+            truth = (labels == label).to(probs.dtype)
+            errors, order = (truth - probs[:, label]).abs().sort(descending=True)
+            losses.append(torch.dot(errors, lovasz_gradient(truth[order])))
+        return torch.stack(losses).mean()
+
+
+class CELovaszLoss(nn.Module):
+    """Cross-entropy + Lovász-softmax: cross-entropy gives every pixel a gradient from the start, Lovász
+    aligns the end of training with the IoU."""
+
+    def __init__(self, weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.ce, self.lovasz = nn.CrossEntropyLoss(weight=weight), LovaszSoftmaxLoss()
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.ce(logits, target) + self.lovasz(logits, target)
+
+
 def inverse_frequency_weights(pixel_counts: Sequence[float], power: float = 0.5) -> tuple[float, ...]:
     """Class weights proportional to frequency^-power, normalised so the mean weight is 1."""
     counts = np.maximum(np.asarray(pixel_counts, dtype=float), 1.0)
@@ -59,13 +100,14 @@ def inverse_frequency_weights(pixel_counts: Sequence[float], power: float = 0.5)
 
 def build_loss(name: str, num_classes: int, class_weights: Sequence[float] | None = None,
                focal_gamma: float = 2.0) -> nn.Module:
-    """"ce", "focal", "dice" or "ce+dice"; ``class_weights`` (length num_classes) weight the CE terms and
+    """"ce", "focal", "dice", "ce+dice", "lovasz" or "ce+lovasz"; ``class_weights`` (length num_classes) weight the CE terms and
     ``focal_gamma`` is the focal loss's exponent (0 makes it plain cross-entropy)."""
     weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
     if weight is not None and len(weight) != num_classes:
         raise ValueError(f"class_weights has {len(weight)} entries, expected {num_classes}")
     losses = {"ce": lambda: nn.CrossEntropyLoss(weight=weight), "focal": lambda: FocalLoss(focal_gamma, weight),
-              "dice": DiceLoss, "ce+dice": lambda: CEDiceLoss(weight)}
+              "dice": DiceLoss, "ce+dice": lambda: CEDiceLoss(weight), "lovasz": LovaszSoftmaxLoss,
+              "ce+lovasz": lambda: CELovaszLoss(weight)}
     if name not in losses:
         raise ValueError(f"unknown loss {name!r}; choose one of {sorted(losses)}")
     return losses[name]()

@@ -1,0 +1,64 @@
+"""Measure the main job's levers one at a time, on the validation split only.
+
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/levers.py [--epochs 6] [--lever ema --lever lovasz ...]
+
+Each lever is the main job's run (chapter 05's DeepLabV3+ under the default profile) with one change,
+trained for a fixed number of epochs (the main job's budget buys about 6 at 128x128 on 2 cores), so
+the scores do not depend on how busy the machine is. Every run is scored on the validation split, plain
+and with horizontal + vertical flip test-time augmentation, at the images' original resolution; the
+test split is never read. Runs are kept under the course's runs folder (``STEELNB_RUNS``) by name, so a
+second call reloads them. Prints one markdown table; pick the recipe from it, then score the test split
+once with ``benchmarks/main_job.py``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+
+from steelnb.course.runs import train_run
+from steelnb.course.setup import course_setup
+from steelnb.evaluation.metrics import summarize
+
+#: Lever name -> (what changes, TrainConfig overrides, input size or None for the profile's, epoch factor).
+#: The epoch factor keeps a slower step's run near the reference's compute (a 200x200 step costs about
+#: 2.3x a 128x128 one).
+LEVERS: dict[str, tuple[str, dict, tuple[int, int] | None, float]] = {
+    "reference": ("the default profile's recipe", {}, None, 1.0),
+    "ema": ("EMA of the weights, decay 0.995", {"ema_decay": 0.995}, None, 1.0),
+    "lovasz": ("CE + Lovász instead of CE + Dice", {"loss": "ce+lovasz"}, None, 1.0),
+    "size200": ("input 200x200 (the images' own size), epochs x 0.45", {}, (200, 200), 0.45),
+    "warmup": ("warm-up 300 steps and lr 4e-3 instead of 100 and 2e-3", {"warmup_iters": 300, "lr": 4e-3}, None, 1.0),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train and score the chosen levers; print their validation table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=6, help="epochs of the reference run (default 6)")
+    parser.add_argument("--lever", action="append", choices=list(LEVERS), help="default: all of them")
+    args = parser.parse_args(argv)
+    profile, index, split = course_setup(verbose=True)
+    print("| lever | change | epochs | train min | val mIoU | + flip TTA | class-mean defect IoU | + flip TTA "
+          "| dataset mIoU | + flip TTA |\n|---|---|---|---|---|---|---|---|---|---|")
+    for lever in args.lever or list(LEVERS):
+        change, overrides, size, factor = LEVERS[lever]
+        epochs = max(1, round(args.epochs * factor))
+        lever_profile = profile if size is None else replace(profile, image_size=size)
+        name = f"resnet101-{epochs}epochs" + ("" if lever == "reference" else f"-{lever}")
+        start = time.perf_counter()
+        plain = train_run("resnet101", index, split, lever_profile, progress=False, run_name=name, score_on="val",
+                          epochs=epochs, time_budget_s=None, **overrides)
+        flipped = train_run("resnet101", index, split, lever_profile, progress=False, run_name=name,
+                            score_on="val", tta="hv", epochs=epochs, time_budget_s=None, **overrides)
+        minutes = sum(h["seconds"] for h in plain.history) / 60
+        a, b = summarize(plain.counts_original), summarize(flipped.counts_original)
+        print(f"| {lever} | {change} | {epochs} | {minutes:.1f} | {a['miou']:.3f} | {b['miou']:.3f} | "
+              f"{a['class_iou_defects']:.3f} | {b['class_iou_defects']:.3f} | {a['dataset_miou']:.3f} | "
+              f"{b['dataset_miou']:.3f} |  ({time.perf_counter() - start:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
