@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import replace
 
 from steelnb.course.runs import train_run
@@ -47,7 +46,6 @@ def main(argv: list[str] | None = None) -> int:
         epochs = max(1, round(args.epochs * factor))
         lever_profile = profile if size is None else replace(profile, image_size=size)
         name = f"resnet101-{epochs}epochs" + ("" if lever == "reference" else f"-{lever}")
-        start = time.perf_counter()
         plain = train_run("resnet101", index, split, lever_profile, progress=False, run_name=name, score_on="val",
                           epochs=epochs, time_budget_s=None, **overrides)
         flipped = train_run("resnet101", index, split, lever_profile, progress=False, run_name=name,
@@ -56,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         a, b = summarize(plain.counts_original), summarize(flipped.counts_original)
         print(f"| {lever} | {change} | {epochs} | {minutes:.1f} | {a['miou']:.3f} | {b['miou']:.3f} | "
               f"{a['class_iou_defects']:.3f} | {b['class_iou_defects']:.3f} | {a['dataset_miou']:.3f} | "
-              f"{b['dataset_miou']:.3f} |  ({time.perf_counter() - start:.0f} s)", flush=True)
+              f"{b['dataset_miou']:.3f} |", flush=True)
     return 0
 
 
