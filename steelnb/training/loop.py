@@ -55,11 +55,11 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: tor
     for images, masks in loader:
         images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
         with mixed_precision(device, amp):
-            logits = model(images)
+            logits = model(images) if tta == "none" or loss_fn is not None else None  # TTA makes its own
+            labels = logits.argmax(1) if tta == "none" else predict_probs(model, images, tta).argmax(1)
         if loss_fn is not None:
             total_loss += float(loss_fn(logits.float(), masks)) * len(images)
         n += len(images)
-        labels = logits.argmax(1) if tta == "none" else predict_probs(model, images, tta).argmax(1)
         accumulator.update(labels, masks)
     return (total_loss / n if loss_fn is not None else float("nan")), accumulator
 
