@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 import torch
@@ -29,15 +28,8 @@ CPU = torch.device("cpu")
 def matmul_peak_gflops(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
     """GFLOP/s of the fastest of ``repeats`` (size x size) @ (size x size) products in ``dtype``."""
     a, b = torch.rand(size, size).to(dtype), torch.rand(size, size).to(dtype)
-    a @ b  # warm-up
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    best = float(time_calls(lambda: a @ b, repeats, 1, CPU).min())
     return 2 * size ** 3 / best / 1e9
-
-
-def _timed(call) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
 
 
 def counted_flops(step) -> int:

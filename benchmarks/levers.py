@@ -16,6 +16,7 @@ import argparse
 import sys
 from dataclasses import replace
 
+from steelnb.course.experiment import original_resolution_counts
 from steelnb.course.runs import train_run
 from steelnb.course.setup import course_setup
 from steelnb.evaluation.metrics import summarize
@@ -48,10 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         name = f"resnet101-{epochs}epochs" + ("" if lever == "reference" else f"-{lever}")
         plain = train_run("resnet101", index, split, lever_profile, progress=False, run_name=name, score_on="val",
                           epochs=epochs, time_budget_s=None, **overrides)
-        flipped = train_run("resnet101", index, split, lever_profile, progress=False, run_name=name,
-                            score_on="val", tta="hv", epochs=epochs, time_budget_s=None, **overrides)
+        flipped = original_resolution_counts(plain.model, index, split["val"], plain.input_size, tta="hv")
         minutes = sum(h["seconds"] for h in plain.history) / 60
-        a, b = summarize(plain.counts_original), summarize(flipped.counts_original)
+        a, b = summarize(plain.counts_original), summarize(flipped)
         print(f"| {lever} | {change} | {epochs} | {minutes:.1f} | {a['miou']:.3f} | {b['miou']:.3f} | "
               f"{a['class_iou_defects']:.3f} | {b['class_iou_defects']:.3f} | {a['dataset_miou']:.3f} | "
               f"{b['dataset_miou']:.3f} |", flush=True)

@@ -161,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
           f"16; medians ± interquartile range of {args.repeats} alternations after {args.warmup} warm-up")
     rows = []
     for encoder in args.encoders:
-        rows += compare(encoder, args.repeats + args.warmup, args.warmup, args.batch, device, args.size)
-        print(pd.DataFrame(rows[-1:]).to_string(header=False, index=False), flush=True)
+        encoder_rows = compare(encoder, args.repeats + args.warmup, args.warmup, args.batch, device, args.size)
+        print(pd.DataFrame(encoder_rows).to_string(header=False, index=False), flush=True)
+        rows += encoder_rows
     table = pd.DataFrame(rows).set_index(["encoder", "task", "steelnb"])
     print(table.to_string())
     evaluation = table[table.index.get_level_values("task").str.startswith("eval")]
