@@ -118,3 +118,23 @@ def test_dataset_with_augmentation_adds_copies(demo_root):
     assert augmented.label_presence().shape == (len(augmented), 5)
     image, mask = augmented[len(augmented) - 1]
     assert image.shape == (1, 256, 256) and mask.max() <= 4
+
+
+def test_random_flips_give_the_four_mirror_images_with_aligned_masks(demo_root):
+    index = open_dataset(demo_root)
+    ids = index.image_ids[:1]
+    plain_image, plain_mask = SteelDataset(index, ids, size=(64, 400))[0]
+    flipped = SteelDataset(index, ids, size=(64, 400), random_flips=True, cache=True)
+    torch.manual_seed(0)
+    seen = set()
+    for _ in range(40):
+        image, mask = flipped[0]
+        matches = [dims for dims in ((), (-1,), (-2,), (-1, -2))
+                   if torch.equal(image, plain_image.flip(dims) if dims else plain_image)]
+        assert len(matches) == 1, "every item is the image or one of its three mirror images"
+        dims = matches[0]
+        assert torch.equal(mask, plain_mask.flip(dims) if dims else plain_mask)  # the mask flipped with it
+        seen.add(dims)
+    assert len(seen) == 4  # 40 draws of 4 equally likely outcomes miss one with probability < 1e-4
+    flipped.random_flips = False
+    assert torch.equal(flipped[0][0], plain_image)  # the flips never reached the cached image

@@ -183,7 +183,7 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     size, crop_width = native_geometry(index, profile) if native else (profile.input_size(index.image_shape), 0)
     train_set = SteelDataset(index, split["train"], mode="crop" if native else "resize", size=size,
                              crop_width=crop_width, augment_weights=(1.0, 1.0, 1.0) if augment else None,
-                             seed=config.seed, cache=True)
+                             seed=config.seed, cache=True, random_flips=config.flip_augment)
     val_set = SteelDataset(index, split["val"], size=size, cache=True)
     scored_set = SteelDataset(index, split[score_on], size=size)
     torch.manual_seed(config.seed)

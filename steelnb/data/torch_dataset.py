@@ -48,11 +48,15 @@ class SteelDataset(Dataset):
             of images drawn with probability 1 - p_c, transformed by crop/flip/rotation with these weights.
         seed: seeds the choice of augmented copies (the transforms use torch's RNG).
         cache: keep decoded (resized) images and masks in memory after first use.
+        random_flips: flip every item left-right and up-down, each with probability 1/2 (torch's RNG),
+            after the weighted augmentation: steel surfaces look alike mirrored, so this multiplies the
+            distinct training images by 4 at no cost.
     """
 
     def __init__(self, index: SegmentationIndex, image_ids: Sequence[str], *, size: tuple[int, int] | None,
                  mode: str = "resize", crop_width: int = 512,
-                 augment_weights: Sequence[float] | None = None, seed: int = 0, cache: bool = False) -> None:
+                 augment_weights: Sequence[float] | None = None, seed: int = 0, cache: bool = False,
+                 random_flips: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if not image_ids:
@@ -60,6 +64,7 @@ class SteelDataset(Dataset):
         self.index, self.image_ids, self.mode = index, list(image_ids), mode
         self.size = tuple(size) if size is not None else index.image_shape
         self.crop_width = crop_width
+        self.random_flips = random_flips
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
         self.items = [(i, False) for i in range(len(self.image_ids))]
         self.transform = None
@@ -96,4 +101,9 @@ class SteelDataset(Dataset):
             image_t, mask_t = image_t[..., left:left + self.crop_width], mask_t[:, left:left + self.crop_width]
         if augmented:
             image_t, mask_t = apply_joint(self.transform, image_t, mask_t)
+        if self.random_flips:
+            flips = torch.rand(2) < 0.5
+            dims = [dim for dim, flip in zip((-1, -2), flips.tolist(), strict=True) if flip]
+            if dims:
+                image_t, mask_t = image_t.flip(dims), mask_t.flip(dims)
         return image_t.float().div_(255), mask_t.long()

@@ -15,6 +15,8 @@ class TrainConfig:
     (a key of ``metrics.summarize``) that picks ``best.pt``. ``ema_decay`` > 0 keeps an exponential moving
     average of the weights and batch-norm statistics (updated after every step with this decay); it is
     what is validated and saved as ``best.pt``, a smoother model than the last step's (0 = off).
+    ``flip_augment`` flips every training item (original or augmented copy) left-right and up-down, each with
+    probability 1/2, on top of the paper's weighted augmentation (off in the paper's recipe).
     """
 
     epochs: int = 30
@@ -30,6 +32,7 @@ class TrainConfig:
     focal_gamma: float = 2.0  # the focal loss's exponent (loss="focal"); 0 is plain cross-entropy
     mixup_alpha: float = 0.0
     ema_decay: float = 0.0
+    flip_augment: bool = False
     num_workers: int = 0
     seed: int = 0
     amp: bool = True
