@@ -17,7 +17,7 @@ import sys
 from dataclasses import replace
 
 from steelnb.course.experiment import original_resolution_counts
-from steelnb.course.runs import train_run
+from steelnb.course.runs import fixed_epochs_run_name, train_run
 from steelnb.course.setup import course_setup
 from steelnb.evaluation.metrics import summarize
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         change, overrides, size, factor = LEVERS[lever]
         epochs = max(1, round(args.epochs * factor))
         lever_profile = profile if size is None else replace(profile, image_size=size)
-        name = f"resnet101-{epochs}epochs" + ("" if lever == "reference" else f"-{lever}")
+        name = fixed_epochs_run_name("resnet101", epochs, "" if lever == "reference" else lever)
         plain = train_run("resnet101", index, split, lever_profile, progress=False, run_name=name, score_on="val",
                           epochs=epochs, time_budget_s=None, **overrides)
         flipped = original_resolution_counts(plain.model, index, split["val"], plain.input_size, tta="hv")

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import torch
 
-from steelnb.course.runs import train_run
+from steelnb.course.runs import fixed_epochs_run_name, train_run
 from steelnb.course.setup import course_setup
 from steelnb.data.torch_dataset import SteelDataset
 from steelnb.evaluation.metrics import summarize
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     for fraction in args.fractions:
         count = round(fraction * len(split["train"]))
         train = sorted(split["train"][i] for i in order[:count])
-        name = f"resnet101-{args.epochs}epochs" + ("" if count == len(split["train"]) else f"-train{count}")
+        name = fixed_epochs_run_name("resnet101", args.epochs, "" if count == len(split["train"]) else f"train{count}")
         result = train_run("resnet101", index, {**split, "train": train}, profile, progress=False, run_name=name,
                            score_on="val", epochs=args.epochs, time_budget_s=None)
         scores = summarize(result.counts_original)

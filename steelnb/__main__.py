@@ -17,7 +17,7 @@ from pathlib import Path
 from .course.experiment import results_table
 from .course.figures import curves_figure, prediction_figure
 from .course.plots import save_figure
-from .course.runs import RUNS, train_run
+from .course.runs import RUNS, fixed_epochs_run_name, train_run
 from .course.setup import course_setup
 from .training.distributed import init_from_env
 
@@ -47,7 +47,7 @@ def train_main(args: argparse.Namespace) -> None:
     run_name = name if args.backbone is None else f"{args.architecture}-{backbone}"
     overrides = {}
     if args.epochs:
-        run_name += f"-{args.epochs}epochs"
+        run_name = fixed_epochs_run_name(run_name, args.epochs)
         overrides = {"epochs": args.epochs, "time_budget_s": None}
     if world.is_main:
         length = f"{args.epochs} epochs" if args.epochs else profile.training_length()

@@ -37,3 +37,11 @@ def test_the_score_line_prints_what_it_parses_and_refuses_other_lines():
     assert math.isnan(ScoreLine.parse(line.replace("0.725", "nan")).class_iou_defects)
     with pytest.raises(ValueError, match="not a score line"):
         ScoreLine.parse("wall time 12 s")
+
+
+def test_fixed_epoch_runs_share_one_folder_name():
+    # `python -m steelnb --epochs 6`, benchmarks/levers.py's reference and benchmarks/scaling.py's whole-split
+    # run are the same training; one name lets each reload what another finished
+    from steelnb.course.runs import fixed_epochs_run_name
+    assert fixed_epochs_run_name("resnet101", 6) == "resnet101-6epochs"
+    assert fixed_epochs_run_name("resnet101", 3, "size200") == "resnet101-3epochs-size200"

@@ -63,6 +63,13 @@ def training_class_weights(index: SegmentationIndex, train_ids: list[str], profi
     return inverse_frequency_weights(label_pixel_counts(masks, index.num_classes))
 
 
+def fixed_epochs_run_name(run_name: str, epochs: int, variant: str = "") -> str:
+    """The folder name of ``run_name`` trained for a fixed ``epochs`` instead of the profile's time budget, with
+    an optional ``variant`` suffix. ``python -m steelnb --epochs N`` and the benchmarks that train the main job
+    for fixed epochs (levers, scaling) share it, so each reloads the runs the others finished."""
+    return f"{run_name}-{epochs}epochs" + (f"-{variant}" if variant else "")
+
+
 def train_run(name: str, index: SegmentationIndex, split: dict[str, list[str]], profile: Profile,
               progress: bool = True, backbone: str | None = None, run_name: str | None = None,
               score_on: str = "test", tta: str = "none", **config_overrides: Any) -> ExperimentResult:
