@@ -29,7 +29,7 @@ LEVERS: dict[str, tuple[str, dict, tuple[int, int] | None, float]] = {
     "ema": ("EMA of the weights, decay 0.995", {"ema_decay": 0.995}, None, 1.0),
     "lovasz": ("CE + Lovász instead of CE + Dice", {"loss": "ce+lovasz"}, None, 1.0),
     "size200": ("input 200x200 (the images' own size), epochs x 0.45", {}, (200, 200), 0.45),
-    "flips": ("random left-right and up-down flips of every training image", {"flip_augment": True}, None, 1.0),
+    "noflips": ("without the random left-right and up-down training flips", {"flip_augment": False}, None, 1.0),
     "warmup": ("warm-up 300 steps and lr 4e-3 instead of 100 and 2e-3", {"warmup_iters": 300, "lr": 4e-3}, None, 1.0),
 }
 
