@@ -53,3 +53,24 @@ def test_shared_examples_rank_by_the_models_mean_iou():
     # mean IoU: x 0.5, y 0.2, z 0.5; sorted (stable) y, x, z: best z, median x, worst y
     picks = shared_examples([first, second], ["x", "y", "z"], np.array([True, True, True]))
     assert [(rule, image) for rule, image, _ in picks] == [("best", "z"), ("median", "x"), ("worst", "y")]
+
+
+def test_every_model_figure_titles_each_panel_with_its_model_and_its_iou_on_that_image():
+    from types import SimpleNamespace
+
+    from steelnb.course.experiment import Caption
+    from steelnb.course.figures import model_comparison_figure
+    from steelnb.models import build_model
+
+    caption = Caption("toy data", "smoke", "baseline", "resnet18", "random init", 0.5)
+    counts = np.array([[[25, 100, 25]], [[75, 100, 75]]])  # one label per image: IoU 0.25 on "a", 0.75 on "b"
+    result = SimpleNamespace(name="baseline", model=build_model("baseline", "resnet18", 2, pretrained=False).eval(),
+                             input_size=(32, 32), counts_original=counts, caption=lambda index, profile: caption)
+    for shape, title in (((64, 64), "baseline\nbaseline resnet18\nrandom init, IoU 0.75"),  # side by side: 3 lines
+                         ((32, 256), "baseline, baseline resnet18, random init, IoU 0.75")):  # stacked strips: one
+        image, mask = np.full(shape, 128, np.uint8), np.zeros(shape, np.uint8)
+        index = SimpleNamespace(image=lambda i, image=image: image, mask=lambda i, mask=mask: mask,
+                                class_names=("scratch",), title="toy data")
+        fig = model_comparison_figure([result], index, ["a", "b"], "b", SimpleNamespace(name="smoke"), "Figure 5")
+        assert [ax.get_title(loc="left") for ax in fig.axes] == ["image", "ground truth", title]
+        assert "Figure 5: test image b of toy data, profile smoke" in fig._suptitle.get_text()

@@ -2,6 +2,7 @@
 import base64
 import io
 import re
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -134,3 +135,14 @@ def test_page_figures_are_compressed_and_scaled_to_the_page():
         assert shown.width == expected_width and shown.height == round(pixels.shape[0] * expected_width / pixels.shape[1])
     flat = np.asarray(Image.open(io.BytesIO(base64.b64decode(compress_image(_png_base64(plot))[1]))).convert("RGB"))
     assert np.array_equal(flat, plot)  # 256 colours keep a plot's few colours exactly
+
+
+def test_the_reference_report_is_committed_small_clean_and_linked():
+    # the NEU-Seg report students compare their own outputs with: one offline page of at most 8 MB
+    root = Path(__file__).resolve().parents[1]
+    page = root / "figures" / "report.html"
+    assert page.stat().st_size <= 8 * 2**20
+    text = page.read_text(encoding="utf-8")
+    assert "neu-seg" in text.lower() and "profile default" in text.lower()
+    assert "Set your answer first" not in text and "Resuming" not in text and "the cell below" not in text
+    assert "](figures/report.html)" in (root / "README.md").read_text()

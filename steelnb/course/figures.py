@@ -48,13 +48,17 @@ def model_comparison_figure(results: Sequence[ExperimentResult], index: Segmenta
     position = list(test_ids).index(image_id)
     image = index.image(image_id)
     row = {"image": image, "ground truth": index.mask(image_id)}
+    # a wide strip's panels are stacked, each with the width for a one-line title; side by side, three short lines
+    separator = ", " if image.shape[1] > 2 * image.shape[0] else "\n"
     for result in results:
         iou = image_miou(result.counts_original)[position]
-        row[f"{result.name}, {result.caption(index, profile).model}: IoU {iou:.2f}"] = predict_mask(
-            result.model, image, result.input_size)
-    fig = plot_examples([row], index.class_names, titles=[image_id])
+        caption = result.caption(index, profile)
+        title = separator.join((result.name, f"{caption.architecture} {caption.backbone}",
+                                f"{caption.weights}, IoU {iou:.2f}"))
+        row[title] = predict_mask(result.model, image, result.input_size)
+    fig = plot_examples([row], index.class_names)  # the figure's title names the image
     fig.suptitle(f"{label}: test image {image_id} of {index.title}, profile {profile.name}, every model\n"
-                 f"{SHARED_EXAMPLE_RULE}", y=1.04, fontsize=9)
+                 f"{SHARED_EXAMPLE_RULE}", y=1.0, va="bottom", fontsize=9)  # above the panels' titles
     return fig
 
 
