@@ -29,6 +29,10 @@ def test_provenance_rows_and_partial_rerun(monkeypatch):
     assert "| [fig3.png](fig3.png) | `04_baseline` |" in again  # not re-run: kept as it was
     assert "| [fig_eda.png](fig_eda.png) | `01_eda` | neu-seg | default | `cmd` | `def456` | 0.1 min |" in again
     assert again.count("fig_eda.png](") == 1
+    renamed = figures_readme([NotebookRun("04_baseline", 60.0, ["fig3_new.png"])], "neu-seg", profile, "cmd", "def456",
+                             first)
+    assert "[fig3_new.png]" in renamed and "[fig3.png]" not in renamed  # a file 04 no longer writes loses its row
+    assert "[fig_eda.png]" in renamed  # 01 did not run: its row stays
     noted = first + "\n## Where the trained models come from\n\nChapter 05 reloads the main job's run.\n"
     kept = figures_readme([NotebookRun("01_eda", 6.0, ["fig_eda.png"])], "neu-seg", profile, "cmd", "def456", noted)
     assert kept.endswith("\n## Where the trained models come from\n\nChapter 05 reloads the main job's run.\n")

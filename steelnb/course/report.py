@@ -92,16 +92,18 @@ HEADER = "| file | notebook | dataset | profile | command | commit | notebook wa
 def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, command: str, commit: str,
                    previous: str = "") -> str:
     """Markdown provenance table: one row per figure or table file written by ``runs``; the rows of
-    ``previous`` (an earlier README) for files these runs did not rewrite are kept, and so is any text
-    written after its table (notes on where the trained models come from, for example)."""
+    ``previous`` (an earlier README) from notebooks that did not run now are kept (a notebook that ran
+    again lists only what it wrote this time, so a file it no longer writes loses its row), and so is any
+    text written after its table (notes on where the trained models come from, for example)."""
     rows, notes = {}, []
+    rerun = {f"`{run.name}`" for run in runs if not run.error}
     if HEADER in previous:
         after_header = previous.split(HEADER, 1)[1].splitlines()[2:]
         for n, line in enumerate(after_header):
             if not line.startswith("|"):
                 notes = after_header[n:]
                 break
-            if line.startswith("| ["):
+            if line.startswith("| [") and line.split("|")[2].strip() not in rerun:
                 rows[line.split("]")[0][3:]] = line
     for run in runs:
         for name in [] if run.error else run.outputs:
