@@ -119,3 +119,9 @@ def test_neu_seg(neu_root):
     assert [int(train[f"has_{c}"].sum()) for c in (1, 2, 3)] == [1285, 1266, 1249]
     first = index.image_ids[0]
     assert index.image(first).shape == (200, 200) and index.mask(first).max() <= 3
+
+
+def test_a_strip_is_wider_than_twice_its_height():
+    from steelnb.data.index import is_strip
+    assert is_strip((256, 1600)) and is_strip((256, 1600, 3))  # Severstal, gray or colour
+    assert not is_strip((200, 200)) and not is_strip((256, 512))  # NEU-Seg; exactly twice is not a strip

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.index import SegmentationIndex
+from ..data.index import SegmentationIndex, is_strip
 from ..data.rle import SEVERSTAL_SHAPE
 from ..data.torch_dataset import SteelDataset
 from ..evaluation.inference import predict_image_probs, predict_mask
@@ -29,7 +29,7 @@ from .profile import Profile
 def is_wide(index: SegmentationIndex) -> bool:
     """Whether the dataset's images are wide strips (width > 2 x height, like Severstal's 256x1600), the
     case where the paper's square resize squashes defects and native-aspect training can help."""
-    return index.image_shape is not None and index.image_shape[1] > 2 * index.image_shape[0]
+    return index.image_shape is not None and is_strip(index.image_shape)
 
 
 def native_geometry(index: SegmentationIndex, profile: Profile) -> tuple[tuple[int, int], int]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..data.index import SegmentationIndex
+from ..data.index import SegmentationIndex, is_strip
 from ..evaluation.inference import predict_mask
 from ..evaluation.metrics import all_empty_scores, image_miou, summarize
 from .experiment import ExperimentResult, examples_by_iou
@@ -49,7 +49,7 @@ def model_comparison_figure(results: Sequence[ExperimentResult], index: Segmenta
     image = index.image(image_id)
     row = {"image": image, "ground truth": index.mask(image_id)}
     # a wide strip's panels are stacked, each with the width for a one-line title; side by side, three short lines
-    separator = ", " if image.shape[1] > 2 * image.shape[0] else "\n"
+    separator = ", " if is_strip(image.shape) else "\n"
     for result in results:
         iou = image_miou(result.counts_original)[position]
         caption = result.caption(index, profile)

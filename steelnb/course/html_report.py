@@ -64,14 +64,11 @@ def compress_image(png_base64: str) -> tuple[str, str]:
     if image.width > PAGE_IMAGE_WIDTH:
         image = image.resize((PAGE_IMAGE_WIDTH, round(image.height * PAGE_IMAGE_WIDTH / image.width)),
                              Image.Resampling.LANCZOS)
-    candidates = {"image/png": raw}
-    for mime, save in (("image/png", lambda out: image.quantize(256).save(out, "PNG", optimize=True)),
-                       ("image/jpeg", lambda out: image.save(out, "JPEG", quality=PAGE_JPEG_QUALITY, optimize=True))):
-        out = io.BytesIO()
-        save(out)
-        if len(out.getvalue()) < min(len(data) for data in candidates.values()):
-            candidates = {mime: out.getvalue()}
-    (mime, data), = candidates.items()
+    quantized, jpeg = io.BytesIO(), io.BytesIO()
+    image.quantize(256).save(quantized, "PNG", optimize=True)
+    image.save(jpeg, "JPEG", quality=PAGE_JPEG_QUALITY, optimize=True)
+    options = [("image/png", raw), ("image/png", quantized.getvalue()), ("image/jpeg", jpeg.getvalue())]
+    mime, data = min(options, key=lambda option: len(option[1]))  # the first of equals: the PNG itself
     return mime, base64.b64encode(data).decode("ascii")
 
 

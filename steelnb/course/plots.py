@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from ..data.index import is_strip
+
 #: RGB colour of labels 0..4 (background unused); the same in every figure of the course.
 PALETTE = np.array([[0, 0, 0], [230, 57, 70], [42, 157, 143], [69, 123, 224], [244, 196, 48]], dtype=np.uint8)
 
@@ -56,7 +58,7 @@ def plot_examples(rows: Sequence[Mapping[str, np.ndarray]], class_names: Sequenc
     row's height follows its own image's aspect ratio, so images of different sizes mix without gaps.
     """
     keys = list(rows[0])
-    stacked = all(row["image"].shape[1] > 2 * row["image"].shape[0] for row in rows)
+    stacked = all(is_strip(row["image"].shape) for row in rows)
     aspects = [row["image"].shape[0] / row["image"].shape[1] for row in rows]
     if stacked:
         ratios = [aspect for aspect in aspects for _ in keys]

@@ -27,6 +27,12 @@ class DatasetFormatError(ValueError):
 DEMO_TITLE = "synthetic demo with Severstal's shape and class statistics"
 
 
+def is_strip(shape: tuple[int, ...]) -> bool:
+    """Whether an image of ``shape`` (height, width, ...) is a wide strip: wider than twice its height, like
+    Severstal's 256x1600. The paper's square resize squashes such images, and figures stack their panels."""
+    return shape[1] > 2 * shape[0]
+
+
 @dataclass
 class SegmentationIndex:
     """Images of one dataset with their per-class presence.
