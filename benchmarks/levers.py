@@ -22,8 +22,9 @@ from steelnb.course.setup import course_setup
 from steelnb.evaluation.metrics import summarize
 
 #: Lever name -> (what changes, TrainConfig overrides, input size or None for the profile's, epoch factor).
-#: The epoch factor keeps a slower step's run near the reference's compute (a 200x200 step costs about
-#: 2.3x a 128x128 one).
+#: The epoch factor keeps a slower or faster step's run near the reference's compute (a 200x200 step
+#: costs about 2.3x a 128x128 one, a 96x96 step about 0.56x); "epochs12" doubles it, to show how far
+#: twice the budget would take the recipe.
 LEVERS: dict[str, tuple[str, dict, tuple[int, int] | None, float]] = {
     "reference": ("the default profile's recipe", {}, None, 1.0),
     "ema": ("EMA of the weights, decay 0.995", {"ema_decay": 0.995}, None, 1.0),
@@ -31,6 +32,8 @@ LEVERS: dict[str, tuple[str, dict, tuple[int, int] | None, float]] = {
     "size200": ("input 200x200 (the images' own size), epochs x 0.45", {}, (200, 200), 0.45),
     "noflips": ("without the random left-right and up-down training flips", {"flip_augment": False}, None, 1.0),
     "warmup": ("warm-up 300 steps and lr 4e-3 instead of 100 and 2e-3", {"warmup_iters": 300, "lr": 4e-3}, None, 1.0),
+    "size96": ("input 96x96, epochs x 1.8 (a step costs about 0.56x)", {}, (96, 96), 1.8),
+    "epochs12": ("twice the epochs: what twice the main job's budget would buy", {}, None, 2.0),
 }
 
 

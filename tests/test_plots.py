@@ -74,3 +74,25 @@ def test_every_model_figure_titles_each_panel_with_its_model_and_its_iou_on_that
         fig = model_comparison_figure([result], index, ["a", "b"], "b", SimpleNamespace(name="smoke"), "Figure 5")
         assert [ax.get_title(loc="left") for ax in fig.axes] == ["image", "ground truth", title]
         assert "Figure 5: test image b of toy data, profile smoke" in fig._suptitle.get_text()
+
+
+def test_learning_curves_of_two_runs_title_each_run_on_its_own_line_above_the_panels():
+    from types import SimpleNamespace
+
+    from steelnb.course.experiment import Caption
+    from steelnb.course.figures import curves_figure
+
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e, "val_miou": 0.5 + 0.1 * e, "empty_miou": 0.4}
+               for e in (1, 2)]
+    runs = [SimpleNamespace(name=name, history=history, model=SimpleNamespace(backbone_name="resnet18"),
+                            caption=lambda index, profile, miou=miou: Caption("toy data", "smoke", "DeepLabV3+",
+                                                                               "resnet18", "random init", miou))
+            for name, miou in (("resnet101", 0.888), ("resnet101-native", 0.906))]
+    fig = curves_figure(runs, SimpleNamespace(title="toy data"), SimpleNamespace(name="smoke"), "Squash vs native")
+    assert fig._suptitle.get_text().split("\n") == [
+        "Squash vs native: toy data, profile smoke",
+        "resnet18 (stand-in for resnet101): DeepLabV3+ resnet18 (random init), test mIoU 0.888",
+        "resnet101-native (resnet18): DeepLabV3+ resnet18 (random init), test mIoU 0.906"]
+    renderer = fig.canvas.get_renderer()
+    title_bottom = fig._suptitle.get_window_extent(renderer).y0
+    assert all(ax.title.get_window_extent(renderer).y1 <= title_bottom for ax in fig.axes)

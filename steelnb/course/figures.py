@@ -73,10 +73,14 @@ def run_label(result: ExperimentResult) -> str:
 
 def curves_figure(results: Sequence[ExperimentResult], index: SegmentationIndex, profile: Profile,
                   label: str) -> plt.Figure:
-    """Learning curves of ``results``, titled with the data, profile and each model's test mIoU."""
+    """Learning curves of ``results``, titled with the data and profile on one line, then one line per run
+    with its legend label, model, weights and test mIoU (lines, not wrapping, so that the title of several
+    runs stays above the panels' titles)."""
     fig = plot_learning_curves({run_label(r): r.history for r in results})
-    captions = "; ".join(f"{c.model}, test mIoU {c.test_miou:.3f}" for c in (r.caption(index, profile) for r in results))
-    fig.suptitle(f"{label}: {index.title}, profile {profile.name}; {captions}", y=1.04, fontsize=9, wrap=True)
+    captions = [f"{run_label(r)}: {c.model}, test mIoU {c.test_miou:.3f}"
+                for r, c in ((r, r.caption(index, profile)) for r in results)]
+    fig.suptitle("\n".join([f"{label}: {index.title}, profile {profile.name}", *captions]),
+                 y=1.0, va="bottom", fontsize=9)
     return fig
 
 
