@@ -77,10 +77,11 @@ def curves_figure(results: Sequence[ExperimentResult], index: SegmentationIndex,
     with its legend label, model, weights and test mIoU (lines, not wrapping, so that the title of several
     runs stays above the panels' titles)."""
     fig = plot_learning_curves({run_label(r): r.history for r in results})
-    captions = [f"{run_label(r)}: {c.model}, test mIoU {c.test_miou:.3f}"
-                for r, c in ((r, r.caption(index, profile)) for r in results)]
-    fig.suptitle("\n".join([f"{label}: {index.title}, profile {profile.name}", *captions]),
-                 y=1.0, va="bottom", fontsize=9)
+    lines = [f"{label}: {index.title}, profile {profile.name}"]
+    for result in results:
+        caption = result.caption(index, profile)
+        lines.append(f"{run_label(result)}: {caption.model}, test mIoU {caption.test_miou:.3f}")
+    fig.suptitle("\n".join(lines), y=1.0, va="bottom", fontsize=9)
     return fig
 
 
