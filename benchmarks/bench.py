@@ -1,5 +1,5 @@
 """Speed benchmark script: ``python benchmarks/bench.py [--quick]`` (same as ``python -m steelnb bench``)."""
-from steelnb.course.bench import main
+from steelnb.commands.bench import main
 
 if __name__ == "__main__":
     main()

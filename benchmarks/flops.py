@@ -1,9 +1,9 @@
 """How close the model's steps come to this machine's arithmetic limit.
 
-    python benchmarks/flops.py [--backbone resnet18] [--threads 2]
+    python benchmarks/flops.py [--backbone B] [--threads 2]
 
-For the main job's training step (batch 16 of 128x128, the default profile's mixed precision) and for
-the evaluation of one 256x1600 strip (float32, and bfloat16 on CPUs that have it), prints the FLOPs
+For the main job's training step (the default profile's batch, input size, backbone and mixed precision) and
+for the evaluation of one 256x1600 strip (float32, and bfloat16 on CPUs that have it), prints the FLOPs
 counted by ``torch.utils.flop_counter`` (convolutions and matrix products, forward and backward), the
 median time of the step, the achieved GFLOP/s and, measured in the same run, the peak GFLOP/s of a
 large matrix product in the same precision, and the ratio of the two. Elementwise work (batch norm,
@@ -18,11 +18,17 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from steelnb.course.profile import profile_named
+from steelnb.course.runs import MAIN_RUN, RUNS
+from steelnb.data.rle import SEVERSTAL_SHAPE
 from steelnb.models import build_model
 from steelnb.training.precision import autocast_dtype, cpu_has_native_bf16
 from steelnb.training.timing import model_step, time_calls
 
 CPU = torch.device("cpu")
+#: The main job's profile and run: the training step measured is theirs.
+DEFAULT = profile_named("default")
+MAIN = RUNS[MAIN_RUN["deeplabv3plus"]]
 
 
 def matmul_peak_gflops(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
@@ -53,23 +59,25 @@ def measure(label: str, step, dtype: torch.dtype, repeats: int) -> dict[str, flo
 def main(argv: list[str] | None = None) -> int:
     """Print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backbone", default="resnet18")
+    parser.add_argument("--backbone", default=DEFAULT.backbone(MAIN.paper_backbone))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = build_model("deeplabv3plus", args.backbone, num_classes=4, pretrained=False)
-    images, target = torch.rand(16, 1, 128, 128), torch.randint(0, 4, (16, 128, 128))
+    model = build_model(MAIN.architecture, args.backbone, num_classes=4, pretrained=False)
+    batch, size = DEFAULT.recipe.batch_size, DEFAULT.image_size
+    images, target = torch.rand(batch, 1, *size), torch.randint(0, 4, (batch, *size))
     train_dtype = autocast_dtype(CPU) or torch.float32
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
-    rows = [measure("training step, 16 x 128x128 (the main job's)",
+    rows = [measure(f"training step, {batch} x {size[0]}x{size[1]} (the main job's)",
                     model_step(model.train(), images, target, optimizer, CPU, amp=True), train_dtype, args.repeats)]
-    strip = torch.rand(1, 1, 256, 1600)
+    strip = torch.rand(1, 1, *SEVERSTAL_SHAPE)
+    strip_label = f"evaluation, 1 x {SEVERSTAL_SHAPE[0]}x{SEVERSTAL_SHAPE[1]}"
     model.eval()
-    rows.append(measure("evaluation, 1 x 256x1600", model_step(model, strip, device=CPU), torch.float32, args.repeats))
+    rows.append(measure(strip_label, model_step(model, strip, device=CPU), torch.float32, args.repeats))
     if cpu_has_native_bf16():
-        rows.append(measure("evaluation, 1 x 256x1600", model_step(model, strip, device=CPU, amp=True),
+        rows.append(measure(strip_label, model_step(model, strip, device=CPU, amp=True),
                             torch.bfloat16, args.repeats))
     print(f"DeepLabV3+ {args.backbone}, {args.threads} threads, torch {torch.__version__}")
     header = list(rows[0])

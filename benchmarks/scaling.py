@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import torch
 
-from steelnb.course.runs import fixed_epochs_run_name, train_run
+from steelnb.course.runs import MAIN_RUN, RUNS, fixed_epochs_run_name, train_run
 from steelnb.course.setup import course_setup
 from steelnb.data.torch_dataset import SteelDataset
 from steelnb.evaluation.metrics import summarize
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     profile, index, split = course_setup(verbose=True)
     config = profile.train_config(len(split["train"]))
+    main = RUNS[MAIN_RUN["deeplabv3plus"]]
     size = profile.input_size(index.image_shape)
     rng = np.random.default_rng(0)
     order = rng.permutation(len(split["train"]))
@@ -56,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     for fraction in args.fractions:
         count = round(fraction * len(split["train"]))
         train = sorted(split["train"][i] for i in order[:count])
-        name = fixed_epochs_run_name("resnet101", args.epochs, "" if count == len(split["train"]) else f"train{count}")
-        result = train_run("resnet101", index, {**split, "train": train}, profile, progress=False, run_name=name,
+        name = fixed_epochs_run_name(main.name, args.epochs, "" if count == len(split["train"]) else f"train{count}")
+        result = train_run(main.name, index, {**split, "train": train}, profile, progress=False, run_name=name,
                            score_on="val", epochs=args.epochs, time_budget_s=None)
         scores = summarize(result.counts_original)
         steps = steps_per_epoch(index, train, size, config.batch_size)
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {count} | {args.epochs} | {steps} per epoch | {minutes:.1f} | {scores['miou']:.3f} | "
               f"{scores['class_iou_defects']:.3f} | {scores['dataset_miou']:.3f} |", flush=True)
     epoch_steps = steps_per_epoch(index, split["train"], size, config.batch_size)
-    model = build_model("deeplabv3plus", profile.backbone("resnet101"), index.num_classes, pretrained=False)
+    model = build_model(main.architecture, profile.backbone(main.paper_backbone), index.num_classes, pretrained=False)
     print(f"\n| threads | s per training step ({config.batch_size} x {size[0]}x{size[1]}) | epoch of {epoch_steps} "
           "steps, min | speed-up over 1 thread |\n|---|---|---|---|")
     one = None

@@ -32,10 +32,12 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from steelnb.course.bench import loader_images_per_second
+from steelnb.commands.bench import loader_images_per_second
+from steelnb.course.profile import profile_named
+from steelnb.course.runs import MAIN_RUN, RUNS
 from steelnb.data.augment import class_shares, plan_augmented_copies
 from steelnb.data.demo import generate_demo_dataset
-from steelnb.data.layouts import open_dataset
+from steelnb.data.layouts import is_severstal_folder, open_dataset
 from steelnb.data.split import stratified_split
 from steelnb.data.torch_dataset import SteelDataset
 from steelnb.models import build_model
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="steelnb-scale-") as scratch:
         root = args.keep or Path(scratch) / "severstal"
-        if not (root / "train.csv").is_file():
+        if not is_severstal_folder(root):
             _, seconds = timed(generate_demo_dataset, root, n_images=args.images, seed=11)
             print(f"generated {args.images:,} images in {seconds:.0f} s into {root}", flush=True)
         return measure(root)
@@ -90,21 +92,26 @@ def measure(root: Path) -> int:
         _, seconds = timed(lambda w=which: [w.mask(i) for i in probe])
         rows.append((f"mask lookup + RLE decode, index of {label}", f"{seconds / len(probe) * 1e3:.2f} ms/image", "",
                      None))
-    dataset = SteelDataset(index, split["train"], size=(256, 256), augment_weights=(1.0, 1.0, 1.0))
+    full, default = profile_named("full"), profile_named("default")
+    size = full.image_size
+    dataset = SteelDataset(index, split["train"], size=size, augment_weights=(1.0, 1.0, 1.0))
     for workers in sorted({2, os.cpu_count() or 1}):
-        loader = DataLoader(dataset, batch_size=16, shuffle=True, num_workers=workers, drop_last=True)
+        loader = DataLoader(dataset, batch_size=full.recipe.batch_size, shuffle=True, num_workers=workers,
+                            drop_last=True)
         rate = loader_images_per_second(loader, 1024)
         target = workers == 2
-        rows.append((f"DataLoader, full profile's transforms (256x256 + augmentation), {workers} workers",
+        rows.append((f"DataLoader, full profile's transforms ({size[0]}x{size[1]} + augmentation), {workers} workers",
                      f"{rate:.0f} img/s", ">= 200 img/s" if target else "", rate >= 200 if target else None))
     torch.manual_seed(0)
-    model = build_model("deeplabv3plus", "resnet18", index.num_classes, pretrained=False).train()
-    images, target = torch.rand(16, 1, 128, 128), torch.randint(0, index.num_classes, (16, 128, 128))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    main = RUNS[MAIN_RUN["deeplabv3plus"]]
+    backbone, batch, size = default.backbone(main.paper_backbone), default.recipe.batch_size, default.image_size
+    model = build_model(main.architecture, backbone, index.num_classes, pretrained=False).train()
+    images, target = torch.rand(batch, 1, *size), torch.randint(0, index.num_classes, (batch, *size))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=default.recipe.lr)
     step_times = time_calls(model_step(model, images, target, optimizer, torch.device("cpu"), True), 5, 1,
                             torch.device("cpu"))
-    rows.append(("default profile's first training steps (DeepLabV3+ ResNet18, 16 x 128x128)",
-                 f"{np.median(step_times):.2f} s/step ({16 / np.median(step_times):.0f} img/s)", "", None))
+    rows.append((f"default profile's first training steps ({model.title} {backbone}, {batch} x {size[0]}x{size[1]})",
+                 f"{np.median(step_times):.2f} s/step ({batch / np.median(step_times):.0f} img/s)", "", None))
     print(f"\n{device_name(torch.device('cpu'))}, torch {torch.__version__}, {len(index):,} images in {root}\n")
     print("| step | measured | target | |\n|---|---|---|---|")
     for what, measured, target, met in rows:

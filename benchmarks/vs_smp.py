@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from steelnb.course.bench import data_pipeline_images_per_second
+from steelnb.commands.bench import data_pipeline_images_per_second
 from steelnb.evaluation.export import export_onnx, onnx_session
 from steelnb.evaluation.inference import fold_batchnorm
 from steelnb.models import build_model

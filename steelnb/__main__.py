@@ -4,8 +4,8 @@
 demo data, trains DeepLabV3+ with the profile's settings (resuming if interrupted), scores the
 test split beside the all-empty prediction, saves learning curves and predictions as PNG, and ends
 with one line of test scores at the original resolution. ``report`` runs every notebook in order
-(see ``course/report.py``). ``gpu-check OUT`` runs the paper's path on a GPU in one command of at most 8
-minutes (see ``course/gpu_check.py``). ``download [severstal|neu-seg]`` fetches and checks real steel data
+(see ``commands/report.py``). ``gpu-check OUT`` runs the paper's path on a GPU in one command of at most 8
+minutes (see ``commands/gpu_check.py``). ``download [severstal|neu-seg]`` fetches and checks real steel data
 (``data/download/kaggle.py``, ``data/download/neu_seg.py``).
 """
 from __future__ import annotations
@@ -17,17 +17,22 @@ from pathlib import Path
 from .course.experiment import results_table
 from .course.figures import curves_figure, prediction_figure
 from .course.plots import save_figure
-from .course.runs import RUNS, fixed_epochs_run_name, train_run
+from .course.profile import CPU_SIBLING, profile_named
+from .course.runs import MAIN_RUN, RUNS, backbone_run_name, fixed_epochs_run_name, train_run
 from .course.setup import course_setup
 from .training.distributed import init_from_env
 
-#: What a run on the synthetic demo data ends with, just above its score line.
-DEMO_NOTICE = """\
-These numbers come from the SYNTHETIC demo data (made to look like Severstal's), not from real steel.
-Get real steel with one command (NEU-Seg: 4,470 public images, about 62 MB, no account needed):
-  python -m steelnb download neu-seg
-then run `python -m steelnb` again: it finds NEU-Seg in the course's data/neu-seg folder.
-On a 2-core CPU the NEU-Seg main job takes 13 to 16 minutes in all (its training budget is 16 minutes)."""
+
+def demo_notice() -> str:
+    """What a run on the synthetic demo data ends with, just above its score line: how to get real steel, and
+    how long the main job then takes (its training budget, from the ``default`` profile)."""
+    budget_min = profile_named("default").recipe.time_budget_s / 60
+    return ("These numbers come from the SYNTHETIC demo data (made to look like Severstal's), not from real steel.\n"
+            "Get real steel with one command (NEU-Seg: 4,470 public images, about 62 MB, no account needed):\n"
+            "  python -m steelnb download neu-seg\n"
+            "then run `python -m steelnb` again: it finds NEU-Seg in the course's data/neu-seg folder.\n"
+            f"On a CPU the NEU-Seg main job trains for {budget_min:.0f} minutes (the default profile's budget), then "
+            "scores its test split.")
 
 
 def train_main(args: argparse.Namespace) -> None:
@@ -41,10 +46,9 @@ def train_main(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     world = init_from_env()
     profile, index, split = course_setup(verbose=world.is_main)
-    name = next(spec.name for spec in RUNS.values()
-                if spec.architecture == args.architecture and spec.paper_backbone == "resnet101" and not spec.overrides)
+    name = MAIN_RUN[args.architecture]
     backbone = args.backbone or profile.backbone(RUNS[name].paper_backbone)
-    run_name = name if args.backbone is None else f"{args.architecture}-{backbone}"
+    run_name = name if args.backbone is None else backbone_run_name(args.architecture, backbone)
     overrides = {}
     if args.epochs:
         run_name = fixed_epochs_run_name(run_name, args.epochs)
@@ -63,8 +67,8 @@ def train_main(args: argparse.Namespace) -> None:
     fig = prediction_figure(result, index, split["test"], profile, "Test predictions")
     print("Figures written to", save_figure(fig, "main_predictions", folder).parent)
     print(f"wall time {time.perf_counter() - start:.0f} s")
-    if index.name == "demo":
-        print(DEMO_NOTICE)
+    if index.is_demo:
+        print(demo_notice())
     if result.tta != "none":
         print(f"Test scores with flip test-time augmentation ({result.tta!r}: the prediction averaged with that of the "
               "flipped image), as chosen on the validation split:")
@@ -97,11 +101,13 @@ def download_main(dataset: str, folder: str | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m steelnb`` and the ``steelnb`` script."""
     parser = argparse.ArgumentParser(prog="steelnb", description=__doc__.split("\n\n")[0])
+    paper_backbone = RUNS[MAIN_RUN["deeplabv3plus"]].paper_backbone
     sub = parser.add_subparsers(dest="command")
     train = sub.add_parser("train", help="train and evaluate DeepLabV3+ (default)")
     for p in (parser, train):
-        p.add_argument("--architecture", default="deeplabv3plus", choices=["deeplabv3plus", "baseline"])
-        p.add_argument("--backbone", default=None, help="default: ResNet101, or ResNet18 without a GPU")
+        p.add_argument("--architecture", default="deeplabv3plus", choices=list(MAIN_RUN))
+        p.add_argument("--backbone", default=None, help=f"default: {paper_backbone}, or {CPU_SIBLING[paper_backbone]} "
+                       "without a GPU")
         p.add_argument("--epochs", type=int, default=None,
                        help="train exactly this many epochs instead of the profile's time budget")
     report = sub.add_parser("report", help="run the notebooks in order; record each figure's provenance")
@@ -122,15 +128,15 @@ def main(argv: list[str] | None = None) -> None:
     if rest and args.command not in ("bench", "gpu-check"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "report":
-        from .course.report import run_report
+        from .commands.report import run_report
         run_report(args.first, args.last, html_only=args.html_only)
     elif args.command == "download":
         download_main(args.dataset, args.folder)
     elif args.command == "bench":
-        from .course.bench import main as bench_main
+        from .commands.bench import main as bench_main
         bench_main(rest)
     elif args.command == "gpu-check":
-        from .course.gpu_check import main as gpu_check_main
+        from .commands.gpu_check import main as gpu_check_main
         raise SystemExit(gpu_check_main(rest))
     else:
         train_main(args)

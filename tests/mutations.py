@@ -113,7 +113,7 @@ MUTATIONS = [
              "\"pin_memory\": device.type == \"cuda\"", "\"pin_memory\": True"),
     Mutation("SyncBatchNorm on CPUs too", "steelnb/training/distributed.py",
              "    if device.type == \"cuda\":\n        model = nn.SyncBatchNorm", "    if True:\n        model = nn.SyncBatchNorm"),
-    Mutation("gpu-check kills a stage over its budget but not its worker processes", "steelnb/course/gpu_check.py",
+    Mutation("gpu-check kills a stage over its budget but not its worker processes", "steelnb/commands/gpu_check.py",
              "os.killpg(child.pid, signal.SIGKILL)", "child.kill()"),
     Mutation("install cell runs off Colab too", "steelnb/course/colab.py",
              "if \"google.colab\" in sys.modules and importlib", "if importlib"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,96 @@ import pytest
 from steelnb.course.profile import PAPER_IMAGE_SIZE, PAPER_RECIPE, current_profile
 from steelnb.course.runs import PAPER_MIOU, RUNS, train_run
 from steelnb.data.index import SegmentationIndex
+from steelnb.models import BACKBONES
 
-PACKAGE = Path(__file__).resolve().parents[1] / "steelnb"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "steelnb"
 #: The stages, each allowed to import the ones before it (README, "Layout and architecture").
-STAGES = ("env", "data", "models", "evaluation", "training", "course")
+STAGES = ("env", "data", "models", "evaluation", "training", "course", "commands")
+#: Sizes that are settings of a profile or facts of the data, each written in one module only.
+SIZE_SOURCES = {(256, 256): "steelnb/course/profile.py",  # the paper's input
+                (128, 128): "steelnb/course/profile.py",  # the CPU profiles' input
+                (256, 1600): "steelnb/data/rle.py"}  # Severstal's image (SEVERSTAL_SHAPE)
+#: Where a backbone may be named in code: the registry, the profiles' CPU siblings, the named runs, and the
+#: table of segmentation-models-pytorch's names for ours.
+BACKBONE_SOURCES = {"steelnb/models/backbones.py", "steelnb/course/profile.py", "steelnb/course/runs.py",
+                    "benchmarks/vs_smp.py"}
+#: The training batch is a setting of the recipe and the profiles.
+BATCH_SOURCES = {"steelnb/course/profile.py", "steelnb/training/config.py"}
+
+
+def notebook_code(path: Path) -> str:
+    """The code cells of a notebook as one module (IPython's ``!`` and ``%`` lines left out)."""
+    cells = json.loads(path.read_text())["cells"]
+    code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    return "\n".join(line for line in code.split("\n") if not line.lstrip().startswith(("!", "%")))
+
+
+def course_sources() -> dict[str, str]:
+    """Every module of the package and the benchmarks, and every notebook's code, by path from the course folder."""
+    files = sorted([*PACKAGE.rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")])
+    sources = {str(path.relative_to(ROOT)): path.read_text() for path in files}
+    sources |= {str(path.relative_to(ROOT)): notebook_code(path) for path in sorted((ROOT / "notebooks").glob("*.ipynb"))}
+    return sources
+
+
+def second_sources(path: str, code: str) -> list[str]:
+    """Settings ``code`` writes again that have their source elsewhere: a size tuple of :data:`SIZE_SOURCES`, a
+    backbone name outside :data:`BACKBONE_SOURCES` (a run's name, as in ``train_run("resnet101", ...)`` or
+    ``RUNS["resnet101"]``, is not a backbone), a ``batch_size=16`` outside :data:`BATCH_SOURCES`."""
+    tree = ast.parse(code)
+    run_names = set()  # the string constants that name a run: subscripts and train_run's first argument
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript):
+            run_names |= {id(n) for n in ast.walk(node.slice)}
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                "train_run", "fixed_epochs_run_name") and node.args:
+            run_names.add(id(node.args[0]))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Tuple):
+            values = tuple(getattr(element, "value", None) for element in node.elts)
+            if values in SIZE_SOURCES and SIZE_SOURCES[values] != path:
+                found.append(f"{path}:{node.lineno} {values}")
+        elif (isinstance(node, ast.Constant) and node.value in BACKBONES and id(node) not in run_names
+              and path not in BACKBONE_SOURCES):
+            found.append(f"{path}:{node.lineno} {node.value!r}")
+        elif (isinstance(node, ast.keyword) and node.arg == "batch_size" and getattr(node.value, "value", None) == 16
+              and path not in BATCH_SOURCES):
+            found.append(f"{path}:{node.lineno} batch_size=16")
+    return found
+
+
+def test_no_size_backbone_or_batch_is_written_twice_in_the_package_benchmarks_or_notebooks():
+    assert [hit for path, code in course_sources().items() for hit in second_sources(path, code)] == []
+
+
+def test_the_second_source_check_finds_a_planted_literal():
+    planted = 'model = build_model("deeplabv3plus", "resnet18", 5)\nx = resize(image, (128, 128))\n' \
+              'loader = DataLoader(data, batch_size=16)\nrun = train_run("resnet101", index, split, profile)\n'
+    assert second_sources("benchmarks/new.py", planted) == [
+        "benchmarks/new.py:1 'resnet18'", "benchmarks/new.py:2 (128, 128)", "benchmarks/new.py:3 batch_size=16"]
+    assert second_sources("steelnb/course/profile.py", "size = (128, 128)") == []
+
+
+def _imported_steelnb_stages(code: str) -> set[str]:
+    """The steelnb stages that absolute imports in ``code`` reach (``from steelnb.course.runs import ...``)."""
+    return {node.module.split(".")[1] for node in ast.walk(ast.parse(code))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("steelnb.")}
+
+
+def test_notebooks_import_the_course_and_below_never_a_command():
+    # course/ keeps what the chapters call; the commands (report, bench, gpu-check) sit above it
+    reached = {path: _imported_steelnb_stages(code) for path, code in course_sources().items()
+               if path.startswith("notebooks/")}
+    assert all(stages <= set(STAGES[:STAGES.index("course") + 1]) for stages in reached.values()), reached
+    assert set().union(*reached.values()) >= {"course", "data", "models", "evaluation"}
+
+
+def test_every_steelnb_import_of_the_benchmarks_and_notebooks_names_a_stage():
+    for path, code in course_sources().items():
+        if not path.startswith("steelnb/"):
+            assert _imported_steelnb_stages(code) <= set(STAGES), path
 
 
 def _imported_stages(path: Path) -> set[str]:

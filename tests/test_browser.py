@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from steelnb.course.html_report import build_html_report
+from steelnb.commands.html_report import build_html_report
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -4,7 +4,17 @@ import pytest
 import torch
 
 from steelnb.evaluation.inference import fold_batchnorm
-from steelnb.models import BACKBONES, PretrainedWeightsWarning, build_backbone, build_model
+from steelnb.models import (
+    BACKBONES,
+    LOW_STRIDE,
+    OUTPUT_STRIDE,
+    PretrainedWeightsWarning,
+    build_backbone,
+    build_model,
+)
+from steelnb.models.backbones import LAST_STAGE_DILATION
+from steelnb.models.baseline import BareBoneDecoder
+from steelnb.models.deeplab import DeepLabV3PlusDecoder
 from steelnb.training.checkpoint import load_weights
 
 SMALL_BACKBONES = ["resnet18", "densenet121", "efficientnet_b0", "mobilenet_v3_large"]
@@ -24,6 +34,8 @@ def test_backbones_reach_stride_16_and_4(backbone):
         high = parts.high.eval()(low)
     assert low.shape[2:] == (16, 40) and high.shape[2:] == (4, 10)
     assert (low.shape[1], high.shape[1]) == (parts.low_channels, parts.high_channels)
+    # OUTPUT_STRIDE is a fact of the splitters, not a knob: it must be the stride they build
+    assert (64 // LOW_STRIDE, 64 // OUTPUT_STRIDE) == (low.shape[2], high.shape[2])
 
 
 @pytest.mark.parametrize("backbone, channels", LARGER_BACKBONES.items())
@@ -45,6 +57,14 @@ def test_logits_at_input_resolution_and_trainable(architecture):
     assert logits.shape == (2, 5, 64, 320)
     torch.nn.functional.cross_entropy(logits, torch.zeros(2, 64, 320, dtype=torch.long)).backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_both_decoders_take_the_encoder_channels_by_stride():
+    channels = {LOW_STRIDE: 24, OUTPUT_STRIDE: 40}
+    features = {LOW_STRIDE: torch.rand(1, 24, 16, 16), OUTPUT_STRIDE: torch.rand(1, 40, 4, 4)}
+    assert DeepLabV3PlusDecoder(channels).eval()(features).shape == (1, 256, 16, 16)  # at stride 4
+    assert BareBoneDecoder(channels).eval()(features).shape == (1, 256, 4, 4)  # at stride 16, no skip
+    assert LAST_STAGE_DILATION == 2  # the stage that would run at stride 32 runs at 16, dilated by 32 / 16
 
 
 def test_deeplab_structure():
@@ -75,7 +95,10 @@ def test_weights_from_local_file(tmp_path):
 
 
 def test_unknown_names():
-    with pytest.raises(ValueError, match="unknown backbone"):
+    # an unknown name is refused with the list of known ones (never sent to another family's splitter)
+    with pytest.raises(ValueError, match="unknown backbone 'vgg16'; the known backbones are resnet18, resnet50, "
+                                         "resnet101, densenet121, densenet201, efficientnet_b0, efficientnet_b1, "
+                                         "mobilenet_v3_large"):
         build_backbone("vgg16")
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model("unet", "resnet18", num_classes=5)

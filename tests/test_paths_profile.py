@@ -24,9 +24,9 @@ def test_demo_fallback_says_so(monkeypatch, tmp_path, capsys, demo_root):
     # figures name the demo data for what it is, and go to their own folder beside the real data's figures
     assert index.title == "synthetic demo with Severstal's shape and class statistics"
     profile = current_profile()
-    assert profile.for_dataset("demo").figures_dir == profile.figures_dir / "demo"
+    assert profile.for_dataset(index).figures_dir == profile.figures_dir / "demo"
     real = open_dataset(demo_root)  # the same files read as Kaggle-layout data
-    assert profile.for_dataset(real.name) == profile and real.title == real.name == "severstal"
+    assert profile.for_dataset(real) == profile and real.title == real.name == "severstal"
 
 
 def test_steelnb_data_is_used(monkeypatch, capsys, demo_root):

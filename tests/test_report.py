@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from steelnb.commands.html_report import PAGE_IMAGE_WIDTH, build_html_report, compress_image
+from steelnb.commands.report import NotebookRun, cell_timeout_s, execute_notebook, figures_readme
 from steelnb.course.colab import colab_badge
-from steelnb.course.html_report import PAGE_IMAGE_WIDTH, build_html_report, compress_image
 from steelnb.course.profile import current_profile
-from steelnb.course.report import NotebookRun, cell_timeout_s, execute_notebook, figures_readme
 
 #: A 1x1 PNG, base64.
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

@@ -17,9 +17,11 @@ from pathlib import Path
 from .. import env
 from ..data import locations
 from ..data.download.kaggle import restore_severstal
+from ..data.layouts import is_severstal_folder
 from ..env import DRIVE_COURSE, DRIVE_MOUNT, drive_mounted, on_colab
 from ..training.device import default_device, device_name
 from .profile import current_profile
+from .runs import RUNS
 
 #: The course's public git address, for the Colab badges and install cells of every chapter. Empty until the
 #: course has one: the install cell then uses the course folder on your Google Drive (``env.DRIVE_COURSE``).
@@ -54,12 +56,17 @@ def restore_kaggle_data() -> Path | None:
     from the zip kept on Google Drive (about a minute, nothing downloaded). Returns the restored folder, or
     None when there was nothing to do."""
     archive, folder = locations.kept_severstal_archive(), locations.severstal_dir()
-    if archive is None or not archive.is_file() or (folder / "train.csv").is_file():
+    if archive is None or not archive.is_file() or is_severstal_folder(folder):
         return None
     start = time.perf_counter()
     restore_severstal(archive, folder)
     print(f"Colab: the Kaggle data restored from {archive} into {folder} in {time.perf_counter() - start:.0f} s.")
     return folder
+
+
+def training_chapters() -> list[str]:
+    """The chapters that train runs (each named run's ``RunSpec.chapter``), in order."""
+    return sorted({spec.chapter for spec in RUNS.values()})
 
 
 def runtime_summary() -> str:
@@ -68,15 +75,17 @@ def runtime_summary() -> str:
     lines = [f"{device_name(default_device())}: the {profile.name!r} profile will run; runs and checkpoints go to "
              f"{profile.runs_dir}."]
     if profile.name == "default":
-        training = [DEFAULT_PROFILE_MINUTES[chapter] for chapter in ("04", "05", "06", "07", "12")]
-        rest = [m for chapter, m in DEFAULT_PROFILE_MINUTES.items() if chapter not in ("04", "05", "06", "07", "12")]
-        lines.append(f"Measured with this profile on 2 CPU cores (NEU-Seg): chapters 04-07 and 12 train for "
-                     f"{min(training):.0f}-{max(training):.0f} min each, the others take at most {max(rest):.0f} min; "
-                     f"about {sum(training) + sum(rest):.0f} min for the whole course. Finished runs are reloaded, "
-                     "not retrained.")
+        chapters = training_chapters()
+        training = [DEFAULT_PROFILE_MINUTES[chapter] for chapter in chapters]
+        rest = [m for chapter, m in DEFAULT_PROFILE_MINUTES.items() if chapter not in chapters]
+        lines.append(f"Measured with this profile on 2 CPU cores (NEU-Seg): the chapters that train runs "
+                     f"({', '.join(chapters)}) take at most {max(training):.0f} min each, the others at most "
+                     f"{max(rest):.0f} min; about {sum(training) + sum(rest):.0f} min for the whole course. Finished "
+                     "runs are reloaded, not retrained.")
     elif profile.name == "full":
-        lines.append("The full profile trains the paper's backbones for 30 epochs each; its chapter times on a GPU "
-                     "have not been measured yet. On a Colab T4, start with one chapter and watch its progress bar.")
+        lines.append(f"The full profile trains the paper's backbones for {profile.recipe.epochs} epochs each; its "
+                     "chapter times on a GPU have not been measured yet. On a Colab T4, start with one chapter and "
+                     "watch its progress bar.")
     return "\n".join(lines)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -16,9 +15,10 @@ import torch
 from ..data.index import SegmentationIndex, is_strip
 from ..data.rle import SEVERSTAL_SHAPE
 from ..data.torch_dataset import SteelDataset
-from ..evaluation.inference import predict_image_probs, predict_mask
-from ..evaluation.metrics import MetricAccumulator, all_empty_scores, image_miou, summarize
+from ..evaluation.inference import predict_mask
+from ..evaluation.metrics import all_empty_scores, image_miou, summarize
 from ..evaluation.score_line import ScoreLine
+from ..evaluation.scoring import original_resolution_counts
 from ..models import build_model
 from ..training.checkpoint import load_weights
 from ..training.device import default_device
@@ -130,38 +130,6 @@ def score_columns(scores: dict[str, float], original: dict[str, float], per_clas
         columns.update({f"IoU c{key[4:]}": value for key, value in scores.items()
                         if key.startswith("iou_") and key != "iou_0"})
     return columns
-
-
-@torch.no_grad()
-def original_resolution_counts(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
-                               input_size: tuple[int, int] | None, tta: str = "none") -> np.ndarray:
-    """Pixel counts of ``model`` on full-resolution masks: predictions are made at ``input_size`` and
-    their probabilities resized back (None = feed the original image)."""
-    return label_counts([predict_mask(model, index.image(i), input_size, tta=tta) for i in image_ids],
-                        index, image_ids)
-
-
-def split_probabilities(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
-                        input_size: tuple[int, int] | None, output_size: tuple[int, int],
-                        tta: str = "none") -> list[np.ndarray]:
-    """Per image, float16 class probabilities (C+1, *output_size), for tuning post-processing."""
-    return [predict_image_probs(model, index.image(i), input_size, tta, output_size).cpu().numpy().astype(np.float16)
-            for i in image_ids]
-
-
-def mask_at(index: SegmentationIndex, image_id: str, size: tuple[int, int]) -> np.ndarray:
-    """The label mask of ``image_id`` resized (nearest) to ``size`` = (height, width)."""
-    truth = index.mask(image_id)
-    return truth if truth.shape == tuple(size) else cv2.resize(truth, size[::-1], interpolation=cv2.INTER_NEAREST)
-
-
-def label_counts(labels: list[np.ndarray], index: SegmentationIndex, image_ids: list[str]) -> np.ndarray:
-    """Pixel counts (N, C+1, 3) of predicted label masks against the truth resized (nearest) to their size."""
-    accumulator = MetricAccumulator(index.num_classes)
-    for label, image_id in zip(labels, image_ids, strict=True):
-        truth = mask_at(index, image_id, label.shape)
-        accumulator.update(torch.from_numpy(label)[None], torch.from_numpy(truth)[None])
-    return accumulator.counts
 
 
 def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[str]], profile: Profile,

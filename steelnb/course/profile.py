@@ -23,6 +23,9 @@ from typing import Any
 
 import torch
 
+from ..data.index import DEMO, SegmentationIndex
+from ..data.rle import SEVERSTAL_SHAPE
+from ..data.torch_dataset import NATIVE_CROP_WIDTH
 from ..env import PROJECT_ROOT, on_colab, runs_root, switch_is_on
 from ..models import OUTPUT_STRIDE
 from ..training.config import TrainConfig
@@ -59,8 +62,8 @@ class Profile:
     figures_dir: Path
     runs_dir: Path
     recipe: TrainConfig  # epochs (a maximum under ``time_budget_s``), batch size, optimizer, loss, ...
-    native_size: tuple[int, int] = (256, 1600)  # aspect-preserving size for native-aspect experiments
-    crop_width: int = 512  # training crop width at native_size
+    native_size: tuple[int, int] = SEVERSTAL_SHAPE  # aspect-preserving size for native-aspect experiments
+    crop_width: int = NATIVE_CROP_WIDTH  # training crop width at native_size
     main_job_tta: str = "none"  # flip test-time augmentation of the main job's test scores (inference.TTA_FLIPS)
 
     def backbone(self, paper_backbone: str) -> str:
@@ -75,10 +78,10 @@ class Profile:
         return tuple(min(want, max(OUTPUT_STRIDE, have // OUTPUT_STRIDE * OUTPUT_STRIDE))
                      for want, have in zip(self.image_size, image_shape, strict=True))
 
-    def for_dataset(self, dataset: str) -> Profile:
-        """This profile with the figures folder for ``dataset``: figures of the synthetic demo data go to a
-        ``demo/`` subfolder, so that they never replace the real data's figures of the same name."""
-        return replace(self, figures_dir=self.figures_dir / "demo") if dataset == "demo" else self
+    def for_dataset(self, index: SegmentationIndex) -> Profile:
+        """This profile with the figures folder for the dataset ``index``: figures of the synthetic demo data go to
+        a ``demo/`` subfolder, so that they never replace the real data's figures of the same name."""
+        return replace(self, figures_dir=self.figures_dir / DEMO) if index.is_demo else self
 
     def training_length(self) -> str:
         """How long each run trains, in words: the time budget and its epoch cap, or the epoch count."""
@@ -98,14 +101,16 @@ class Profile:
         return replace(self.recipe, batch_size=batch, **overrides)
 
 
-def current_profile() -> Profile:
-    """The profile for this run (see module docstring)."""
-    name = os.environ.get("STEELNB_PROFILE")
-    if name is None:
-        if switch_is_on("STEELNB_SMOKE") or os.environ.get("CI"):
-            name = "smoke"
-        else:
-            name = "full" if torch.cuda.is_available() else "default"
+#: The profiles' names: ``STEELNB_PROFILE`` takes one of them.
+PROFILE_NAMES = ("smoke", "default", "full")
+
+
+def profile_named(name: str) -> Profile:
+    """The profile called ``name`` (one of :data:`PROFILE_NAMES`), its runs under ``<runs>/<name>/``.
+
+    Raises:
+        ValueError: ``name`` is not a profile; the message lists them.
+    """
     runs = runs_root()
     # the course's reference figures; on Colab your runs' figures go beside them, not over the course's own
     figures = runs / name / "figures" if on_colab() else PROJECT_ROOT / "figures"
@@ -132,4 +137,15 @@ def current_profile() -> Profile:
                        figures_dir=figures, runs_dir=runs / "full",
                        # worker processes decode and augment while the GPU trains (pinned, persistent: training/loop.py)
                        recipe=replace(PAPER_RECIPE, num_workers=min(8, os.cpu_count() or 1)))
-    raise ValueError(f"STEELNB_PROFILE must be smoke, default or full, not {name!r}")
+    raise ValueError(f"STEELNB_PROFILE must be one of {', '.join(PROFILE_NAMES)}, not {name!r}")
+
+
+def current_profile() -> Profile:
+    """The profile for this run (see module docstring)."""
+    name = os.environ.get("STEELNB_PROFILE")
+    if name is None:
+        if switch_is_on("STEELNB_SMOKE") or os.environ.get("CI"):
+            name = "smoke"
+        else:
+            name = "full" if torch.cuda.is_available() else "default"
+    return profile_named(name)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..data.index import NEU_SEG
+
 NEU_REFERENCES = pd.DataFrame.from_records([
     {"result": "PGA-Net (Dong et al., IEEE TII 2020, introduced NEU-Seg)", "dataset mIoU @orig": 0.8215,
      "protocol": "dataset mIoU incl. background; ImageNet-pretrained; GPU"},
@@ -27,7 +29,7 @@ NEU_REFERENCES = pd.DataFrame.from_records([
 
 def with_references(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """``table`` (rows of ``results_table``) with the published NEU-Seg rows appended when ``dataset`` is NEU-Seg."""
-    if dataset != "neu-seg":
+    if dataset != NEU_SEG:
         return table
     ours = table.assign(protocol="ours: random init, CPU minutes (see profile)")
     return pd.concat([ours, NEU_REFERENCES])

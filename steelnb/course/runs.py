@@ -52,6 +52,10 @@ RUNS: dict[str, RunSpec] = {spec.name: spec for spec in (
     RunSpec("mixup", "12", overrides={"mixup_alpha": 0.4}, comparison=True),
 )}
 
+#: The run ``python -m steelnb`` trains for each architecture: chapter 05's DeepLabV3+ (the paper's main model) and
+#: chapter 04's baseline, so a run finished in a chapter is reloaded by the command and the other way round.
+MAIN_RUN = {"deeplabv3plus": "resnet101", "baseline": "baseline"}
+
 #: Per-image mean IoU the paper reports for its four models (Table 2), by run name, in its order.
 PAPER_MIOU = {name: spec.paper_miou for name, spec in RUNS.items() if spec.paper_miou is not None}
 
@@ -61,6 +65,12 @@ def training_class_weights(index: SegmentationIndex, train_ids: list[str], profi
     profile's input size, one per label including background (``losses.inverse_frequency_weights``)."""
     masks = SteelDataset(index, train_ids, size=profile.input_size(index.image_shape))
     return inverse_frequency_weights(label_pixel_counts(masks, index.num_classes))
+
+
+def backbone_run_name(architecture: str, backbone: str) -> str:
+    """The folder name of ``architecture`` trained on a ``backbone`` that the profile would not choose
+    (``python -m steelnb --backbone B``), e.g. "deeplabv3plus-mobilenet_v3_large"."""
+    return f"{architecture}-{backbone}"
 
 
 def fixed_epochs_run_name(run_name: str, epochs: int, variant: str = "") -> str:

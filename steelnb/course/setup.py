@@ -9,17 +9,18 @@ import numpy as np
 
 from ..data.index import SegmentationIndex
 from ..data.locations import load_course_dataset
-from ..data.split import stratified_split
+from ..data.split import SPLIT_FRACTIONS, SPLITS, stratified_split
 from .colab import prepare_colab
 from .profile import Profile, current_profile
 
 
 def course_split(index: SegmentationIndex, profile: Profile, seed: int = 0) -> dict[str, list[str]]:
-    """The 80/10/10 stratified split, each part capped to its share of ``profile.max_images``."""
+    """The stratified split (``SPLIT_FRACTIONS``, the paper's 80/10/10), each part capped to its share of
+    ``profile.max_images``."""
     split = stratified_split(index, seed=seed)
     if profile.max_images is None:
         return split
-    caps = {"train": 0.8, "val": 0.1, "test": 0.1}
+    caps = dict(zip(SPLITS, SPLIT_FRACTIONS, strict=True))
     rng = np.random.default_rng(seed)
     return {name: sorted(rng.permutation(ids)[:max(2, round(caps[name] * profile.max_images))].tolist())
             for name, ids in split.items()}
@@ -34,7 +35,7 @@ def course_setup(verbose: bool = True) -> tuple[Profile, SegmentationIndex, dict
     if drive_runs and verbose:
         print(f"Colab: runs and checkpoints go to {drive_runs} on Google Drive.")
     index = load_course_dataset(verbose)
-    profile = current_profile().for_dataset(index.name)
+    profile = current_profile().for_dataset(index)
     split = course_split(index, profile)
     if verbose:
         size = profile.input_size(index.image_shape)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .rle import SEVERSTAL_SHAPE, rle_encode
+from .severstal import LABELS_CSV
 
 #: Share of defect images whose main defect is class 1..4 (real Severstal: about 13 / 4 / 72 / 11 %).
 CLASS_WEIGHTS = np.array([0.14, 0.05, 0.69, 0.12])
@@ -124,6 +125,6 @@ def generate_demo_dataset(root: str | Path, n_images: int = 400, seed: int = 0, 
         cv2.imwrite(str(image_dir / image_id), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         rows += [(image_id, class_id, rle_encode(mask)) for class_id, mask in masks.items()]
     table = pd.DataFrame(rows, columns=["ImageId", "ClassId", "EncodedPixels"])
-    table.to_csv(root / "train.csv.tmp", index=False)
-    (root / "train.csv.tmp").replace(root / "train.csv")  # the CSV appears last: its presence means complete
+    table.to_csv(root / f"{LABELS_CSV}.tmp", index=False)
+    (root / f"{LABELS_CSV}.tmp").replace(root / LABELS_CSV)  # the CSV appears last: its presence means complete
     return root

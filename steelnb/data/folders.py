@@ -26,8 +26,11 @@ import numpy as np
 import pandas as pd
 
 from .images import IGNORE_LABEL, ImageReadError, image_size, read_gray, read_label_png
-from .index import IMAGE_SUFFIXES, DatasetFormatError, SegmentationIndex
+from .index import IMAGE_SUFFIXES, NEU_SEG, DatasetFormatError, SegmentationIndex
 from .staging import move_into_place, staging_folder
+
+#: The folder NEU-Seg's public copy (UNet-NEU-SEG) keeps its images, masks and split lists in.
+NEU_SEG_FOLDER = "data_wenjian"
 
 NEU_CLASSES: tuple[str, ...] = ("inclusion", "patches", "scratches")
 CLASS_FILE = "classes.txt"
@@ -122,10 +125,10 @@ def load_folder_dataset(root: str | Path, name: str | None = None, val_fraction:
             label above the number of classes in ``classes.txt``; the message names the file.
     """
     root = Path(root)
-    if (root / "data_wenjian").is_dir():
-        root = root / "data_wenjian"
+    if (root / NEU_SEG_FOLDER).is_dir():
+        root = root / NEU_SEG_FOLDER
     image_root, mask_root, official = _layout(root)
-    is_neu = official or root.name == "data_wenjian"
+    is_neu = official or root.name == NEU_SEG_FOLDER
     class_names = _read_class_names(root) or (NEU_CLASSES if is_neu else None)
     parts = _split_parts(image_root, mask_root)
     rows = []
@@ -150,7 +153,7 @@ def load_folder_dataset(root: str | Path, name: str | None = None, val_fraction:
         table = _carve_validation(table, val_fraction, seed)
     shapes = set(zip(table["height"], table["width"], strict=True))
     image_shape = next(iter(shapes)) if len(shapes) == 1 else None
-    return FolderIndex(name=name or ("neu-seg" if is_neu else root.resolve().name), root=root, class_names=class_names,
+    return FolderIndex(name=name or (NEU_SEG if is_neu else root.resolve().name), root=root, class_names=class_names,
                        image_shape=image_shape, table=table)
 
 

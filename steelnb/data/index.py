@@ -23,6 +23,11 @@ class DatasetFormatError(ValueError):
     """A dataset folder or CSV that does not match a known layout; the message names the file."""
 
 
+#: The names of the datasets the course knows: runs, figures and tables are filed under them.
+SEVERSTAL = "severstal"
+NEU_SEG = "neu-seg"
+DEMO = "demo"  # the synthetic demo data (``data/demo.py``)
+
 #: How figures name the synthetic demo dataset (``data/demo.py``).
 DEMO_TITLE = "synthetic demo with Severstal's shape and class statistics"
 
@@ -38,7 +43,7 @@ class SegmentationIndex:
     """Images of one dataset with their per-class presence.
 
     Attributes:
-        name: short dataset name ("severstal", "demo", "neu-seg").
+        name: short dataset name (``SEVERSTAL``, ``NEU_SEG``, ``DEMO`` or a folder's name).
         root: dataset folder.
         class_names: names of the defect classes 1..C (class 0 is background).
         image_shape: (height, width) every image must have, or None when not fixed.
@@ -56,7 +61,12 @@ class SegmentationIndex:
     def title(self) -> str:
         """How figures and tables name this data: the name, or for the synthetic demo data what it is, so that
         a demo figure can never pass for one of real steel."""
-        return DEMO_TITLE if self.name == "demo" else self.name
+        return DEMO_TITLE if self.is_demo else self.name
+
+    @property
+    def is_demo(self) -> bool:
+        """Whether this is the synthetic demo data (its numbers are not real steel's, and its figures go apart)."""
+        return self.name == DEMO
 
     @property
     def num_classes(self) -> int:

@@ -9,9 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .folders import load_folder_dataset
-from .index import DatasetFormatError, SegmentationIndex
-from .severstal import load_severstal
+from .folders import NEU_SEG_FOLDER, load_folder_dataset
+from .index import SEVERSTAL, DatasetFormatError, SegmentationIndex
+from .severstal import LABELS_CSV, load_severstal
+
+
+def is_severstal_folder(root: Path) -> bool:
+    """Whether ``root`` is a Kaggle Severstal folder (complete: its ``train.csv`` is written last)."""
+    return (root / LABELS_CSV).is_file()
+
+
+def is_neu_seg_folder(root: Path) -> bool:
+    """Whether ``root`` holds NEU-Seg as the course downloads it (``data_wenjian/``)."""
+    return (root / NEU_SEG_FOLDER).is_dir()
 
 
 @dataclass(frozen=True)
@@ -26,11 +36,11 @@ class Layout:
 #: The layouts, in the order ``open_dataset`` tries them.
 LAYOUTS = (
     Layout("a Kaggle Severstal folder (train.csv + train_images/)",
-           lambda root: (root / "train.csv").is_file(),
-           lambda root, name: load_severstal(root, name=name or "severstal")),
+           is_severstal_folder,
+           lambda root, name: load_severstal(root, name=name or SEVERSTAL)),
     Layout("image folders with class-index masks (img_dir/ + ann_dir/, optional classes.txt; NEU-Seg in either of "
            "its layouts)",
-           lambda root: any((root / sub).is_dir() for sub in ("img_dir", "data_wenjian", "images")),
+           lambda root: is_neu_seg_folder(root) or any((root / sub).is_dir() for sub in ("img_dir", "images")),
            lambda root, name: load_folder_dataset(root, name=name)),
 )
 

@@ -15,17 +15,17 @@ from pathlib import Path
 from ..env import DRIVE_COURSE, PROJECT_ROOT, drive_mounted, on_colab
 from .demo import generate_demo_dataset
 from .download.kaggle import ARCHIVE_NAME
-from .index import SegmentationIndex
-from .layouts import open_dataset
+from .index import DEMO, NEU_SEG, SEVERSTAL, SegmentationIndex
+from .layouts import is_neu_seg_folder, is_severstal_folder, open_dataset
 
 #: Where the course downloads the Kaggle data and looks for it when ``STEELNB_DATA`` is not set: the course
 #: folder off Colab, the runtime's local disk on Colab (reading 12,568 small files from Google Drive is slow).
-SEVERSTAL_DIR = PROJECT_ROOT / "data" / "severstal"
+SEVERSTAL_DIR = PROJECT_ROOT / "data" / SEVERSTAL
 COLAB_SEVERSTAL = Path("/content/data/severstal")
 #: Where ``python -m steelnb download neu-seg`` puts NEU-Seg by default (on Colab: ``COLAB_NEU_SEG``).
-NEU_SEG_DIR = PROJECT_ROOT / "data" / "neu-seg"
+NEU_SEG_DIR = PROJECT_ROOT / "data" / NEU_SEG
 #: On Colab, what must outlive the runtime is kept on Google Drive: NEU-Seg itself (62 MB) and the Kaggle zip.
-COLAB_NEU_SEG = DRIVE_COURSE / "data" / "neu-seg"
+COLAB_NEU_SEG = DRIVE_COURSE / "data" / NEU_SEG
 COLAB_KEPT_ARCHIVE = DRIVE_COURSE / "data" / ARCHIVE_NAME
 DEMO_IMAGES = 400
 
@@ -58,15 +58,15 @@ def real_data_dir() -> Path | None:
         if not Path(chosen).is_dir():
             raise FileNotFoundError(f"STEELNB_DATA={chosen} is not a folder")
         return Path(chosen)
-    if (severstal_dir() / "train.csv").is_file():
+    if is_severstal_folder(severstal_dir()):
         return severstal_dir()
-    return neu_seg_dir() if (neu_seg_dir() / "data_wenjian").is_dir() else None
+    return neu_seg_dir() if is_neu_seg_folder(neu_seg_dir()) else None
 
 
 def demo_data_dir() -> Path:
     """The demo dataset folder, generating it (about 5 s, deterministic) when missing."""
-    root = PROJECT_ROOT / "data" / "demo"
-    if not (root / "train.csv").is_file():
+    root = PROJECT_ROOT / "data" / DEMO
+    if not is_severstal_folder(root):  # the demo data is written in Kaggle's format
         generate_demo_dataset(root, n_images=DEMO_IMAGES)
     return root
 
@@ -80,7 +80,7 @@ def load_course_dataset(verbose: bool = True) -> SegmentationIndex:
         if verbose:
             print(f"Using the real {index.name} data in {real} ({len(index)} images, classes {index.class_names}).")
         return index
-    index = open_dataset(demo_data_dir(), name="demo")
+    index = open_dataset(demo_data_dir(), name=DEMO)
     if verbose:
         print(f"No real data found (set STEELNB_DATA, put the Kaggle data in {severstal_dir()}, or get NEU-Seg with "
               "`python -m steelnb download neu-seg`).\n"

@@ -13,8 +13,12 @@ import numpy as np
 import pandas as pd
 
 from .images import ImageReadError
-from .index import DatasetFormatError, SegmentationIndex, list_images
+from .index import SEVERSTAL, DatasetFormatError, SegmentationIndex, list_images
 from .rle import SEVERSTAL_SHAPE, RLEError, rle_decode
+
+#: What makes a folder Kaggle Severstal's: the labels file and the image folder beside it.
+LABELS_CSV = "train.csv"
+IMAGE_FOLDER = "train_images"
 
 SEVERSTAL_CLASSES: tuple[str, ...] = ("class 1", "class 2", "class 3", "class 4")
 
@@ -104,8 +108,8 @@ def _presence_table(image_paths: dict[str, Path], present: dict[str, set[int]], 
     return table.sort_index()
 
 
-def load_severstal(root: str | Path, name: str = "severstal", image_dir: str = "train_images",
-                   csv_name: str = "train.csv") -> SeverstalIndex:
+def load_severstal(root: str | Path, name: str = SEVERSTAL, image_dir: str = IMAGE_FOLDER,
+                   csv_name: str = LABELS_CSV) -> SeverstalIndex:
     """Index a Kaggle-format folder: every image in ``image_dir`` and the RLE rows of ``csv_name``.
 
     Raises:

@@ -6,6 +6,8 @@ import numpy as np
 from .index import SegmentationIndex
 
 SPLITS = ("train", "val", "test")
+#: The share of the images in each of SPLITS: the paper's 80/10/10.
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
 
 def class_combination_keys(presence: np.ndarray) -> list[str]:
@@ -13,7 +15,7 @@ def class_combination_keys(presence: np.ndarray) -> list[str]:
     return ["+".join(str(c + 1) for c in np.flatnonzero(row)) or "0" for row in presence]
 
 
-def stratified_split(index: SegmentationIndex, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+def stratified_split(index: SegmentationIndex, fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
                      seed: int = 0) -> dict[str, list[str]]:
     """Split image ids into train/val/test with the given fractions, per class-combination stratum.
 

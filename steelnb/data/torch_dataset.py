@@ -24,6 +24,8 @@ from .augment import apply_joint, class_shares, plan_augmented_copies, random_ch
 from .index import SegmentationIndex
 
 MODES = ("resize", "crop")
+#: The width of a "crop" item at the full 256x1600 Severstal resolution (profiles scale it to their ``native_size``).
+NATIVE_CROP_WIDTH = 512
 
 
 def resize_pair(image: np.ndarray, mask: np.ndarray, size: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +56,7 @@ class SteelDataset(Dataset):
     """
 
     def __init__(self, index: SegmentationIndex, image_ids: Sequence[str], *, size: tuple[int, int] | None,
-                 mode: str = "resize", crop_width: int = 512,
+                 mode: str = "resize", crop_width: int = NATIVE_CROP_WIDTH,
                  augment_weights: Sequence[float] | None = None, seed: int = 0, cache: bool = False,
                  random_flips: bool = False) -> None:
         if mode not in MODES:

@@ -9,8 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.rle import SEVERSTAL_SHAPE
 
-def export_onnx(model: nn.Module, path: str | Path, example_shape: tuple[int, int] = (256, 1600)) -> Path:
+
+def export_onnx(model: nn.Module, path: str | Path, example_shape: tuple[int, int] = SEVERSTAL_SHAPE) -> Path:
     """Write ``model`` as ONNX (opset 17) with dynamic batch, height and width.
 
     Input ``image``: float32 (N, 1, H, W) in [0, 1]; output ``logits``: (N, C+1, H, W).

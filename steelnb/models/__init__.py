@@ -1,7 +1,7 @@
 """Segmentation models on torchvision backbones: DeepLabV3+ (deeplab.py) and the paper's bare-bone
 baseline (baseline.py), both an ``encoder`` (encoder.py, backbones.py) -> ``decoder`` ->
 ``segmentation_head``."""
-from .backbones import BACKBONES, OUTPUT_STRIDE, build_backbone, set_memory_format
+from .backbones import BACKBONES, LIGHTEST_BACKBONE, OUTPUT_STRIDE, build_backbone, set_memory_format
 from .baseline import BareBoneBaseline
 from .deeplab import DeepLabV3Plus
 from .encoder import LOW_STRIDE, Encoder, SegmentationModel
@@ -20,6 +20,6 @@ def build_model(architecture: str, backbone: str, num_classes: int, pretrained: 
     return ARCHITECTURES[architecture](backbone, num_classes, pretrained, weights_file)
 
 
-__all__ = ["ARCHITECTURES", "BACKBONES", "LOW_STRIDE", "OUTPUT_STRIDE", "BareBoneBaseline", "DeepLabV3Plus", "Encoder",
+__all__ = ["ARCHITECTURES", "BACKBONES", "LIGHTEST_BACKBONE", "LOW_STRIDE", "OUTPUT_STRIDE", "BareBoneBaseline", "DeepLabV3Plus", "Encoder",
            "SegmentationModel", "PretrainedWeightsWarning",
            "build_backbone", "build_model", "load_imagenet_weights", "set_memory_format"]

@@ -8,7 +8,9 @@ segmentation-models-pytorch does not support.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -16,14 +18,17 @@ from torchvision import models
 
 from .weights import load_imagenet_weights
 
-#: The stride of the deepest features every backbone returns (the last stride-2 stage is dilated instead).
+#: The stride of torchvision's classification backbones: their last stage runs at 1/32 of the input.
+CLASSIFIER_STRIDE = 32
+#: The stride of the deepest features every backbone returns. A fact of the splitters below, not a knob: each
+#: turns exactly its last stride-2 stage into a stride-1 stage dilated by ``CLASSIFIER_STRIDE // OUTPUT_STRIDE``,
+#: and ``tests/test_models.py`` measures the stride of every backbone against this value.
 OUTPUT_STRIDE = 16
+#: The dilation of the stage that would run at stride 32 (DeepLabV3+ at output stride 16: 2).
+LAST_STAGE_DILATION = CLASSIFIER_STRIDE // OUTPUT_STRIDE
 
-BACKBONES = ("resnet18", "resnet50", "resnet101", "densenet121", "densenet201",
-             "efficientnet_b0", "efficientnet_b1", "mobilenet_v3_large")
 
-
-def dilate_stage(stage: nn.Module, dilation: int = 2) -> None:
+def dilate_stage(stage: nn.Module, dilation: int = LAST_STAGE_DILATION) -> None:
     """Make a stride-2 stage stride-1 and dilate its spatial convolutions (kernel > 1) by ``dilation``."""
     for module in stage.modules():
         if isinstance(module, nn.Conv2d):
@@ -78,20 +83,44 @@ def _mobilenet(net: nn.Module) -> BackboneParts:
     return BackboneParts(net.features[:4], net.features[4:])  # built with dilated=True: already stride 16
 
 
+@dataclass(frozen=True)
+class Backbone:
+    """One entry of :data:`BACKBONES`: how torchvision builds the network (random weights) and how it is split
+    into the stride-4 and stride-16 parts."""
+
+    build: Callable[[], nn.Module]
+    split: Callable[[nn.Module], BackboneParts]
+
+
+#: Every backbone the models take, by torchvision name; a new backbone is one more entry (and, for a new family,
+#: a splitter above), as segmentation-models-pytorch's encoder dict and timm's model registry do.
+BACKBONES: dict[str, Backbone] = {
+    "resnet18": Backbone(models.resnet18, _resnet),
+    "resnet50": Backbone(models.resnet50, _resnet),
+    "resnet101": Backbone(models.resnet101, _resnet),
+    "densenet121": Backbone(models.densenet121, _densenet),
+    "densenet201": Backbone(models.densenet201, _densenet),
+    "efficientnet_b0": Backbone(models.efficientnet_b0, _efficientnet),
+    "efficientnet_b1": Backbone(models.efficientnet_b1, _efficientnet),
+    "mobilenet_v3_large": Backbone(partial(models.mobilenet_v3_large, dilated=True), _mobilenet),
+}
+
+#: The lightest backbone of :data:`BACKBONES`: the fast end of the speed tables.
+LIGHTEST_BACKBONE = "mobilenet_v3_large"
+
+
 def build_backbone(backbone: str, pretrained: bool = True, weights_file: str | None = None) -> BackboneParts:
-    """Build ``backbone`` (one of BACKBONES) at output stride 16, with ImageNet weights when available."""
+    """Build ``backbone`` (a key of :data:`BACKBONES`) at output stride 16, with ImageNet weights when available.
+
+    Raises:
+        ValueError: an unknown name; the message lists the known ones.
+    """
     if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
-    net = models.mobilenet_v3_large(dilated=True) if backbone == "mobilenet_v3_large" else getattr(models, backbone)()
+        raise ValueError(f"unknown backbone {backbone!r}; the known backbones are {', '.join(BACKBONES)}")
+    entry = BACKBONES[backbone]
+    net = entry.build()
     loaded = pretrained and load_imagenet_weights(net, backbone, weights_file)
-    if backbone.startswith("resnet"):
-        parts = _resnet(net)
-    elif backbone.startswith("densenet"):
-        parts = _densenet(net)
-    elif backbone.startswith("efficientnet"):
-        parts = _efficientnet(net)
-    else:
-        parts = _mobilenet(net)
+    parts = entry.split(net)
     parts.pretrained = loaded
     return parts
 

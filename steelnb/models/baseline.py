@@ -5,15 +5,19 @@ import torch
 from torch import nn
 
 from .backbones import OUTPUT_STRIDE
-from .encoder import Encoder, SegmentationModel
+from .encoder import SegmentationModel
 from .layers import conv_bn_relu
 
 
 class BareBoneDecoder(nn.Sequential):
-    """Two 3x3 conv + BN + ReLU on the stride-16 features only: (N, C_high, H/16, W/16) -> (N, 256, H/16, W/16)."""
+    """Two 3x3 conv + BN + ReLU on the stride-16 features only: (N, C_high, H/16, W/16) -> (N, 256, H/16, W/16).
+    ``channels``: the encoder's channels by stride (only the stride-16 entry is read)."""
 
-    def __init__(self, high_channels: int) -> None:
-        super().__init__(conv_bn_relu(high_channels, 256), conv_bn_relu(256, 256))
+    out_channels = 256
+
+    def __init__(self, channels: dict[int, int]) -> None:
+        super().__init__(conv_bn_relu(channels[OUTPUT_STRIDE], self.out_channels),
+                         conv_bn_relu(self.out_channels, self.out_channels))
 
     def forward(self, features: dict[int, torch.Tensor]) -> torch.Tensor:
         return super().forward(features[OUTPUT_STRIDE])
@@ -25,11 +29,4 @@ class BareBoneBaseline(SegmentationModel):
 
     architecture = "baseline"
     title = "baseline"
-
-    def __init__(self, backbone: str, num_classes: int, pretrained: bool = True,
-                 weights_file: str | None = None) -> None:
-        super().__init__()
-        self.encoder = Encoder(backbone, pretrained, weights_file)
-        self.decoder = BareBoneDecoder(self.encoder.channels[OUTPUT_STRIDE])
-        self.segmentation_head = nn.Conv2d(256, num_classes, 1)
-        self.to(memory_format=torch.channels_last)
+    decoder_class = BareBoneDecoder

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbones import OUTPUT_STRIDE
-from .encoder import LOW_STRIDE, Encoder, SegmentationModel
+from .encoder import LOW_STRIDE, SegmentationModel
 from .layers import conv_bn_relu
 
 
@@ -30,7 +30,9 @@ class ASPP(nn.Module):
 
 class DeepLabV3PlusDecoder(nn.Module):
     """ASPP on the stride-16 features, upsampled x4 and joined with a 48-channel 1x1 projection of the
-    stride-4 features, then fused by a separable 3x3 conv."""
+    stride-4 features, then fused by a separable 3x3 conv. ``channels``: the encoder's channels by stride."""
+
+    out_channels = 256
 
     def __init__(self, channels: dict[int, int]) -> None:
         super().__init__()
@@ -50,24 +52,16 @@ class DeepLabV3Plus(SegmentationModel):
     """DeepLabV3+ (Chen et al. 2018): output stride 16 encoder with ASPP (rates 6/12/18), 48-channel
     low-level skip at stride 4, a 3x3 decoder conv, then x4 bilinear upsampling to the input size.
 
-    Kept from the paper's design: output stride 16 (DenseNet included), ASPP with rates 6/12/18 and
-    image pooling, the 48-channel 1x1 skip at stride 4, separable convolutions, bilinear upsampling.
+    Kept from DeepLabV3+'s design (Chen et al. 2018): output stride 16 (DenseNet included), ASPP with rates
+    6/12/18 and image pooling, the 48-channel 1x1 skip at stride 4, separable convolutions, bilinear upsampling.
+    (The paper under study gives other ASPP rates, 1, 12, 24 and 3, in its section 5.2.)
     Deviations, chosen for speed (they make the decoder about as cheap as segmentation-models-pytorch's,
     which uses the same layout): one BN + ReLU per separable conv instead of one after each half, and
     the decoder's two separable 3x3 convs at stride 4 are split into one at stride 16 (after ASPP,
     16x fewer pixels) and one at stride 4. EfficientNet's final 1x1 conv to 1280 channels (an
     ImageNet-classifier layer) is dropped, so ASPP reads its 320-channel features.
-    The model keeps its weights and activations in ``channels_last`` memory format, which is faster for
-    convolutions on CPU and on GPU tensor cores; the interface (N, C, H, W) does not change.
     """
 
     architecture = "deeplabv3plus"
     title = "DeepLabV3+"
-
-    def __init__(self, backbone: str, num_classes: int, pretrained: bool = True,
-                 weights_file: str | None = None) -> None:
-        super().__init__()
-        self.encoder = Encoder(backbone, pretrained, weights_file)
-        self.decoder = DeepLabV3PlusDecoder(self.encoder.channels)
-        self.segmentation_head = nn.Conv2d(256, num_classes, 1)
-        self.to(memory_format=torch.channels_last)
+    decoder_class = DeepLabV3PlusDecoder

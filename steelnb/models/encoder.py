@@ -40,15 +40,25 @@ class Encoder(nn.Module):
 
 
 class SegmentationModel(nn.Module):
-    """Base of every model: ``encoder`` -> ``decoder`` -> ``segmentation_head`` -> bilinear upsampling to the
-    input size, named as in segmentation-models-pytorch. A subclass sets ``architecture`` (its key in
-    ``models.ARCHITECTURES``) and ``title`` (its name in figure captions) and builds the three parts."""
+    """Base of every model: ``encoder`` -> ``decoder`` -> ``segmentation_head`` (a 1x1 conv to the classes) ->
+    bilinear upsampling to the input size, named as in segmentation-models-pytorch. A subclass sets
+    ``architecture`` (its key in ``models.ARCHITECTURES``), ``title`` (its name in figure captions) and
+    ``decoder_class``: a module built from the encoder's channels by stride, with an ``out_channels`` attribute.
+
+    The model keeps its weights and activations in ``channels_last`` memory format, which is faster for
+    convolutions on CPU and on GPU tensor cores; the interface (N, C, H, W) does not change."""
 
     architecture: str
     title: str
-    encoder: Encoder
-    decoder: nn.Module
-    segmentation_head: nn.Module
+    decoder_class: type[nn.Module]
+
+    def __init__(self, backbone: str, num_classes: int, pretrained: bool = True,
+                 weights_file: str | None = None) -> None:
+        super().__init__()
+        self.encoder = Encoder(backbone, pretrained, weights_file)
+        self.decoder = self.decoder_class(self.encoder.channels)
+        self.segmentation_head = nn.Conv2d(self.decoder.out_channels, num_classes, 1)
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Logits (N, num_classes, H, W) for images (N, 1 or 3, H, W) in [0, 1]."""

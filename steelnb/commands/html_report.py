@@ -27,7 +27,7 @@ import nbformat
 from nbconvert import HTMLExporter
 from PIL import Image
 
-from .colab import BADGE_MARKS
+from ..course.colab import BADGE_MARKS
 
 
 def _chapter_title(notebook: nbformat.NotebookNode, fallback: str) -> str:

@@ -21,16 +21,20 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..course.profile import PAPER_IMAGE_SIZE, PAPER_RECIPE, profile_named
+from ..course.runs import MAIN_RUN, PAPER_MIOU, RUNS
 from ..data.rle import SEVERSTAL_SHAPE, rle_decode, rle_encode
 from ..data.severstal import SEVERSTAL_CLASSES
-from ..models import build_model, set_memory_format
-from ..training.device import device_name
+from ..models import LIGHTEST_BACKBONE, build_model, set_memory_format
+from ..training.device import default_device, device_name, prepare_device
 from ..training.precision import autocast_dtype
 from ..training.timing import model_step, time_calls
-from .profile import PAPER_IMAGE_SIZE, PAPER_RECIPE
 
-MODELS = [("baseline", "resnet101"), ("deeplabv3plus", "resnet101"), ("deeplabv3plus", "densenet201"),
-          ("deeplabv3plus", "efficientnet_b1"), ("deeplabv3plus", "resnet18"), ("deeplabv3plus", "mobilenet_v3_large")]
+#: The models timed, as (architecture, backbone): the paper's four, then the CPU profiles' main backbone and the
+#: lightest backbone the course offers (``--quick`` times these two only).
+MODELS = [(RUNS[name].architecture, RUNS[name].paper_backbone) for name in PAPER_MIOU] + [
+    (RUNS[MAIN_RUN["deeplabv3plus"]].architecture, profile_named("default").backbone(RUNS[MAIN_RUN["deeplabv3plus"]].paper_backbone)),
+    (RUNS[MAIN_RUN["deeplabv3plus"]].architecture, LIGHTEST_BACKBONE)]
 
 
 def rle_decode_loop(encoded: str, shape: tuple[int, int] = SEVERSTAL_SHAPE) -> np.ndarray:
@@ -65,10 +69,10 @@ def bench_rle(repeats: int = 200) -> dict[str, float]:
 def data_pipeline_images_per_second(size: tuple[int, int], images: int = 64) -> float:
     """Items/s that SteelDataset (decode, resize, weighted-augmentation copies) delivers in one process,
     on the course's data (``STEELNB_DATA`` or the demo), uncached: the first epoch's cost."""
+    from ..course.profile import current_profile
+    from ..course.setup import course_split
     from ..data.locations import load_course_dataset
     from ..data.torch_dataset import SteelDataset
-    from .profile import current_profile
-    from .setup import course_split
     index = load_course_dataset(verbose=False)
     train_ids = course_split(index, current_profile())["train"]
     dataset = SteelDataset(index, train_ids, size=size, augment_weights=(1.0, 1.0, 1.0))
@@ -136,9 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    device = default_device()
+    prepare_device(device)
     print(f"{device_name(device)}, torch {torch.__version__}")
     bench_rle()
     print(f"data pipeline (SteelDataset + weighted augmentation, {PAPER_IMAGE_SIZE[0]}x{PAPER_IMAGE_SIZE[1]}, one process): "

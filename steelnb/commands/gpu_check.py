@@ -41,12 +41,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..course.profile import PAPER_IMAGE_SIZE, PAPER_RECIPE, Profile, profile_named
+from ..course.runs import MAIN_RUN, PAPER_MIOU, RUNS, train_run
+from ..data.index import DEMO
 from ..data.rle import SEVERSTAL_SHAPE
 from ..data.severstal import SEVERSTAL_CLASSES
 from ..env import PROJECT_ROOT
 from ..training.device import default_device, device_name
-from .profile import PAPER_IMAGE_SIZE, PAPER_RECIPE, Profile
-from .runs import PAPER_MIOU, RUNS, train_run
 
 #: The paper's four models: (run name, architecture, backbone).
 PAPER_MODELS = tuple((name, RUNS[name].architecture, RUNS[name].paper_backbone) for name in PAPER_MIOU)
@@ -103,24 +104,25 @@ def speed_table(plan: Plan) -> pd.DataFrame:
 
 def _course_data(plan: Plan, scratch: Path):
     """The course's dataset and its split, capped by the plan (the dry run generates a tiny demo set)."""
+    from ..course.setup import course_split
     from ..data.demo import generate_demo_dataset
     from ..data.layouts import open_dataset
     from ..data.locations import load_course_dataset
-    from .setup import course_split
     profile = check_profile(plan, scratch)
     if plan is DRY:
-        index = open_dataset(generate_demo_dataset(scratch / "demo", n_images=plan.max_images, seed=5), name="demo")
+        index = open_dataset(generate_demo_dataset(scratch / "demo", n_images=plan.max_images, seed=5), name=DEMO)
     else:
         index = load_course_dataset(verbose=True)
     return index, course_split(index, profile), profile
 
 
-def check_profile(plan: Plan, scratch: Path):
-    """The ``full`` profile with the plan's training length, its runs in ``scratch``."""
-    workers = min(8, os.cpu_count() or 1)
-    recipe = replace(PAPER_RECIPE, epochs=PAPER_RECIPE.epochs if plan.train_seconds else 1,
-                     time_budget_s=plan.train_seconds, num_workers=workers if plan is REAL else 0)
-    return Profile(name="gpu-check", max_images=plan.max_images, image_size=plan.train_size, paper_backbones=True,
+def check_profile(plan: Plan, scratch: Path) -> Profile:
+    """The ``full`` profile with the plan's training length and data cap, its runs in ``scratch`` (the dry run
+    loads its few images in this process instead of the profile's worker processes)."""
+    full = profile_named("full")
+    recipe = replace(full.recipe, epochs=full.recipe.epochs if plan.train_seconds else 1,
+                     time_budget_s=plan.train_seconds, num_workers=full.recipe.num_workers if plan is REAL else 0)
+    return replace(full, name="gpu-check", max_images=plan.max_images, image_size=plan.train_size,
                    figures_dir=scratch / "figures", runs_dir=scratch / "runs", recipe=recipe)
 
 
@@ -143,14 +145,15 @@ def loader_table(plan: Plan, scratch: Path) -> pd.DataFrame:
                             pin_memory=device.type == "cuda", drop_last=True)
         rows.append({"what": f"DataLoader, {workers} workers",
                      "img/s": loader_images_per_second(loader, plan.loader_images)})
-    model = build_model("deeplabv3plus", "resnet101", index.num_classes, pretrained=False).to(device).train()
+    main = RUNS[MAIN_RUN["deeplabv3plus"]]
+    model = build_model(main.architecture, main.paper_backbone, index.num_classes, pretrained=False).to(device).train()
     shape = profile.input_size(index.image_shape)
     images = torch.rand(batch, 1, *shape, device=device)
     target = torch.randint(0, index.num_classes, (batch, *shape), device=device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
     seconds = float(np.median(time_calls(model_step(model, images, target, optimizer, device, True), plan.steps, 1,
                                          device)))
-    rows.append({"what": f"training step, DeepLabV3+ ResNet101, AMP, {batch} x {shape[0]}x{shape[1]}",
+    rows.append({"what": f"training step, {model.title} {model.backbone_name}, AMP, {batch} x {shape[0]}x{shape[1]}",
                  "img/s": batch / seconds})
     return pd.DataFrame(rows).round(1)
 
@@ -179,9 +182,9 @@ def train_table(plan: Plan, scratch: Path, index=None, split=None, profile=None)
 
 def severstal_table(plan: Plan, scratch: Path, folder: Path | None) -> pd.DataFrame:
     """One epoch of each model on a Kaggle-format folder (the dry run generates one of 10 images)."""
+    from ..course.setup import course_split
     from ..data.demo import generate_demo_dataset
     from ..data.layouts import open_dataset
-    from .setup import course_split
     if folder is None:
         if plan is not DRY:
             return pd.DataFrame([{"skipped": "no Kaggle-format folder given (--severstal DIR)"}])
@@ -193,7 +196,10 @@ def severstal_table(plan: Plan, scratch: Path, folder: Path | None) -> pd.DataFr
 
 
 def smp_table(plan: Plan, scratch: Path) -> pd.DataFrame:
-    """``benchmarks/vs_smp.py`` on this device (mixed precision and channels_last on CUDA), as a table."""
+    """``benchmarks/vs_smp.py`` on this device (mixed precision and channels_last on CUDA), as a table.
+
+    The script is run by its path, so this stage needs a source checkout of the course (``benchmarks/`` is not
+    part of the installed package); without one, or without segmentation-models-pytorch, it is skipped."""
     import importlib.util
     script = PROJECT_ROOT / "benchmarks" / "vs_smp.py"
     if importlib.util.find_spec("segmentation_models_pytorch") is None or not script.is_file():
@@ -201,7 +207,8 @@ def smp_table(plan: Plan, scratch: Path) -> pd.DataFrame:
     csv = scratch / "smp.csv"
     arguments = ["--device", default_device().type, "--csv", str(csv)]
     if plan is DRY:
-        arguments += ["--encoders", "resnet18", "--repeats", "1", "--warmup", "0", "--batch", "2", "--size", "32"]
+        smallest = profile_named("smoke").backbone(RUNS[MAIN_RUN["deeplabv3plus"]].paper_backbone)
+        arguments += ["--encoders", smallest, "--repeats", "1", "--warmup", "0", "--batch", "2", "--size", "32"]
     subprocess.run([sys.executable, str(script), *arguments], check=True)
     return pd.read_csv(csv)
 
@@ -272,7 +279,7 @@ def check(out: Path, dry_run: bool = False, minutes: float = 8.0, severstal: Pat
         arguments = ["--stage", stage, str(out)] + (["--dry-run"] if dry_run else []) + \
             (["--severstal", str(severstal)] if severstal else [])
         stage_start = time.perf_counter()
-        outcome = run_with_limit([sys.executable, "-m", "steelnb.course.gpu_check", *arguments], budget)
+        outcome = run_with_limit([sys.executable, "-m", "steelnb.commands.gpu_check", *arguments], budget)
         outcomes[stage] = f"{outcome} ({time.perf_counter() - stage_start:.0f} s)"
         print(f"stage {stage}: {outcomes[stage]}", flush=True)
     page = write_page(out, outcomes, info, dry_run, (time.perf_counter() - start) / 60)

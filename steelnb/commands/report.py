@@ -21,10 +21,10 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from tqdm.auto import tqdm
 
+from ..course.profile import Profile, current_profile
 from ..data.locations import load_course_dataset
 from ..env import PROJECT_ROOT
 from .html_report import build_html_report
-from .profile import Profile, current_profile
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
@@ -137,7 +137,7 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
                                 f"{PROJECT_ROOT} is not the course folder. Unset STEELNB_HOME, or set it to the "
                                 "folder holding notebooks/ and README.md")
     index = load_course_dataset(verbose=True)
-    profile = current_profile().for_dataset(index.name)
+    profile = current_profile().for_dataset(index)
     output_dir = profile.runs_dir / "report" / index.name
     if html_only:
         print(f"Report: {write_html(output_dir, index.title, profile, commit_description())}")
