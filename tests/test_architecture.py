@@ -125,6 +125,21 @@ def test_each_stage_imports_only_the_stages_before_it(stage):
     assert not upward
 
 
+#: The stage graph the README draws: each stage and the stages it imports directly.
+STAGE_IMPORTS = {"env": set(), "data": {"env"}, "models": {"env"}, "evaluation": {"data"}, "training": {"evaluation"},
+                 "course": {"env", "data", "models", "evaluation", "training"},
+                 "commands": {"env", "data", "models", "evaluation", "training", "course"}}
+
+
+def test_the_stage_graph_is_the_one_the_readme_draws():
+    measured = {}
+    for stage in STAGES:
+        files = [PACKAGE / "env.py"] if stage == "env" else sorted((PACKAGE / stage).rglob("*.py"))
+        measured[stage] = set().union(*map(_imported_stages, files)) & set(STAGES) - {stage}
+    assert measured == STAGE_IMPORTS
+    assert "──> course ──> commands ──> python -m steelnb" in (ROOT / "README.md").read_text()
+
+
 def test_no_module_sits_outside_a_stage_but_the_entry_points():
     assert {p.name for p in PACKAGE.glob("*.py")} == {"__init__.py", "__main__.py", "env.py"}
 

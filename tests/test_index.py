@@ -125,3 +125,18 @@ def test_a_strip_is_wider_than_twice_its_height():
     from steelnb.data.index import is_strip
     assert is_strip((256, 1600)) and is_strip((256, 1600, 3))  # Severstal, gray or colour
     assert not is_strip((200, 200)) and not is_strip((256, 512))  # NEU-Seg; exactly twice is not a strip
+
+
+def test_one_place_says_which_layout_a_folder_is(tmp_path):
+    from steelnb.data.index import DEMO, SegmentationIndex
+    from steelnb.data.layouts import is_neu_seg_folder, is_severstal_folder
+    kaggle, neu, mine = tmp_path / "kaggle", tmp_path / "neu", tmp_path / "mine"
+    for folder in (kaggle, neu / "data_wenjian", mine / "img_dir"):
+        folder.mkdir(parents=True)
+    assert not is_severstal_folder(kaggle)  # train.csv is written last: without it the copy is incomplete
+    (kaggle / "train.csv").write_text("ImageId,ClassId,EncodedPixels\n")
+    assert is_severstal_folder(kaggle) and not is_neu_seg_folder(kaggle)
+    assert is_neu_seg_folder(neu) and not is_severstal_folder(neu)
+    assert not is_neu_seg_folder(mine) and not is_severstal_folder(mine)
+    index = SegmentationIndex(DEMO, tmp_path, ("a",), None, table=pd.DataFrame())
+    assert index.is_demo and not SegmentationIndex("my-data", tmp_path, ("a",), None, pd.DataFrame()).is_demo
