@@ -14,6 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
+from .commands.arguments import positive_int
 from .course.experiment import results_table
 from .course.figures import curves_figure, prediction_figure
 from .course.plots import save_figure
@@ -50,7 +51,7 @@ def train_main(args: argparse.Namespace) -> None:
     backbone = args.backbone or profile.backbone(RUNS[name].paper_backbone)
     run_name = name if args.backbone is None else backbone_run_name(args.architecture, backbone)
     overrides = {}
-    if args.epochs:
+    if args.epochs is not None:
         run_name = fixed_epochs_run_name(run_name, args.epochs)
         overrides = {"epochs": args.epochs, "time_budget_s": None}
     if world.is_main:
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--architecture", default="deeplabv3plus", choices=list(MAIN_RUN))
         p.add_argument("--backbone", default=None, help=f"default: {paper_backbone}, or {CPU_SIBLING[paper_backbone]} "
                        "without a GPU")
-        p.add_argument("--epochs", type=int, default=None,
+        p.add_argument("--epochs", type=positive_int, default=None,
                        help="train exactly this many epochs instead of the profile's time budget")
     report = sub.add_parser("report", help="run the notebooks in order; record each figure's provenance")
     report.add_argument("--from", dest="first", default="00", help="first notebook number (default 00)")

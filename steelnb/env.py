@@ -14,7 +14,17 @@ import os
 import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(os.environ.get("STEELNB_HOME", Path(__file__).resolve().parents[1]))
+
+def _project_root() -> Path:
+    """The course folder: ``STEELNB_HOME`` when set, else the folder this package sits in."""
+    chosen = os.environ.get("STEELNB_HOME")
+    if chosen is not None and not chosen.strip():
+        raise ValueError("STEELNB_HOME is set but empty, which would put data/ and runs/ in the current folder: "
+                         "unset it, or set it to the course folder")
+    return Path(chosen) if chosen else Path(__file__).resolve().parents[1]
+
+
+PROJECT_ROOT = _project_root()
 #: Where Colab mounts Google Drive, the course folder on it, and the runs kept there.
 DRIVE_MOUNT = Path("/content/drive")
 DRIVE_COURSE = DRIVE_MOUNT / "MyDrive" / "steelnb"

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import pytest
 
-from steelnb.course import gpu_check
+from steelnb.commands import gpu_check
 
 
 def test_dry_run_runs_every_stage_and_writes_one_page(tmp_path):
@@ -64,3 +64,32 @@ def test_without_a_gpu_the_real_check_refuses(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     assert gpu_check.main([str(tmp_path)]) == 1
     assert "--dry-run" in capsys.readouterr().out
+
+
+def test_a_folder_the_check_did_not_write_is_refused_untouched(tmp_path, capsys):
+    # a Kaggle data folder named by mistake: gpu-check would have replaced its labels with a results table
+    data = tmp_path / "severstal"
+    data.mkdir()
+    (data / "train.csv").write_text("ImageId,ClassId,EncodedPixels\nx.jpg,1,1 2\n")
+    assert gpu_check.main([str(data), "--dry-run", "--stages", "smp"]) == 2
+    assert "holds files gpu-check did not write (train.csv)" in capsys.readouterr().out
+    assert [p.name for p in data.iterdir()] == ["train.csv"]
+    assert (data / "train.csv").read_text() == "ImageId,ClassId,EncodedPixels\nx.jpg,1,1 2\n"
+    with pytest.raises(gpu_check.OutputFolderError, match="is a file"):
+        gpu_check.prepare_output_folder(data / "train.csv")
+
+
+def test_an_earlier_checks_folder_is_taken_again_but_not_with_a_file_of_yours_in_it(tmp_path):
+    out = tmp_path / "results"
+    gpu_check.prepare_output_folder(out)  # new: created and marked as the check's own
+    for name in gpu_check.output_files():
+        (out / name).write_text("an earlier result")
+    gpu_check.prepare_output_folder(out)  # its own earlier results: taken
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(gpu_check.OutputFolderError, match=r"did not write \(notes\.txt\)"):
+        gpu_check.prepare_output_folder(out)
+    assert (out / "notes.txt").read_text() == "mine"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    gpu_check.prepare_output_folder(empty)
+    assert sorted(p.name for p in empty.iterdir()) == [gpu_check.MANIFEST]

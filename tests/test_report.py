@@ -84,7 +84,7 @@ def test_html_report_without_executed_notebooks_says_what_to_run(tmp_path):
 
 
 def test_report_outside_the_course_folder_says_so(monkeypatch, tmp_path):
-    from steelnb.course import report
+    from steelnb.commands import report
     monkeypatch.setattr(report, "NOTEBOOKS_DIR", tmp_path / "notebooks")
     with pytest.raises(FileNotFoundError, match=r"no notebooks.*STEELNB_HOME"):
         report.run_report()

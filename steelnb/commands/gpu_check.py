@@ -46,11 +46,16 @@ from ..course.runs import MAIN_RUN, PAPER_MIOU, RUNS, train_run
 from ..data.index import DEMO
 from ..data.rle import SEVERSTAL_SHAPE
 from ..data.severstal import SEVERSTAL_CLASSES
+from ..data.staging import write_text_atomically, written_atomically
 from ..env import PROJECT_ROOT
 from ..training.device import default_device, device_name
+from .arguments import positive_number
 
 #: The paper's four models: (run name, architecture, backbone).
 PAPER_MODELS = tuple((name, RUNS[name].architecture, RUNS[name].paper_backbone) for name in PAPER_MIOU)
+#: The page the check writes, and the file that marks a folder as the check's own (a rerun may replace its files).
+PAGE = "gpu_check.md"
+MANIFEST = ".steelnb-gpu-check"
 #: Stages in the order they run, each with its share of the whole check's time.
 STAGES = {"speed": 0.15, "loader": 0.08, "train": 0.52, "severstal": 0.13, "smp": 0.12}
 
@@ -220,7 +225,40 @@ def run_stage(stage: str, plan: Plan, out: Path, severstal: Path | None) -> None
         table = {"speed": lambda: speed_table(plan), "loader": lambda: loader_table(plan, scratch),
                  "train": lambda: train_table(plan, scratch), "smp": lambda: smp_table(plan, scratch),
                  "severstal": lambda: severstal_table(plan, scratch, severstal)}[stage]()
-    table.to_csv(out / f"{stage}.csv", index=False)
+    with written_atomically(out / f"{stage}.csv") as temporary:
+        table.to_csv(temporary, index=False)
+
+
+class OutputFolderError(Exception):
+    """The output folder holds files this command did not write; nothing was written to it."""
+
+
+def output_files() -> list[str]:
+    """The files the check writes into its output folder: one CSV per stage and the page."""
+    return [f"{stage}.csv" for stage in STAGES] + [PAGE]
+
+
+def prepare_output_folder(out: Path) -> None:
+    """Make ``out`` ready for the check's files, or refuse it. A new or empty folder, or one that holds only an
+    earlier check's outputs (listed in its ``MANIFEST``), is taken; its outputs will be replaced. A folder with
+    anything else in it (a data folder named by mistake: ``train.csv``, images) is refused, untouched.
+
+    Raises:
+        OutputFolderError: ``out`` is a file, or holds files that an earlier check did not write (named).
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputFolderError(f"{out} is a file, not a folder: name a new or empty folder for the results")
+    present = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    ours = set(output_files()) | {MANIFEST} if (out / MANIFEST).is_file() else set()
+    foreign = [name for name in present if name not in ours]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise OutputFolderError(f"{out} holds files gpu-check did not write ({shown}); it writes "
+                                f"{', '.join(output_files())} and would replace files of those names. Name a new or "
+                                "empty folder (or one of its own earlier results).")
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(out / MANIFEST, "Written by python -m steelnb gpu-check; it may replace these files:\n"
+                          + "\n".join(output_files()) + "\n")
 
 
 def run_with_limit(command: list[str], timeout_s: float) -> str:
@@ -254,16 +292,14 @@ def write_page(out: Path, outcomes: dict[str, str], info: dict[str, str], dry_ru
         csv = out / f"{stage}.csv"
         if csv.is_file():
             lines += [markdown_table(pd.read_csv(csv)), ""]
-    page = out / "gpu_check.md"
-    page.write_text("\n".join(lines))
-    return page
+    return write_text_atomically(out / PAGE, "\n".join(lines))
 
 
 def check(out: Path, dry_run: bool = False, minutes: float = 8.0, severstal: Path | None = None,
           stages: tuple[str, ...] = tuple(STAGES)) -> dict[str, str]:
     """Run the stages, each in its own process with its share of ``minutes`` (a stage may use the time the
     ones before it left), write the page, and return each stage's outcome."""
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_folder(out)
     start, deadline = time.perf_counter(), time.perf_counter() + minutes * 60
     info = environment()
     print(", ".join(f"{key} {value}" for key, value in info.items()), flush=True)
@@ -292,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="steelnb gpu-check", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="folder for the CSV files and gpu_check.md")
     parser.add_argument("--dry-run", action="store_true", help="every stage on a few tiny images (CPU is fine)")
-    parser.add_argument("--minutes", type=float, default=8.0, help="the whole check's time (default 8)")
+    parser.add_argument("--minutes", type=positive_number, default=8.0, help="the whole check's time (default 8)")
     parser.add_argument("--severstal", type=Path, default=None, help="a Kaggle-format folder for the one-epoch stage")
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
     parser.add_argument("--stage", default=None, help=argparse.SUPPRESS)  # internal: run one stage here
@@ -304,7 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dry_run and not torch.cuda.is_available():
         print("No CUDA GPU here: the check measures a GPU. Use --dry-run to exercise it on the CPU.")
         return 1
-    outcomes = check(args.out, args.dry_run, args.minutes, args.severstal, tuple(args.stages))
+    try:
+        outcomes = check(args.out, args.dry_run, args.minutes, args.severstal, tuple(args.stages))
+    except OutputFolderError as err:
+        print(err)
+        return 2
     return 0 if all(o.startswith("ok") for o in outcomes.values()) else 1
 
 

@@ -44,12 +44,13 @@ def load_imagenet_weights(model: nn.Module, backbone: str, weights_file: str | P
     Returns True when weights were loaded, False (after a PretrainedWeightsWarning)
     when the model keeps its random initialisation.
     """
+    offline = switch_is_on("STEELNB_OFFLINE")  # a mistyped value is an error here, never "train from scratch"
     try:
         if weights_file is not None:
             state = torch.load(weights_file, map_location="cpu", weights_only=True)
         elif weights_cache_path(backbone).is_file():
             state = torch.load(weights_cache_path(backbone), map_location="cpu", weights_only=True)
-        elif switch_is_on("STEELNB_OFFLINE"):
+        elif offline:
             raise OSError("STEELNB_OFFLINE=1 forbids the download")
         else:
             state = _download(get_model_weights(backbone).DEFAULT.url)
