@@ -150,3 +150,24 @@ def test_the_reference_report_is_committed_small_clean_and_linked():
     assert "neu-seg" in text.lower() and "profile default" in text.lower()
     assert "Set your answer first" not in text and "Resuming" not in text and "the cell below" not in text
     assert "](figures/report.html)" in (root / "README.md").read_text()
+
+
+def test_a_page_that_cannot_be_written_whole_leaves_the_previous_page(tmp_path):
+    import resource
+    import signal
+    executed, figures = tmp_path / "report", tmp_path / "figures"
+    executed.mkdir(), figures.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 00 · Setup\n\n" + "Text. " * 2000)]),
+                   executed / "00_chapter.ipynb")
+    (executed / "report.html").write_text("the previous good page")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))  # the page is larger: as on a full disk
+    try:
+        with pytest.raises(OSError):
+            build_html_report(executed, figures, "steelnb report: demo")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert (executed / "report.html").read_text() == "the previous good page"
+    assert sorted(p.name for p in executed.iterdir()) == ["00_chapter.ipynb", "report.html"]

@@ -28,6 +28,7 @@ from nbconvert import HTMLExporter
 from PIL import Image
 
 from ..course.colab import BADGE_MARKS
+from ..data.staging import write_text_atomically
 
 
 def _chapter_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
@@ -185,8 +186,7 @@ def build_html_report(executed_dir: Path, figures_dir: Path, title: str, intro: 
     exporter = HTMLExporter(template_name="steelnb_offline", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(report, resources={"metadata": {"name": title}})
-    page.write_text(placeholders_to_mathml(body, formulas), encoding="utf-8")
-    return page
+    return write_text_atomically(page, placeholders_to_mathml(body, formulas))
 
 
 def _anchor(title: str) -> str:

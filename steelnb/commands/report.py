@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..course.profile import Profile, current_profile
 from ..data.locations import load_course_dataset
+from ..data.staging import write_text_atomically
 from ..env import PROJECT_ROOT
 from .html_report import build_html_report
 
@@ -81,8 +82,7 @@ def execute_notebook(path: Path, output_dir: Path, figures_dir: Path, timeout_s:
         error = str(err).strip().splitlines()[-1]
     except CellTimeoutError:
         error = f"a cell ran longer than its limit of {timeout_s:.0f} s and was stopped"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, output_dir / path.name)
+    write_text_atomically(output_dir / path.name, nbformat.writes(notebook).rstrip("\n") + "\n")
     return NotebookRun(path.stem, time.time() - start, _written_since(figures_dir, start), error)
 
 
@@ -154,7 +154,7 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
     shown = f"STEELNB_DATA=<{index.name} folder> {command}" if data else command
     readme = profile.figures_dir / "README.md"
     previous = readme.read_text() if readme.is_file() else ""
-    readme.write_text(figures_readme(runs, index.name, profile, shown, commit, previous))
+    write_text_atomically(readme, figures_readme(runs, index.name, profile, shown, commit, previous))
     page = write_html(output_dir, index.title, profile, commit)
     print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}; report: {page}")
     failed = [run.name for run in runs if run.error]

@@ -18,6 +18,7 @@ from .. import env
 from ..data import locations
 from ..data.download.kaggle import restore_severstal
 from ..data.layouts import is_severstal_folder
+from ..data.staging import write_text_atomically
 from ..env import DRIVE_COURSE, DRIVE_MOUNT, drive_mounted, on_colab
 from ..training.device import default_device, device_name
 from .profile import current_profile
@@ -162,7 +163,7 @@ def sync_notebooks(folder: Path, repo_url: str = REPO_URL) -> list[Path]:
             cell["id"] = str(number)
         text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
         if text != path.read_text():
-            path.write_text(text)
+            write_text_atomically(path, text)
             changed.append(path)
     return changed
 

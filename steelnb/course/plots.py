@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from ..data.index import is_strip
+from ..data.staging import written_atomically
 
 #: RGB colour of labels 0..4 (background unused); the same in every figure of the course.
 PALETTE = np.array([[0, 0, 0], [230, 57, 70], [42, 157, 143], [69, 123, 224], [244, 196, 48]], dtype=np.uint8)
@@ -155,10 +156,19 @@ def plot_label_balance(shares: Mapping[str, np.ndarray], labels: Sequence[str]) 
 
 
 def save_figure(fig: plt.Figure, name: str, folder: str | Path) -> Path:
-    """Save ``fig`` as ``folder/name.png`` (100 dpi) and return the path."""
+    """Save ``fig`` as ``folder/name.png`` (100 dpi) and return the path. The file is replaced whole or not at
+    all (``data.staging.written_atomically``): a full disk leaves the previous figure as it was."""
     path = Path(folder) / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with written_atomically(path) as temporary:
+        fig.savefig(temporary, dpi=100, bbox_inches="tight")
+    return path
+
+
+def save_table(table: pd.DataFrame, name: str, folder: str | Path) -> Path:
+    """Save ``table`` as ``folder/name.csv`` with its index, replaced whole or not at all; returns the path."""
+    path = Path(folder) / f"{name}.csv"
+    with written_atomically(path) as temporary:
+        table.to_csv(temporary)
     return path
 
 
