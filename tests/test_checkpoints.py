@@ -1,6 +1,9 @@
 """Runs that know their data, checkpoints that survive a kill at any point, one trainer per run folder,
 and resumes that repeat the run bit for bit with DataLoader workers too."""
 import os
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
 import cv2
@@ -16,7 +19,14 @@ from steelnb.course.setup import course_split
 from steelnb.data.layouts import open_dataset
 from steelnb.data.torch_dataset import SteelDataset
 from steelnb.models import build_model
-from steelnb.training.checkpoint import RunCheckpoints, RunFolderBusyError, hold_run_folder, load_checkpoint, save_atomic
+from steelnb.training.checkpoint import (
+    ORPHAN_WAIT_S,
+    RunCheckpoints,
+    RunFolderBusyError,
+    hold_run_folder,
+    load_checkpoint,
+    save_atomic,
+)
 from steelnb.training.config import TrainConfig
 from steelnb.training.loop import DataMismatchError, fit
 
@@ -80,6 +90,32 @@ def test_a_second_trainer_on_one_run_folder_stops_at_once(tmp_path):
         with pytest.raises(RunFolderBusyError, match=r"run.*another"):
             fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=1, batch_size=4), 2, progress=False)
     fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=1, batch_size=4), 2, progress=False)  # free again
+
+
+def _trainer_killed_with_a_worker_left(run_dir, worker_seconds: float) -> None:
+    """A process takes the run folder, forks a worker (which inherits the lock, as DataLoader workers do) and
+    dies without cleaning up, like a SIGKILL; the worker lives on for ``worker_seconds``."""
+    program = (f"import os, time\nfrom steelnb.training.checkpoint import hold_run_folder\n"
+               f"with hold_run_folder({str(run_dir)!r}):\n"
+               f"    if os.fork() == 0:\n        time.sleep({worker_seconds})\n        os._exit(0)\n"
+               f"    os._exit(0)\n")
+    subprocess.run([sys.executable, "-c", program], check=True, timeout=60)
+
+
+def test_a_restart_waits_for_the_orphaned_workers_of_a_killed_trainer(tmp_path):
+    _trainer_killed_with_a_worker_left(tmp_path / "run", worker_seconds=2)
+    start = time.monotonic()
+    with hold_run_folder(tmp_path / "run"):  # the pid in the lock file is dead: wait for its worker to go
+        assert 0.5 < time.monotonic() - start < ORPHAN_WAIT_S
+
+
+def test_orphans_that_outlast_the_wait_are_named_as_such(tmp_path, monkeypatch):
+    import steelnb.training.checkpoint as checkpoint
+    monkeypatch.setattr(checkpoint, "ORPHAN_WAIT_S", 0.5)
+    _trainer_killed_with_a_worker_left(tmp_path / "run", worker_seconds=5)
+    with pytest.raises(RunFolderBusyError, match=r"worker processes of a training process that has ended \(pid \d+\)"):
+        with hold_run_folder(tmp_path / "run"):
+            pass
 
 
 class _Killed(BaseException):

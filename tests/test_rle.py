@@ -71,3 +71,20 @@ def test_real_rows_round_trip(severstal_samples):
 def test_token_too_large_for_int64_is_an_rle_error():
     with pytest.raises(RLEError, match=r"ImageId='a.jpg', ClassId=2.*too large"):
         rle_decode("99999999999999999999 3", image_id="a.jpg", class_id=2)
+
+
+def test_start_plus_length_past_int64_names_the_file_line_and_image(tmp_path):
+    # each token fits int64, their sum does not: it once wrapped to a negative end and asked for a huge array
+    import cv2
+    import pandas as pd
+
+    from steelnb.data.severstal import load_severstal
+    assert 9_000_000_000_000_000_000 * 2 > np.iinfo(np.int64).max
+    with pytest.raises(RLEError, match=r"ImageId='a.jpg', ClassId=1.*past the image's 409600 pixels"):
+        rle_decode("9000000000000000000 9000000000000000000", image_id="a.jpg", class_id=1)
+    (tmp_path / "train_images").mkdir()
+    cv2.imwrite(str(tmp_path / "train_images" / "a.jpg"), np.zeros((256, 1600), np.uint8))
+    pd.DataFrame({"ImageId": ["a.jpg"], "ClassId": [3], "EncodedPixels": ["5 9000000000000000000"]}).to_csv(
+        tmp_path / "train.csv", index=False)
+    with pytest.raises(RLEError, match=r"train\.csv line 2: ImageId='a.jpg', ClassId=3: a run starts or ends past"):
+        load_severstal(tmp_path).mask("a.jpg")

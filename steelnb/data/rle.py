@@ -63,6 +63,8 @@ def rle_decode(
         raise RLEError(f"{_where(image_id, class_id)}: run start below 1 (starts are 1-indexed)")
     if (lengths < 1).any():
         raise RLEError(f"{_where(image_id, class_id)}: run length below 1")
+    if (starts >= n_pixels).any() or (lengths > n_pixels).any():  # checked before adding: start + length can't overflow
+        raise RLEError(f"{_where(image_id, class_id)}: a run starts or ends past the image's {n_pixels} pixels {shape}")
     ends = starts + lengths
     if (np.diff(starts) <= 0).any():
         raise RLEError(f"{_where(image_id, class_id)}: run starts are not strictly increasing")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,9 @@ from typing import Any
 import torch
 
 LOCK_FILE = "run.lock"
+#: How long a new run waits for a lock whose holder has died: DataLoader workers forked by a killed trainer
+#: inherit its lock and keep it until they notice, within a few seconds, that their parent is gone.
+ORPHAN_WAIT_S = 15.0
 
 
 class RunFolderBusyError(RuntimeError):
@@ -158,20 +162,24 @@ def hold_run_folder(run_dir: str | Path) -> Iterator[Path]:
     """Hold ``run_dir`` for one training process: a second one stops at once with RunFolderBusyError.
 
     The lock is the operating system's (``flock``, or ``msvcrt.locking`` on Windows), so it ends with the
-    process however that ends: a killed run never leaves a stale lock. Temporary files that a killed
-    process left behind are removed once the folder is held.
+    process however that ends: a killed run never leaves a stale lock. Its DataLoader workers, though, inherit
+    the lock and hold it until they notice their parent is gone; when the pid that took the lock is no longer
+    alive, the lock is tried again for up to :data:`ORPHAN_WAIT_S` seconds before giving up. Temporary files
+    that a killed process left behind are removed once the folder is held.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = open(run_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the whole block
     try:
-        try:
-            _lock(lock)
-        except OSError:
+        if not _lock_or_wait_for_orphans(lock):
             lock.seek(0)
             holder = lock.read().strip() or "unknown"
-            raise RunFolderBusyError(f"{run_dir} is in use by another training process (pid {holder}); wait "
-                                     "for it to finish, or give this run another name") from None
+            if _alive(holder):
+                raise RunFolderBusyError(f"{run_dir} is in use by another training process (pid {holder}); wait "
+                                         "for it to finish, or give this run another name")
+            raise RunFolderBusyError(f"{run_dir} is still held by worker processes of a training process that has "
+                                     f"ended (pid {holder}), {ORPHAN_WAIT_S:.0f} s after it ended; stop them "
+                                     f"(e.g. `pkill -f steelnb`) or wait, then run again")
         lock.seek(0)
         lock.truncate()
         lock.write(str(os.getpid()))
@@ -181,6 +189,34 @@ def hold_run_folder(run_dir: str | Path) -> Iterator[Path]:
         yield run_dir
     finally:
         lock.close()  # closing the file releases the lock
+
+
+def _alive(pid: str) -> bool:
+    """Whether the process ``pid`` (as written in the lock file) still runs; True when that can't be told."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, OverflowError):
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, run by another user
+        return True
+    return True
+
+
+def _lock_or_wait_for_orphans(lock: Any) -> bool:
+    """Take the lock; when another process holds it and the pid that took it has died (its orphaned workers
+    hold it now), try again for up to :data:`ORPHAN_WAIT_S` seconds. Returns whether the lock was taken."""
+    deadline = time.monotonic() + ORPHAN_WAIT_S
+    while True:
+        try:
+            _lock(lock)
+            return True
+        except OSError:
+            lock.seek(0)
+            if _alive(lock.read().strip()) or time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
 
 
 def _lock(file: Any) -> None:
