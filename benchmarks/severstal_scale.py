@@ -38,7 +38,7 @@ from steelnb.course.runs import MAIN_RUN, RUNS
 from steelnb.data.augment import class_shares, plan_augmented_copies
 from steelnb.data.demo import generate_demo_dataset
 from steelnb.data.layouts import is_severstal_folder, open_dataset
-from steelnb.data.split import stratified_split
+from steelnb.data.split import hashed_split
 from steelnb.data.torch_dataset import SteelDataset
 from steelnb.models import build_model
 from steelnb.training.device import device_name
@@ -80,8 +80,8 @@ def measure(root: Path) -> int:
     rows.append((f"open_dataset: {len(index):,} images, {len(index.rles):,} RLE rows {counts}", f"{seconds:.1f} s",
                  "< 30 s", seconds < 30))
     rows.append(("open_dataset peak memory", f"{peak_gb:.2f} GB", "< 2 GB", peak_gb < 2))
-    split, seconds = timed(stratified_split, index)
-    rows.append((f"stratified 80/10/10 split ({len(split['train']):,} train images)", f"{seconds:.2f} s", "", None))
+    split, seconds = timed(hashed_split, index)
+    rows.append((f"hashed 80/10/10 split ({len(split['train']):,} train images)", f"{seconds:.2f} s", "", None))
     presence = index.presence(split["train"])
     copies, seconds = timed(plan_augmented_copies, presence, class_shares(presence))
     rows.append((f"augmentation plan ({len(copies):,} copies)", f"{seconds:.3f} s", "", None))

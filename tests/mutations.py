@@ -6,6 +6,7 @@ reports the first test that fails, or MISSED when none does. Run it after changi
 
     python tests/mutations.py            # all mutations, about a minute each at worst
     python tests/mutations.py tta rle    # only those whose name contains one of the words
+    python tests/mutations.py --own rle  # each against the test file written for it, where it names one
 
 The list and its last result are in tests/README.md. Exits 1 when a mutation is missed.
 """
@@ -28,6 +29,7 @@ class Mutation(NamedTuple):
     path: str  # file relative to the repository root
     old: str   # text that must occur exactly once
     new: str   # what replaces it
+    own_test: str = ""  # the test file written for it: ``--own`` runs that file alone (minutes less per bug)
 
 
 MUTATIONS = [
@@ -56,8 +58,9 @@ MUTATIONS = [
              "probs += model(images.flip(dims)).float().softmax(1)"),
     Mutation("focal loss ignores gamma (plain cross-entropy)", "steelnb/training/losses.py",
              "return ((1 - p_true) ** self.gamma * ce).mean()", "return ce.mean()"),
-    Mutation("split not stratified by class combination", "steelnb/data/split.py",
-             "keys = np.array(class_combination_keys(index.presence()))", "keys = np.zeros(len(index), dtype=int)"),
+    Mutation("an image's split depends on the other images (one random stream)", "steelnb/data/split.py",
+             "hash_fraction(seed, image_id), side=\"right\")", "np.random.default_rng(len(index)).random(), side=\"right\")",
+             "tests/test_data_pipeline.py"),
     Mutation("post-processing ignores the minimum area", "steelnb/evaluation/postprocess.py",
              "(masks.reshape(len(defect), -1).sum(1) >= np.asarray(self.min_area))",
              "(masks.reshape(len(defect), -1).sum(1) >= 0)"),
@@ -125,6 +128,24 @@ MUTATIONS = [
              "return {LOW_STRIDE: low, OUTPUT_STRIDE: high}", "return {LOW_STRIDE: high, OUTPUT_STRIDE: low}"),
     Mutation("a named run ignores the comparison budget", "steelnb/course/runs.py",
              "        overrides.update(profile.comparison_overrides())\n", "        pass\n"),
+    Mutation("a file written in place (a full disk cuts the previous good one)", "steelnb/data/staging.py",
+             "        yield temporary\n", "        yield path\n", "tests/test_safe_writes.py"),
+    Mutation("gpu-check takes a folder it did not write", "steelnb/commands/gpu_check.py",
+             "    if foreign:\n", "    if False:\n", "tests/test_gpu_check.py"),
+    Mutation("RLE start + length wraps around int64", "steelnb/data/rle.py",
+             "if (starts >= n_pixels).any() or (lengths > n_pixels).any():", "if False:", "tests/test_rle.py"),
+    Mutation("a restart does not wait for a killed trainer's orphaned workers", "steelnb/training/checkpoint.py",
+             "if _alive(lock.read().strip()) or time.monotonic() > deadline:", "if True:", "tests/test_checkpoints.py"),
+    Mutation("the data fingerprint ignores the labels", "steelnb/training/loop.py",
+             "FINGERPRINT_KEYS = (\"class_names\", \"images\", \"ids_sha256\", \"labels_sha256\")",
+             "FINGERPRINT_KEYS = (\"class_names\", \"images\", \"ids_sha256\")", "tests/test_checkpoints.py"),
+    Mutation("a finished run reloaded on another split", "steelnb/training/loop.py",
+             "    if \"split\" in data and saved[\"split\"] != data[\"split\"]:", "    if False:",
+             "tests/test_checkpoints.py"),
+    Mutation("--epochs 0 accepted", "steelnb/commands/arguments.py",
+             "    if value < 1:\n", "    if False:\n", "tests/test_settings.py"),
+    Mutation("CI=false selects the smoke profile", "steelnb/course/profile.py",
+             "switch_is_on(\"CI\")", "bool(os.environ.get(\"CI\"))", "tests/test_settings.py"),
 ]
 
 
@@ -134,8 +155,9 @@ def first_failure(output: str) -> str | None:
     return match.group(1) if match else None
 
 
-def run(mutation: Mutation) -> str | None:
-    """Apply ``mutation`` to a fresh copy of the package and tests; the first failing test or None."""
+def run(mutation: Mutation, own: bool = False) -> str | None:
+    """Apply ``mutation`` to a fresh copy of the package and tests; the first failing test or None. With
+    ``own``, only the mutation's own test file runs (when it names one), not the whole unit suite."""
     with tempfile.TemporaryDirectory(prefix="steelnb-mutant-") as tmp:
         copy = Path(tmp)
         for name in ("steelnb", "tests"):
@@ -151,18 +173,21 @@ def run(mutation: Mutation) -> str | None:
                if not key.startswith("STEELNB_") or key == "STEELNB_TEST_DATA"}
         env.update(PYTHONPATH=str(copy), STEELNB_OFFLINE="1")  # the copy shadows an installed steelnb
         # the browser tests check the front end, not these rules, and take a minute and a half: left out
-        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests",
+        tests = mutation.own_test if own and mutation.own_test else "tests"
+        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", tests,
                                "--ignore=tests/test_browser.py"],
                               cwd=copy, env=env, capture_output=True, text=True, check=False)
         return first_failure(done.stdout)
 
 
 def main(words: list[str]) -> int:
+    own = "--own" in words
+    words = [w for w in words if w != "--own"]
     chosen = [m for m in MUTATIONS if not words or any(w.lower() in m.name.lower() for w in words)]
     missed = 0
     print("| planted bug | file | caught by |\n|---|---|---|")
     for mutation in chosen:
-        caught = run(mutation)
+        caught = run(mutation, own)
         missed += caught is None
         print(f"| {mutation.name} | `{mutation.path}` | {f'`{caught}`' if caught else '**MISSED**'} |", flush=True)
     return 1 if missed else 0

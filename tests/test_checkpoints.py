@@ -73,6 +73,38 @@ def test_another_dataset_in_a_folder_of_the_same_name_is_refused(tmp_path, class
                        pretrained=False, progress=False)
 
 
+def test_the_same_files_with_a_corrected_mask_are_not_the_same_data(tmp_path):
+    # the fingerprint once covered names, count and classes only: other masks under the same file names
+    # resumed the old run, and the old model was reported as the new data's result
+    profile = _profile(tmp_path)
+    root = _generic(tmp_path / "steel", 20, ("crack", "pit"), seed=0)
+    index = open_dataset(root)
+    run_experiment("run", index, course_split(index, profile), profile, "deeplabv3plus", "resnet18", pretrained=False,
+                   progress=False)
+    before = index.fingerprint()
+    mask = cv2.imread(str(root / "ann_dir" / "003.png"), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(root / "ann_dir" / "003.png"), np.where(mask > 0, 0, mask).astype(np.uint8))  # the defect removed
+    corrected = open_dataset(root)
+    assert corrected.fingerprint()["ids_sha256"] == before["ids_sha256"]
+    assert corrected.fingerprint()["labels_sha256"] != before["labels_sha256"]
+    with pytest.raises(DataMismatchError, match="the same images with other labels"):
+        run_experiment("run", corrected, course_split(corrected, profile), profile, "deeplabv3plus", "resnet18",
+                       pretrained=False, progress=False)
+
+
+def test_a_run_is_not_reloaded_on_another_split_of_its_data(tmp_path):
+    profile = _profile(tmp_path)
+    index = open_dataset(_generic(tmp_path / "steel", 20, ("crack", "pit"), seed=0))
+    split = course_split(index, profile)
+    run_experiment("run", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False, progress=False)
+    swapped = {**split, "train": split["train"][1:] + split["test"][:1], "test": split["test"][1:] + split["train"][:1]}
+    with pytest.raises(DataMismatchError, match=r"another split.*1 of its \d+ test images were in another split "
+                                                r"\(1 in training\)"):
+        run_experiment("run", index, swapped, profile, "deeplabv3plus", "resnet18", pretrained=False, progress=False)
+    again = run_experiment("run", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False, progress=False)
+    assert len(again.history) == 1  # the same split reloads the finished run
+
+
 def test_fingerprint_follows_names_count_and_ids_not_the_folder(tmp_path):
     index = open_dataset(_generic(tmp_path / "steel", 6, ("crack", "pit"), seed=0))
     fingerprint = index.fingerprint()

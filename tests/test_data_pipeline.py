@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -10,8 +13,9 @@ from steelnb.data.augment import (
     random_choice_transform,
 )
 from steelnb.data.demo import generate_demo_dataset
+from steelnb.data.index import SegmentationIndex
 from steelnb.data.layouts import open_dataset
-from steelnb.data.split import class_combination_keys, stratified_split
+from steelnb.data.split import SPLIT_FRACTIONS, SPLITS, hash_fraction, hashed_split
 from steelnb.data.torch_dataset import SteelDataset
 
 
@@ -29,24 +33,54 @@ def test_demo_generator_is_deterministic_and_mirrors_the_paper(tmp_path, demo_ro
     assert stats.loc[4, "median_segment_px"] > 10 * stats.loc[1, "median_segment_px"]  # class 4 large
 
 
-def test_stratified_split_keeps_combinations(tmp_path):
-    index = open_dataset(generate_demo_dataset(tmp_path / "s", n_images=120, seed=1))
-    split = stratified_split(index, seed=0)
-    assert stratified_split(index, seed=0) == split
-    everything = split["train"] + split["val"] + split["test"]
-    assert sorted(everything) == index.image_ids  # a partition
-    assert abs(len(split["train"]) - 96) <= 3
-    keys = dict(zip(index.image_ids, class_combination_keys(index.presence()), strict=True))
-    for name in ("val", "test"):  # defect-free share within 10 points of the whole set
-        share = np.mean([keys[i] == "0" for i in split[name]])
-        assert abs(share - np.mean([k == "0" for k in keys.values()])) < 0.1
+def _id_index(ids: list[str]) -> SegmentationIndex:
+    """An index of ids only: the split reads nothing else."""
+    table = pd.DataFrame({"path": ["x"] * len(ids)}, index=pd.Index(ids, name="image_id"))
+    return SegmentationIndex("ids", Path("."), ("a",), None, table)
+
+
+def test_hash_fraction_is_a_fixed_number_per_seed_and_id():
+    # SHA-256 of "0:0002cc93b.jpg", its first 8 bytes as a big-endian integer over 2**64
+    assert hash_fraction(0, "0002cc93b.jpg") == 0.9043464933956901  # >= 0.9: a test image
+    assert hash_fraction(1, "0002cc93b.jpg") == 0.11748385715510294  # another seed, another split (train)
+    split = hashed_split(_id_index(["0002cc93b.jpg"] + [f"{i}.jpg" for i in range(40)]))
+    assert "0002cc93b.jpg" in split["test"]
+
+
+def test_hashed_split_is_a_partition_with_the_papers_shares_in_every_stratum():
+    ids = [f"{i:05d}.jpg" for i in range(20_000)]
+    split = hashed_split(_id_index(ids), seed=0)
+    assert hashed_split(_id_index(ids), seed=0) == split
+    assert sorted(split["train"] + split["val"] + split["test"]) == ids  # a partition
+    strata = {image_id: i % 4 for i, image_id in enumerate(ids)}  # any grouping of the images: 5,000 each
+    for name, share in zip(SPLITS, SPLIT_FRACTIONS, strict=True):
+        assert abs(len(split[name]) / len(ids) - share) < 0.01  # binomial sd: at most 0.003
+        for stratum in range(4):
+            members = sum(strata[i] == stratum for i in split[name])
+            assert abs(members / 5000 - share) < 0.025  # each stratum gets its share too (sd at most 0.006)
+
+
+def test_correcting_one_image_or_adding_images_moves_no_other_image(tmp_path):
+    # the bug this replaces: one random stream ran through all strata, so one image changing stratum (a
+    # corrected mask) re-drew many others, and a reloaded run was scored on images it had trained on
+    index = open_dataset(generate_demo_dataset(tmp_path / "s", n_images=60, seed=1))
+    before = hashed_split(index)
+    csv = tmp_path / "s" / "train.csv"
+    rows = pd.read_csv(csv)
+    corrected = rows.iloc[0].ImageId
+    rows = rows[rows.ImageId != corrected]  # its defect was a mistake: now defect-free, another stratum
+    rows.to_csv(csv, index=False)
+    after = hashed_split(open_dataset(tmp_path / "s"))
+    assert after == before
+    more = hashed_split(_id_index(sorted(index.image_ids + ["new1.jpg", "new2.jpg"])))
+    assert {name: [i for i in ids if not i.startswith("new")] for name, ids in more.items()} == before
 
 
 def test_split_too_small_is_a_clear_error(demo_root):
     index = open_dataset(demo_root)
-    index.table = index.table.iloc[:3]
+    index.table = index.table.iloc[:2]  # two images cannot fill three splits
     with pytest.raises(ValueError, match="split of .* is empty"):
-        stratified_split(index)
+        hashed_split(index)
 
 
 def test_weighted_augmentation_probabilities_hand_computed():

@@ -14,7 +14,10 @@ from steelnb.models.weights import load_imagenet_weights
 
 
 @pytest.mark.parametrize("epochs", ["0", "-1", "two"])
-def test_epochs_below_one_are_refused_where_typed(epochs, capsys):
+def test_epochs_below_one_are_refused_where_typed(epochs, capsys, monkeypatch):
+    def train_main(args):  # --epochs 0 was once ignored, and the run trained for the profile's budget
+        raise AssertionError(f"the job started with --epochs {args.epochs}")
+    monkeypatch.setattr("steelnb.__main__.train_main", train_main)
     with pytest.raises(SystemExit) as stop:
         main(["--epochs", epochs])
     assert stop.value.code == 2 and "--epochs" in capsys.readouterr().err

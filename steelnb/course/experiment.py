@@ -158,7 +158,7 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained)
     run_dir = profile.runs_dir / index.name / name
     history = fit(model, train_set, val_set, run_dir, config, index.num_classes, device, progress,
-                  data=index.fingerprint())
+                  data={**index.fingerprint(), "split": {name: list(ids) for name, ids in split.items()}})
     load_weights(model, run_dir, "best")
     model.to(device)
     # scores in float32, like every inference helper: mixed precision only speeds up training

@@ -5,25 +5,26 @@ same runs folder (Google Drive on Colab) and the same split.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..data.index import SegmentationIndex
 from ..data.locations import load_course_dataset
-from ..data.split import SPLIT_FRACTIONS, SPLITS, stratified_split
+from ..data.split import SPLIT_FRACTIONS, SPLITS, hash_fraction, hashed_split
 from .colab import prepare_colab
 from .profile import Profile, current_profile
 
 
 def course_split(index: SegmentationIndex, profile: Profile, seed: int = 0) -> dict[str, list[str]]:
-    """The stratified split (``SPLIT_FRACTIONS``, the paper's 80/10/10), each part capped to its share of
-    ``profile.max_images``."""
-    split = stratified_split(index, seed=seed)
+    """The hashed split (``SPLIT_FRACTIONS``, the paper's 80/10/10), each part capped to its share of
+    ``profile.max_images``: the images of the part with the lowest hash of (seed + 1, id), so that the cap,
+    too, keeps an image where it is when other images change."""
+    split = hashed_split(index, seed=seed)
     if profile.max_images is None:
         return split
-    caps = dict(zip(SPLITS, SPLIT_FRACTIONS, strict=True))
-    rng = np.random.default_rng(seed)
-    return {name: sorted(rng.permutation(ids)[:max(2, round(caps[name] * profile.max_images))].tolist())
-            for name, ids in split.items()}
+    shares = dict(zip(SPLITS, SPLIT_FRACTIONS, strict=True))
+
+    def capped(name: str, ids: list[str]) -> list[str]:
+        by_hash = sorted(ids, key=lambda image_id: hash_fraction(seed + 1, image_id))
+        return sorted(by_hash[:max(2, round(shares[name] * profile.max_images))])
+    return {name: capped(name, ids) for name, ids in split.items()}
 
 
 def course_setup(verbose: bool = True) -> tuple[Profile, SegmentationIndex, dict[str, list[str]]]:

@@ -7,8 +7,8 @@ The generic layout (NEU-Seg's mmsegmentation-style copy is one instance of it)::
       img_dir/[train|val|test/]name.jpg|png|bmp
       ann_dir/[train|val|test/]name.png    uint8 class index per pixel, 0 = background
 
-The split subfolders are optional: without them the course makes its own seeded, stratified
-80/10/10 split. Without ``classes.txt`` the classes are called "class 1".."class C", C being the
+The split subfolders are optional: without them the course makes its own seeded 80/10/10 split, each
+image placed by a hash of its name (``split.hashed_split``). Without ``classes.txt`` the classes are called "class 1".."class C", C being the
 largest label found. The official NEU-Seg release (``images/{training,test}`` +
 ``annotations/{training,test}``) is read too, with a seeded validation part carved from training.
 
@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .digests import file_digests
 from .images import IGNORE_LABEL, ImageReadError, image_size, read_gray, read_label_png
 from .index import IMAGE_SUFFIXES, NEU_SEG, DatasetFormatError, SegmentationIndex
 from .staging import move_into_place, staging_folder
@@ -41,6 +42,10 @@ SPLIT_FOLDERS = {"train": "train", "val": "val", "test": "test", "training": "tr
 @dataclass
 class FolderIndex(SegmentationIndex):
     """Images with class-index PNG masks (``table`` has a ``mask_path`` column)."""
+
+    def label_digests(self) -> list[str]:
+        """SHA-256 of each mask file, remembered by path, size and time (``digests.file_digests``)."""
+        return file_digests([Path(path) for path in self.table.loc[self.image_ids, "mask_path"]])
 
     def mask(self, image_id: str) -> np.ndarray:
         """Label mask (height, width) uint8 with values 0..C, read from its PNG."""

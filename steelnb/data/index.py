@@ -87,16 +87,26 @@ class SegmentationIndex:
         rows = self.table if image_ids is None else self.table.loc[list(image_ids)]
         return rows[columns].to_numpy(bool)
 
+    def label_digests(self) -> list[str]:
+        """A SHA-256 (hex) of each image's labels, in the order of :attr:`image_ids`: what a changed mask or
+        label row changes. Each layout reads its own label source (``train.csv`` rows, mask files)."""
+        raise NotImplementedError
+
     def fingerprint(self) -> dict[str, object]:
-        """What identifies this data for a training run: the class names, the image count and a SHA-256 of
-        the sorted image ids, plus the name and folder (to tell the user which data a run was trained on).
+        """What identifies this data for a training run: the class names, the image count, a SHA-256 of the
+        sorted image ids and one of every image's labels (:meth:`label_digests`), plus the name and folder
+        (to tell the user which data a run was trained on).
 
         A checkpoint keeps it, so that a run is never resumed, reloaded and scored on other data that
-        happens to sit in a folder of the same name; moving the same data elsewhere keeps it valid.
+        happens to sit in a folder of the same name, or on the same files with other labels; moving the same
+        data elsewhere keeps it valid.
         """
         ids = hashlib.sha256("\n".join(sorted(self.image_ids)).encode("utf-8")).hexdigest()
+        labels = "\n".join(f"{image_id} {digest}" for image_id, digest in zip(self.image_ids, self.label_digests(),
+                                                                             strict=True))
         return {"name": self.name, "root": str(Path(self.root).resolve()), "class_names": list(self.class_names),
-                "images": len(self), "ids_sha256": ids}
+                "images": len(self), "ids_sha256": ids,
+                "labels_sha256": hashlib.sha256(labels.encode("utf-8")).hexdigest()}
 
     def image(self, image_id: str) -> np.ndarray:
         """The grayscale image, uint8 (height, width)."""

@@ -6,6 +6,7 @@ image folder is listed too.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,12 @@ class SeverstalIndex(SegmentationIndex):
                 self.rows_by_image.setdefault(image_id, []).append((int(class_id), rle, int(line)))
         for rows in self.rows_by_image.values():
             rows.sort()
+
+    def label_digests(self) -> list[str]:
+        """SHA-256 of each image's ``train.csv`` rows (ClassId and EncodedPixels, in ClassId order); a
+        defect-free image has none."""
+        return [hashlib.sha256("\n".join(f"{class_id} {rle}" for class_id, rle, _ in self.rows_by_image.get(i, ()))
+                               .encode("utf-8")).hexdigest() for i in self.image_ids]
 
     def mask(self, image_id: str) -> np.ndarray:
         """Label mask 0..4 decoded from the RLE rows; where classes overlap the larger ClassId wins."""

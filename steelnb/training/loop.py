@@ -135,7 +135,7 @@ class DataMismatchError(ValueError):
 
 
 #: The parts of a data fingerprint (``SegmentationIndex.fingerprint``) that must match to resume a run.
-FINGERPRINT_KEYS = ("class_names", "images", "ids_sha256")
+FINGERPRINT_KEYS = ("class_names", "images", "ids_sha256", "labels_sha256")
 
 
 def _describe(data: dict) -> str:
@@ -151,10 +151,35 @@ def check_same_data(saved: dict | None, data: dict | None, run_dir: Path) -> Non
         raise DataMismatchError(f"{run_dir} holds a run saved without a record of its data (by an older steelnb), "
                                 f"so it cannot be told whether it was trained on {_describe(data)}. Move that "
                                 "folder away, or point STEELNB_RUNS at a new folder, to train anew")
+    if any(key not in saved for key in FINGERPRINT_KEYS) or ("split" in data and "split" not in saved):
+        raise DataMismatchError(f"{run_dir} holds a run saved by an older steelnb, without a record of its labels "
+                                f"and split, so it cannot be told whether it was trained on {_describe(data)} with "
+                                "this split. Move that folder away, or point STEELNB_RUNS at a new folder, to train "
+                                "anew")
     if any(saved[key] != data[key] for key in FINGERPRINT_KEYS):
-        raise DataMismatchError(f"{run_dir} holds a run trained on {_describe(saved)}, not on {_describe(data)}. "
-                                "Give this run another name, or point STEELNB_RUNS at another folder; nothing "
-                                "was changed")
+        changed = "the same images with other labels" if saved["ids_sha256"] == data["ids_sha256"] else "other data"
+        raise DataMismatchError(f"{run_dir} holds a run trained on {_describe(saved)}; the data given now "
+                                f"({_describe(data)}) is {changed}. Give this run another name, or point "
+                                "STEELNB_RUNS at another folder; nothing was changed")
+    if "split" in data and saved["split"] != data["split"]:
+        raise DataMismatchError(f"{run_dir} holds a run trained on another split of this data: "
+                                f"{split_changes(saved['split'], data['split'])}. Scoring it on this split could "
+                                "score it on images it trained on. Give this run another name, or point "
+                                "STEELNB_RUNS at another folder; nothing was changed")
+
+
+def split_changes(saved: dict[str, list[str]], now: dict[str, list[str]]) -> str:
+    """In words, how the split ``now`` differs from the ``saved`` one: per split, the images that moved in
+    from another split (train/val/test id lists)."""
+    home = {image_id: name for name, ids in saved.items() for image_id in ids}
+    moves = []
+    for name, ids in now.items():
+        moved = [image_id for image_id in ids if home.get(image_id, name) != name]
+        from_train = sum(home[i] == "train" for i in moved)
+        if moved:
+            moves.append(f"{len(moved)} of its {len(ids)} {name} images were in another split"
+                         + (f" ({from_train} in training)" if from_train and name != "train" else ""))
+    return "; ".join(moves) or "its image lists differ"
 
 
 def _comparable(config: dict) -> dict:
