@@ -185,3 +185,58 @@ def test_convert_refuses_names_that_collide(tmp_path, files, named):
 def test_dataset_name_of_a_relative_path_with_dots(tmp_path):
     root = _generic(tmp_path / "mydata", splits=("train", "val", "test"))
     assert open_dataset(root / "img_dir" / "..").name == "mydata"
+
+
+def test_jpeg_masks_are_refused_with_advice(tmp_path):
+    # JPEG compression changed 11% of one small mask's labels without a word
+    root = _generic(tmp_path / "d")
+    mask = cv2.imread(str(root / "ann_dir" / "im0.png"), cv2.IMREAD_UNCHANGED)
+    (root / "ann_dir" / "im0.png").unlink()
+    _write(root / "ann_dir" / "im0.jpg", mask)
+    with pytest.raises(DatasetFormatError, match=r"mask .*im0\.jpg is a \.jpg file, whose lossy compression.*PNG"):
+        open_dataset(root)
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".tiff", ".webp", ".gif"])
+def test_images_in_other_common_formats_are_read_not_dropped(tmp_path, suffix):
+    # industrial cameras write TIFF: such pairs were once dropped without a word and the dataset shrank
+    root = _generic(tmp_path / "d")
+    image = np.full((24, 40), 90, np.uint8)
+    image[5:9, 5:9] = 200
+    from PIL import Image
+    Image.fromarray(image).save(root / "img_dir" / f"cam{suffix}", lossless=True)  # WebP: exact pixels to compare
+    mask = np.zeros((24, 40), np.uint8)
+    mask[5:9, 5:9] = 2
+    _write(root / "ann_dir" / "cam.png", mask)
+    index = open_dataset(root)
+    assert len(index) == 3 and f"cam{suffix}" in index.image_ids
+    assert (index.image(f"cam{suffix}") == image).all() and (index.mask(f"cam{suffix}") == 2).sum() == 16
+
+
+def test_images_the_readers_cannot_decode_and_dangling_links_are_named(tmp_path):
+    root = _generic(tmp_path / "d")
+    (root / "img_dir" / "cam.heic").write_bytes(b"not decodable here")
+    with pytest.raises(DatasetFormatError, match=r"cam\.heic is a \.heic file.*convert them to PNG or TIFF"):
+        open_dataset(root)
+    (root / "img_dir" / "cam.heic").unlink()
+    (root / "img_dir" / "loop.png").symlink_to(root / "img_dir" / "loop.png")  # a link to itself
+    with pytest.raises(DatasetFormatError, match=r"loop\.png is a link that leads nowhere, or in a loop"):
+        open_dataset(root)
+
+
+def test_split_folders_without_test_say_which_folder_to_add(tmp_path):
+    from steelnb.data.split import hashed_split
+    index = open_dataset(_generic(tmp_path / "d", splits=("train", "val")))
+    with pytest.raises(ValueError, match=r"none for test: add img_dir/test/ with ann_dir/test/"):
+        hashed_split(index)
+
+
+def test_the_converter_takes_faint_values_of_a_binary_mask_for_background(tmp_path):
+    source = tmp_path / "by_type"
+    mask = np.zeros((8, 8), np.uint8)
+    mask[1:3, 1:4] = 255  # the defect: 6 pixels
+    mask[5, :] = 12  # compression noise along a line
+    _write(source / "scratch" / "images" / "a.png", np.full((8, 8), 50, np.uint8))
+    _write(source / "scratch" / "masks" / "a.png", mask)
+    index = open_dataset(convert_type_folders(source, tmp_path / "generic"))
+    assert (index.mask("scratch_a.png") == 1).sum() == 6

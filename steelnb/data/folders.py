@@ -27,7 +27,15 @@ import pandas as pd
 
 from .digests import file_digests
 from .images import IGNORE_LABEL, ImageReadError, image_size, read_gray, read_label_png
-from .index import IMAGE_SUFFIXES, NEU_SEG, DatasetFormatError, SegmentationIndex
+from .index import (
+    IMAGE_SUFFIXES,
+    LOSSY_MASK_SUFFIXES,
+    NEU_SEG,
+    UNREADABLE_IMAGE_SUFFIXES,
+    DatasetFormatError,
+    SegmentationIndex,
+)
+from .split import hash_fraction
 from .staging import move_into_place, staging_folder
 
 #: The folder NEU-Seg's public copy (UNet-NEU-SEG) keeps its images, masks and split lists in.
@@ -67,7 +75,17 @@ def _image_files(folder: Path) -> dict[str, Path]:
             ``x1.png`` belongs to cannot be told.
     """
     files: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
+    entries = sorted(folder.iterdir())
+    unreadable = [path for path in entries if path.suffix.lower() in UNREADABLE_IMAGE_SUFFIXES]
+    if unreadable:
+        raise DatasetFormatError(f"{unreadable[0]} is a {unreadable[0].suffix} file, which the readers do not decode "
+                                 f"({len(unreadable)} such files in {folder}): convert them to PNG or TIFF "
+                                 f"(the course reads {', '.join(IMAGE_SUFFIXES)})")
+    dangling = [path for path in entries if path.is_symlink() and not path.exists()]
+    if dangling:
+        raise DatasetFormatError(f"{dangling[0]} is a link that leads nowhere, or in a loop ({len(dangling)} such "
+                                 f"links in {folder}): point it at its file, or remove it")
+    for path in entries:
         if not (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES):
             continue
         if path.stem in files:
@@ -82,6 +100,11 @@ def _pairs(image_folder: Path, mask_folder: Path) -> list[tuple[str, Path, Path]
     if not mask_folder.is_dir():
         raise DatasetFormatError(f"mask folder not found: {mask_folder} (for the images in {image_folder})")
     images, masks = _image_files(image_folder), _image_files(mask_folder)
+    lossy = [path for path in masks.values() if path.suffix.lower() in LOSSY_MASK_SUFFIXES]
+    if lossy:
+        raise DatasetFormatError(f"mask {lossy[0]} is a {lossy[0].suffix} file, whose lossy compression changes label "
+                                 f"values along every edge ({len(lossy)} such masks in {mask_folder}): save the masks "
+                                 "as PNG, from the labelling tool's original export")
     if not images:
         raise DatasetFormatError(f"no images in {image_folder} (an empty split)")
     lonely_images, lonely_masks = sorted(set(images) - set(masks)), sorted(set(masks) - set(images))
@@ -185,10 +208,12 @@ def _split_parts(image_root: Path, mask_root: Path) -> list[tuple[str | None, Pa
 
 
 def _carve_validation(table: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
-    """Move a seeded ``fraction`` of the train split to a new val split (the official NEU release has none)."""
+    """Move a seeded ``fraction`` of the train split to a new val split (the official NEU release has none):
+    the images with the lowest hash of (seed, id), so that which ones go depends on no random stream and a
+    corrected mask moves none."""
     train = table.index[table["split"] == "train"]
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(train, size=max(1, round(fraction * len(train))), replace=False)
+    by_hash = sorted(train, key=lambda image_id: hash_fraction(seed, image_id))
+    chosen = by_hash[:max(1, round(fraction * len(train)))]
     table = table.copy()
     table.loc[chosen, "split"] = "val"
     return table
@@ -198,7 +223,8 @@ def convert_type_folders(source: str | Path, target: str | Path, image_folder: s
                          mask_folder: str = "masks") -> Path:
     """Convert "one folder per defect type with binary masks" into the generic layout.
 
-    ``source/<type>/images/x.png`` with ``source/<type>/masks/x.png`` (any non-zero pixel = defect)
+    ``source/<type>/images/x.png`` with ``source/<type>/masks/x.png`` (defect: 1 in a 0/1 mask,
+    128 or more in a 0/255 one, see :func:`is_defect`)
     becomes ``target/img_dir/<type>_x.png`` and ``target/ann_dir/<type>_x.png`` holding label k for
     the k-th type in sorted order; ``target/classes.txt`` lists the types. Images are copied, never
     moved, and an existing ``target`` is refused so nothing there is overwritten.
@@ -217,6 +243,12 @@ def convert_type_folders(source: str | Path, target: str | Path, image_folder: s
     with staging_folder(target, "partial") as work:
         _convert_into(work / "data", source, types, image_folder, mask_folder)
         return move_into_place(work / "data", target)
+
+
+def is_defect(binary: np.ndarray) -> np.ndarray:
+    """The defect pixels of a binary mask (H, W) uint8: non-zero for a 0/1 mask; at least 128 for a 0/255 one,
+    so that the faint values a compressed or anti-aliased mask holds around its edges are not taken for defect."""
+    return binary > 0 if binary.max(initial=0) <= 1 else binary >= 128
 
 
 def _convert_into(work: Path, source: Path, types: list[str], image_folder: str, mask_folder: str) -> None:
@@ -239,5 +271,5 @@ def _convert_into(work: Path, source: Path, types: list[str], image_folder: str,
             if binary.shape != shape:
                 raise ImageReadError(f"mask {mask_path} has size {binary.shape}, its image {image_path} {shape}")
             shutil.copyfile(image_path, work / "img_dir" / (name + image_path.suffix.lower()))
-            cv2.imwrite(str(work / "ann_dir" / (name + ".png")), np.where(binary > 0, label, 0).astype(np.uint8))
+            cv2.imwrite(str(work / "ann_dir" / (name + ".png")), np.where(is_defect(binary), label, 0).astype(np.uint8))
     (work / CLASS_FILE).write_text("\n".join(types) + "\n", encoding="utf-8")

@@ -16,7 +16,12 @@ import pandas as pd
 
 from .images import read_gray
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+#: The image files the readers take (OpenCV decodes them; industrial cameras often write TIFF).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+#: Image files the readers do not take: named in an error, never left out without a word.
+UNREADABLE_IMAGE_SUFFIXES = (".jp2", ".j2k", ".heic", ".heif", ".avif", ".dng", ".raw", ".cr2", ".nef", ".pgm", ".ppm")
+#: Mask files whose compression may change label values (a JPEG mask's edges hold values between the labels).
+LOSSY_MASK_SUFFIXES = (".jpg", ".jpeg", ".webp")
 
 
 class DatasetFormatError(ValueError):

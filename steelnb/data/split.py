@@ -38,6 +38,11 @@ def hashed_split(index: SegmentationIndex, fractions: tuple[float, float, float]
         raise ValueError(f"split fractions {fractions} must sum to 1")
     if "split" in index.table:
         result = {name: sorted(index.table.index[index.table["split"] == name]) for name in SPLITS}
+        missing = [name for name, members in result.items() if not members]
+        if missing:
+            raise ValueError(f"{index.name} ships its own split folders but none for {', '.join(missing)}: add "
+                             + " and ".join(f"img_dir/{name}/ with ann_dir/{name}/" for name in missing)
+                             + ", or put every image directly in img_dir/ (and ann_dir/) to let the course split them")
     else:
         bounds = np.cumsum(fractions)[:-1]  # the last split takes the rest of [0, 1)
         result = {name: [] for name in SPLITS}
