@@ -129,8 +129,11 @@ def main(argv: list[str] | None = None) -> None:
     if rest and args.command not in ("bench", "gpu-check"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "report":
-        from .commands.report import run_report
-        run_report(args.first, args.last, html_only=args.html_only)
+        from .commands.report import ReportSetupError, run_report
+        try:
+            run_report(args.first, args.last, html_only=args.html_only)
+        except ReportSetupError as err:
+            raise SystemExit(str(err)) from None
     elif args.command == "download":
         download_main(args.dataset, args.folder)
     elif args.command == "bench":

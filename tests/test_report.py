@@ -171,3 +171,43 @@ def test_a_page_that_cannot_be_written_whole_leaves_the_previous_page(tmp_path):
         signal.signal(signal.SIGXFSZ, previous)
     assert (executed / "report.html").read_text() == "the previous good page"
     assert sorted(p.name for p in executed.iterdir()) == ["00_chapter.ipynb", "report.html"]
+
+
+def test_a_chapter_whose_kernel_dies_is_named_and_saved_and_the_page_says_so(tmp_path):
+    # a dead kernel (out of memory, a segfault) once ended the whole report with a bare DeadKernelError
+    notebook = tmp_path / "98_crash.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 98 · A chapter that crashes"),
+        nbformat.v4.new_code_cell("print('before')"),
+        nbformat.v4.new_code_cell("import os, signal; os.kill(os.getpid(), signal.SIGKILL)"),
+    ]), notebook)
+    run = execute_notebook(notebook, tmp_path / "out", tmp_path, timeout_s=60)
+    assert "kernel died" in run.error
+    saved = nbformat.read(tmp_path / "out" / "98_crash.ipynb", as_version=4)
+    assert "did not finish when the report ran it" in saved.cells[1].source
+    page = build_html_report(tmp_path / "out", tmp_path, "steelnb report: test").read_text()
+    assert "did not finish when the report ran it" in page and "98 · A chapter that crashes" in page
+
+
+def test_what_would_fail_every_chapter_is_refused_before_any_runs(tmp_path, monkeypatch):
+    from steelnb.commands import report
+    broken = tmp_path / "notebooks" / "00_broken.ipynb"
+    broken.parent.mkdir()
+    broken.write_text("this is not JSON")
+    monkeypatch.setattr(report, "PROJECT_ROOT", tmp_path)
+    with pytest.raises(report.ReportSetupError, match=r"00_broken\.ipynb cannot be read as a notebook.*git checkout"):
+        report.check_before_running([broken], [])
+    monkeypatch.setenv("STEELNB_DATA", "data/neu-seg")
+    with pytest.raises(report.ReportSetupError, match="STEELNB_DATA=data/neu-seg is a relative path"):
+        report.check_before_running([], [])
+    monkeypatch.delenv("STEELNB_DATA")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(report.ReportSetupError, match=r"writes in .*a-file/figures, which cannot be written"):
+        report.check_before_running([], [blocked / "figures"])
+
+
+def test_an_empty_chapter_range_is_an_error_not_a_silent_success(monkeypatch, capsys):
+    from steelnb.__main__ import main
+    with pytest.raises(SystemExit, match="no chapter numbered from 20 to 30; the chapters are numbered 00 to 13"):
+        main(["report", "--from", "20", "--to", "30"])

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbformat.reader import NotJSONError
 from tqdm.auto import tqdm
 
 from ..course.profile import Profile, current_profile
@@ -82,6 +84,12 @@ def execute_notebook(path: Path, output_dir: Path, figures_dir: Path, timeout_s:
         error = str(err).strip().splitlines()[-1]
     except CellTimeoutError:
         error = f"a cell ran longer than its limit of {timeout_s:.0f} s and was stopped"
+    except DeadKernelError:
+        error = "its kernel died (out of memory, or a crash in a library) and the chapter stopped there"
+    if error:  # the page shows it where the chapter begins, not only the provenance table
+        notebook.cells.insert(1, nbformat.v4.new_markdown_cell(
+            f"> **This chapter did not finish when the report ran it:** {error}. What follows stops where it "
+            "stopped; files it did not write again keep their earlier content."))
     write_text_atomically(output_dir / path.name, nbformat.writes(notebook).rstrip("\n") + "\n")
     return NotebookRun(path.stem, time.time() - start, _written_since(figures_dir, start), error)
 
@@ -128,6 +136,38 @@ def write_html(output_dir: Path, dataset: str, profile: Profile, commit: str) ->
                              intro)
 
 
+class ReportSetupError(Exception):
+    """Something that would make every chapter fail, found before any runs."""
+
+
+def check_before_running(notebooks: list[Path], folders: list[Path]) -> None:
+    """Refuse to start a report that would fail chapter after chapter: a notebook that cannot be read, a
+    relative ``STEELNB_DATA`` (the chapters run in ``notebooks/``, where it would point elsewhere), or a folder
+    the report must write in (figures, executed notebooks) that cannot be written.
+
+    Raises:
+        ReportSetupError: naming the notebook, the variable or the folder, and what to do.
+    """
+    for path in notebooks:
+        try:
+            nbformat.read(path, as_version=4)
+        except (NotJSONError, ValueError, OSError) as err:
+            raise ReportSetupError(f"{path} cannot be read as a notebook ({type(err).__name__}); restore it, e.g. "
+                                   f"`git checkout -- {path.relative_to(PROJECT_ROOT)}`, then run again") from None
+    data = os.environ.get("STEELNB_DATA")
+    if data and not Path(data).is_absolute():
+        raise ReportSetupError(f"STEELNB_DATA={data} is a relative path, and the chapters run in {NOTEBOOKS_DIR}, "
+                               f"where it points elsewhere: set it to {Path(data).resolve()}")
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".steelnb-write-check-"):
+                pass
+        except OSError as err:
+            raise ReportSetupError(f"the report writes in {folder}, which cannot be written ({err.strerror}): make "
+                                   "it writable, or set STEELNB_RUNS to a folder you can write") from None
+
+
 def run_report(first: str = "00", last: str = "99", command: str = "python -m steelnb report",
                html_only: bool = False) -> list[NotebookRun]:
     """Execute the notebooks numbered ``first`` to ``last``, in order, update the figures' README and
@@ -136,13 +176,18 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
         raise FileNotFoundError(f"no notebooks in {NOTEBOOKS_DIR}: the report runs the course's notebooks, and "
                                 f"{PROJECT_ROOT} is not the course folder. Unset STEELNB_HOME, or set it to the "
                                 "folder holding notebooks/ and README.md")
+    every = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = [p for p in every if first <= p.name[:2] <= last]
+    if not notebooks and not html_only:
+        raise ReportSetupError(f"no chapter numbered from {first} to {last}; the chapters are numbered "
+                               f"{every[0].name[:2]} to {every[-1].name[:2]}")
     index = load_course_dataset(verbose=True)
     profile = current_profile().for_dataset(index)
     output_dir = profile.runs_dir / "report" / index.name
     if html_only:
         print(f"Report: {write_html(output_dir, index.title, profile, commit_description())}")
         return []
-    notebooks = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if first <= p.name[:2] <= last)
+    check_before_running(notebooks, [profile.figures_dir, output_dir])
     commit = commit_description()
     runs = []
     for path in tqdm(notebooks, desc="notebooks", unit="nb"):
