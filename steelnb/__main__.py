@@ -84,6 +84,8 @@ def download_main(dataset: str, folder: str | None) -> None:
     from .data.download.neu_seg import ATTRIBUTION, DownloadError, download_neu_seg, read_manifest
     from .data.index import DatasetFormatError
     from .data.locations import kept_severstal_archive, neu_seg_dir, severstal_dir
+    if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+        raise SystemExit(f"--to {folder} is a file, not a folder: name a new or empty folder (nothing was downloaded)")
     try:
         if dataset == "neu-seg":
             print(ATTRIBUTION)

@@ -57,8 +57,9 @@ class _Server:
     """Serves ``routes`` ({path: bytes}) on 127.0.0.1, with HTTP ranges; ``drop_first`` paths break off half way
     through their first response; every request is logged."""
 
-    def __init__(self, routes: dict[str, bytes], drop_first: set[str] = frozenset()):
+    def __init__(self, routes: dict[str, bytes], drop_first: set[str] = frozenset(), errors_first: int = 0):
         self.routes, self.drop_first, self.requests = routes, set(drop_first), []
+        self.errors_first = errors_first  # answer this many requests with 503 Service Unavailable first
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -67,6 +68,10 @@ class _Server:
 
             def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Range")))
+                if server.errors_first:
+                    server.errors_first -= 1
+                    self.send_error(503)
+                    return
                 body = server.routes.get(self.path)
                 if body is None:
                     self.send_error(404)
@@ -164,3 +169,106 @@ def test_the_shipped_manifest_covers_neu_seg():
 def test_the_shipped_manifest_matches_the_real_data(neu_root):
     from steelnb.data.download.neu_seg import verify
     verify(neu_root, MANIFEST)
+
+
+def test_a_server_error_is_retried(tmp_path):
+    with _Server({"/a.zip": _archive(_files())}, errors_first=2) as server:
+        assert len(open_dataset(_download(tmp_path, server, "/a.zip"))) == 3
+        assert len(server.requests) == 3  # 503, 503, then the archive
+
+
+def _deflate_damaged(archive: bytes, member: str) -> bytes:
+    """``archive`` with bytes in the middle of ``member``'s compressed data flipped (headers intact)."""
+    info = zipfile.ZipFile(io.BytesIO(archive)).getinfo(member)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    damaged = bytearray(archive)
+    for offset in range(start + info.compress_size // 3, start + info.compress_size // 3 + 8):
+        damaged[offset] ^= 0xFF
+    return bytes(damaged)
+
+
+def test_a_damaged_compressed_stream_is_named_and_the_mirror_is_used(tmp_path):
+    files = dict(_files())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for relative, content in files.items():
+            bundle.writestr(FOLDER + relative, content)
+    damaged = _deflate_damaged(buffer.getvalue(), FOLDER + "img_dir/train/000000.jpg")
+    with _Server({"/bad.zip": damaged, "/good.zip": buffer.getvalue()}) as server:
+        sources = tuple(Source(server.url(p), FOLDER) for p in ("/bad.zip", "/good.zip"))
+        root = download_neu_seg(tmp_path / "neu-seg", sources, _manifest(tmp_path, files), pause_s=0, progress=False)
+        assert len(open_dataset(root)) == 3
+    with _Server({"/bad.zip": damaged}) as server:
+        with pytest.raises(DownloadError, match=r"bad.zip: .*not a complete zip archive \((error|BadZipFile)"):
+            download_neu_seg(tmp_path / "other", (Source(server.url("/bad.zip"), FOLDER),),
+                             _manifest(tmp_path, files), pause_s=0, progress=False)
+
+
+def test_members_the_manifest_does_not_list_are_never_unpacked_and_huge_ones_refused(tmp_path):
+    # a 400 kB archive once unpacked 305 MB of members the manifest does not list, before checking anything
+    bomb = dict(_files())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for relative, content in bomb.items():
+            bundle.writestr(FOLDER + relative, content)
+        bundle.writestr(FOLDER + "img_dir/train/zeros.jpg", bytes(50 << 20))  # 50 MB of zeros: 50 kB packed
+    assert len(buffer.getvalue()) < 1 << 20
+    with _Server({"/a.zip": buffer.getvalue()}) as server:
+        root = _download(tmp_path, server, "/a.zip")
+    assert not (root / "data_wenjian" / "img_dir" / "train" / "zeros.jpg").exists()
+    huge = {**_files(), "img_dir/train/000000.jpg": bytes(5 << 20)}  # listed, but larger than any NEU-Seg file
+    with _Server({"/huge.zip": _archive(huge)}) as server:
+        with pytest.raises(DownloadError, match=r"unpacks to more than 4 MB, larger than any NEU-Seg file"):
+            download_neu_seg(tmp_path / "huge", (Source(server.url("/huge.zip"), FOLDER),), _manifest(tmp_path, huge),
+                             pause_s=0, progress=False)
+
+
+def test_a_target_that_is_a_file_is_refused_before_downloading(tmp_path):
+    (tmp_path / "neu-seg").write_text("a file of yours")
+    with _Server({"/a.zip": _archive(_files())}) as server:
+        with pytest.raises(DatasetFormatError, match="is a file, not a folder"):
+            _download(tmp_path, server, "/a.zip")
+        assert server.requests == []
+    assert (tmp_path / "neu-seg").read_text() == "a file of yours"
+
+
+def test_a_full_disk_is_named_as_such_and_not_retried(tmp_path):
+    import resource
+    import signal
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    files = {**_files(), "img_dir/train/000000.jpg": bytes(range(256)) * 400}
+    with _Server({"/a.zip": _archive(files)}) as server:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, hard))  # smaller than the archive: as a full disk
+        try:
+            with pytest.raises(DownloadError, match=r"the disk holding .* is full.*it needs about 0 MB there"):
+                download_neu_seg(tmp_path / "neu-seg", (Source(server.url("/a.zip"), FOLDER),),
+                                 _manifest(tmp_path, files), pause_s=0, progress=False)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, previous)
+        assert len(server.requests) == 1  # not "the download broke off 4 times"
+
+
+def test_the_whole_download_has_a_deadline(tmp_path):
+    from steelnb.data.download.neu_seg import fetch
+    with _Server({"/a.zip": _archive(_files())}) as server:
+        with pytest.raises(DownloadError, match="took longer than its limit"):
+            fetch(server.url("/a.zip"), tmp_path / "a.zip", pause_s=0, progress=False, deadline_s=0)
+
+
+def test_a_killed_downloads_staging_folder_is_removed_by_the_next_run(tmp_path):
+    import os
+    import time
+    stale, fresh = tmp_path / ".neu-seg.download-abc123", tmp_path / ".neu-seg.download-def456"
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "archive.zip").write_bytes(b"half an archive")
+    old = time.time() - 3600
+    for path in (stale / "archive.zip", stale):
+        os.utime(path, (old, old))
+    mine = tmp_path / ".neu-seg.notes"  # not a staging folder's name: never touched
+    mine.mkdir()
+    with _Server({"/a.zip": _archive(_files())}) as server:
+        _download(tmp_path, server, "/a.zip")
+    assert not stale.exists() and fresh.exists() and mine.exists()  # a download in progress keeps its folder

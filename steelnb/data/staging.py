@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +78,19 @@ def staging_folder(target: Path, label: str) -> Iterator[Path]:
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def remove_stale_staging(target: Path, label: str, older_than_s: float) -> list[Path]:
+    """Remove the staging folders of ``target`` (``.<name>.<label>-XXXXXX``, made by :func:`staging_folder`)
+    that a killed process left: those in which nothing changed for ``older_than_s`` seconds, so that a run in
+    progress keeps its folder. Only folders of that name pattern are touched. Returns the removed ones."""
+    removed = []
+    for folder in target.parent.glob(f".{target.name}.{label}-*") if target.parent.is_dir() else []:
+        times = [path.stat().st_mtime for path in [folder, *folder.rglob("*")]]
+        if folder.is_dir() and time.time() - max(times) > older_than_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def move_into_place(folder: Path, target: Path) -> Path:

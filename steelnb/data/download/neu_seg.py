@@ -17,6 +17,7 @@ holds the verified copy is left as it is.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import shutil
@@ -24,13 +25,14 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from ..index import DatasetFormatError
-from ..staging import move_into_place, staging_folder
+from ..staging import move_into_place, remove_stale_staging, staging_folder
 
 #: The manifest: one "sha256  data_wenjian/<path>" line per file (``sha256sum -c`` reads it too).
 MANIFEST = Path(__file__).with_name("manifests") / "neu_seg.sha256"
@@ -40,6 +42,14 @@ ATTRIBUTION = ("NEU-Seg: images and masks of Northeastern University's (NEU) sur
                "repository's MIT license covers its code, not the data).")
 #: The folders of ``data_wenjian`` the course reads.
 KEPT_FOLDERS = ("img_dir/", "ann_dir/", "ImageSets/Segmentation/")
+#: The largest file NEU-Seg holds is under 100 kB: an archive member beyond this is refused, not unpacked.
+MAX_MEMBER_BYTES = 4 << 20
+#: How long the whole download may take, retries included, before it gives up (a server that trickles).
+DEADLINE_S = 3600.0
+#: A staging folder left by a killed download is removed when nothing in it changed for this long.
+STALE_STAGING_S = 600.0
+#: Errors of a full disk (or quota, or file-size limit): retrying cannot help.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 @dataclass(frozen=True)
@@ -96,14 +106,19 @@ def verify(root: Path, manifest: Path = MANIFEST) -> None:
                                  f"{len(wrong)} of {len(expected)} files differ)")
 
 
-def fetch(url: str, path: Path, attempts: int = 4, pause_s: float = 2.0, progress: bool = True) -> Path:
-    """Download ``url`` to ``path`` with a progress bar; a dropped connection is tried again (``attempts`` in
-    all, resuming with an HTTP range where the server allows it).
+def fetch(url: str, path: Path, attempts: int = 4, pause_s: float = 2.0, progress: bool = True,
+          deadline_s: float = DEADLINE_S) -> Path:
+    """Download ``url`` to ``path`` with a progress bar; a dropped connection or a server error (HTTP 5xx) is
+    tried again after a growing pause (``attempts`` in all, resuming with an HTTP range where the server allows
+    it), within ``deadline_s`` seconds for the whole download.
 
     Raises:
-        DownloadError: the server refused (an HTTP error status), or every attempt broke off.
+        DownloadError: the server refused (HTTP 4xx), every attempt failed, the deadline passed, or the disk
+            is full (named, with the space the download needs).
     """
     last_error: BaseException | None = None
+    total = None
+    give_up = time.monotonic() + deadline_s
     for attempt in range(attempts):
         have = path.stat().st_size if path.is_file() else 0
         request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
@@ -119,41 +134,62 @@ def fetch(url: str, path: Path, attempts: int = 4, pause_s: float = 2.0, progres
                     while chunk := response.read(1 << 16):
                         file.write(chunk)
                         bar.update(len(chunk))
+                        if time.monotonic() > give_up:
+                            raise DownloadError(f"{url}: the download took longer than its limit of "
+                                                f"{deadline_s / 60:.0f} min ({path.stat().st_size / 1e6:.0f} MB "
+                                                "received); try again later, or from a faster connection")
                 if total is not None and path.stat().st_size < total:
                     raise http.client.IncompleteRead(b"", total - path.stat().st_size)
                 return path
         except urllib.error.HTTPError as err:
-            raise DownloadError(f"{url} answered HTTP {err.code} {err.reason}") from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-            last_error = err
-            if attempt + 1 < attempts:
-                print(f"The connection broke off ({err!r}); trying again ({attempt + 2} of {attempts}).")
-                time.sleep(pause_s * (attempt + 1))
-    raise DownloadError(f"{url}: the download broke off {attempts} times (last: {last_error!r})")
+            if err.code < 500:
+                raise DownloadError(f"{url} answered HTTP {err.code} {err.reason}") from None
+            last_error, what = err, f"the server answered HTTP {err.code} {err.reason}"
+        except OSError as err:
+            if err.errno in DISK_FULL:
+                needed = f"; it needs about {total / 1e6:.0f} MB there" if total else ""
+                raise DownloadError(f"the disk holding {path.parent} is full ({err.strerror}){needed}: free some "
+                                    "space, or download elsewhere with --to") from None
+            last_error, what = err, f"the connection broke off ({err!r})"
+        except http.client.HTTPException as err:
+            last_error, what = err, f"the connection broke off ({err!r})"
+        if attempt + 1 < attempts and time.monotonic() + pause_s * 2 ** attempt < give_up:
+            print(f"{what}; trying again ({attempt + 2} of {attempts}).")
+            time.sleep(pause_s * 2 ** attempt)
+    raise DownloadError(f"{url}: the download failed {attempts} times (last: {last_error!r})")
 
 
-def extract(archive: Path, folder: str, target: Path) -> int:
+def extract(archive: Path, folder: str, target: Path, expected: set[str] | None = None) -> int:
     """Unpack the files of ``KEPT_FOLDERS`` under ``folder`` in the zip ``archive`` into ``target/data_wenjian``;
-    returns how many. Member names are checked, so nothing is written outside ``target``.
+    returns how many. Only members the manifest lists (``expected``, its relative paths; default: the shipped
+    manifest's) are written, each of at most ``MAX_MEMBER_BYTES``, so a damaged or hostile archive cannot fill
+    the disk; member names are checked, so nothing is written outside ``target``.
 
     Raises:
-        DownloadError: not a complete zip (a download cut short), or ``folder`` is not in it.
+        DownloadError: not a complete zip (a download cut short), a damaged compressed stream, a member larger
+            than any NEU-Seg file, or ``folder`` is not in it.
     """
+    expected = set(read_manifest()) if expected is None else expected
     written = 0
     try:
         with zipfile.ZipFile(archive) as bundle:
             for member in bundle.infolist():
                 relative = member.filename[len(folder):] if member.filename.startswith(folder) else None
-                if member.is_dir() or not relative or not relative.startswith(KEPT_FOLDERS) or ".." in relative:
+                if (member.is_dir() or not relative or not relative.startswith(KEPT_FOLDERS) or ".." in relative
+                        or f"data_wenjian/{relative}" not in expected):
                     continue
                 destination = target / "data_wenjian" / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 with bundle.open(member) as source, open(destination, "wb") as copy:
-                    shutil.copyfileobj(source, copy)
+                    content = source.read(MAX_MEMBER_BYTES + 1)  # never more, whatever the header claims
+                    if len(content) > MAX_MEMBER_BYTES:
+                        raise DownloadError(f"{archive.name}: {member.filename} unpacks to more than "
+                                            f"{MAX_MEMBER_BYTES >> 20} MB, larger than any NEU-Seg file: not NEU-Seg")
+                    copy.write(content)
                 written += 1
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as err:
-        raise DownloadError(f"{archive.name} is not a complete zip archive ({err}): the download was cut short "
-                            "or damaged") from None
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, zlib.error) as err:
+        raise DownloadError(f"{archive.name} is not a complete zip archive ({type(err).__name__}: {err}): the "
+                            "download was cut short or damaged") from None
     if not written:
         raise DownloadError(f"{archive.name} holds no {folder}{{{','.join(KEPT_FOLDERS)}}}")
     return written
@@ -169,6 +205,10 @@ def download_neu_seg(target: str | Path, sources: tuple[Source, ...] = SOURCES, 
         DownloadError: no source delivered a complete copy whose every file matches the manifest.
     """
     target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise DatasetFormatError(f"{target} is a file, not a folder: name a new or empty folder for NEU-Seg "
+                                 "(nothing was downloaded)")
+    remove_stale_staging(target, "download", STALE_STAGING_S)
     if target.is_dir() and any(target.iterdir()):
         try:
             verify(target, manifest)
@@ -183,7 +223,7 @@ def download_neu_seg(target: str | Path, sources: tuple[Source, ...] = SOURCES, 
             shutil.rmtree(unpacked, ignore_errors=True)
             try:
                 archive = fetch(source.url, work / "archive.zip", attempts, pause_s, progress)
-                extract(archive, source.folder, unpacked)
+                extract(archive, source.folder, unpacked, set(read_manifest(manifest)))
                 verify(unpacked, manifest)
             except (DownloadError, DatasetFormatError) as err:
                 problems.append(f"{source.url}: {err}")
