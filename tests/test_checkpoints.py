@@ -150,6 +150,42 @@ def test_orphans_that_outlast_the_wait_are_named_as_such(tmp_path, monkeypatch):
             pass
 
 
+def test_a_full_disk_during_a_checkpoint_save_is_named_and_the_previous_one_kept(tmp_path):
+    # torch's own message was "enforce fail at inline_container.cc ... file write failed"
+    import resource
+    import signal
+
+    from steelnb.training.checkpoint import CheckpointWriteError
+    path = tmp_path / "last.pt"
+    save_atomic({"epoch": 1}, path)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, hard))
+    try:
+        with pytest.raises(CheckpointWriteError, match=r"could not write the checkpoint .*last\.pt: the disk holding"):
+            save_atomic({"epoch": 2, "weights": torch.zeros(1_000_000)}, path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert load_checkpoint(path)["epoch"] == 1 and [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_a_finished_run_in_a_read_only_folder_is_reloaded_an_unfinished_one_refused(tmp_path, monkeypatch):
+    from steelnb.training.checkpoint import RunFolderReadOnlyError
+    train, val = bright_squares(8, width=32, step=2)
+    config = TrainConfig(epochs=1, batch_size=4)
+    history = fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
+
+    def read_only_open(path, *args, **kwargs):  # what a read-only folder answers (root may write anywhere)
+        if str(path).endswith("run.lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, *args, **kwargs)
+    monkeypatch.setattr(checkpoint_module, "open", read_only_open, raising=False)
+    assert fit(_model(), train, val, tmp_path / "run", config, 2, progress=False) == history
+    with pytest.raises(RunFolderReadOnlyError, match="cannot be written.*not finished: make the folder writable"):
+        fit(_model(), train, val, tmp_path / "new", config, 2, progress=False)
+
+
 class _Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs, files stay as they are."""
 

@@ -24,6 +24,8 @@ def sync_folder(folder: Path) -> None:
         return
     try:
         os.fsync(handle)
+    except OSError:
+        pass  # some file systems do not sync folders: the rename still happened
     finally:
         os.close(handle)
 

@@ -12,7 +12,9 @@ training process at a time holds a run folder (:func:`hold_run_folder`).
 """
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -24,18 +26,36 @@ from typing import Any
 
 import torch
 
+from ..data.staging import sync_folder
+
 LOCK_FILE = "run.lock"
 #: How long a new run waits for a lock whose holder has died: DataLoader workers forked by a killed trainer
 #: inherit its lock and keep it until they notice, within a few seconds, that their parent is gone.
 ORPHAN_WAIT_S = 15.0
+#: Words of torch.save's errors when its file cannot be written ("enforce fail at inline_container.cc ...").
+TORCH_WRITE_ERRORS = ("inline_container", "PytorchStreamWriter", "write failed")
 
 
 class RunFolderBusyError(RuntimeError):
     """Another process is training in the same run folder."""
 
 
+class RunFolderReadOnlyError(PermissionError):
+    """The run folder cannot be written: a finished run is still read from it, an unfinished one is refused."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written whole (a full disk, a quota or a file-size limit); the previous one
+    is kept."""
+
+
 def _write_temporary(obj: Any, path: Path) -> Path:
-    """torch.save ``obj`` to a new, uniquely named file beside ``path`` and flush it to the disk."""
+    """torch.save ``obj`` to a new, uniquely named file beside ``path`` and flush it to the disk.
+
+    Raises:
+        CheckpointWriteError: the file could not be written whole; torch's own message for that ("enforce
+            fail ... file write failed") names neither the file nor the cause.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -43,31 +63,25 @@ def _write_temporary(obj: Any, path: Path) -> Path:
             torch.save(obj, file)
             file.flush()
             os.fsync(file.fileno())
+    except (OSError, RuntimeError) as err:
+        Path(name).unlink(missing_ok=True)
+        if isinstance(err, RuntimeError) and not any(word in str(err) for word in TORCH_WRITE_ERRORS):
+            raise
+        free = shutil.disk_usage(path.parent).free
+        raise CheckpointWriteError(f"could not write the checkpoint {path}: the disk holding {path.parent} is full "
+                                   f"or a file-size limit was reached ({free / 1e6:.0f} MB free). The previous "
+                                   "checkpoint is kept: free some space and run again to resume from it") from None
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
     return Path(name)
 
 
-def _sync_folder(folder: Path) -> None:
-    """Make the renames in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
 def save_atomic(obj: Any, path: Path) -> None:
     """torch.save to ``path`` through a unique temporary file, fsync and rename: ``path`` is always either
     the old file or the complete new one."""
     os.replace(_write_temporary(obj, path), path)
-    _sync_folder(path.parent)
+    sync_folder(path.parent)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -98,6 +112,12 @@ def load_weights(model: torch.nn.Module, run_dir: str | Path, which: str = "best
                            "another model, or by a steelnb before 0.2. Move the run folder away to train it "
                            f"again.\n{str(err)[:500]}") from None
     return checkpoint
+
+
+def run_is_finished(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run that trained all its epochs (its ``last.pt`` says so)."""
+    state = RunCheckpoints(Path(run_dir)).read_last()
+    return state is not None and len(state["history"]) >= state["config"]["epochs"]
 
 
 @dataclass
@@ -153,7 +173,7 @@ class RunCheckpoints:
         if self.last_is_readable and self.last.is_file():
             os.replace(self.last, self.previous)
         os.replace(written, self.last)
-        _sync_folder(self.run_dir)
+        sync_folder(self.run_dir)
         self.last_is_readable = True
 
 
@@ -169,7 +189,12 @@ def hold_run_folder(run_dir: str | Path) -> Iterator[Path]:
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    lock = open(run_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the whole block
+    try:
+        lock = open(run_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the whole block
+    except OSError as err:
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise RunFolderReadOnlyError(f"{run_dir} cannot be written ({err.strerror})") from None
+        raise
     try:
         if not _lock_or_wait_for_orphans(lock):
             lock.seek(0)

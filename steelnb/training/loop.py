@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from ..evaluation.inference import predict_probs
 from ..evaluation.metrics import MetricAccumulator, all_empty_scores, summarize
 from .budget import epochs_for_budget, seconds_per_step
-from .checkpoint import RunCheckpoints, hold_run_folder, save_atomic
+from .checkpoint import RunCheckpoints, RunFolderReadOnlyError, hold_run_folder, run_is_finished, save_atomic
 from .config import TrainConfig
 from .device import default_device, prepare_device
 from .distributed import World, barrier, current_world, from_main, gather_objects, parallel_model, sum_across
@@ -291,10 +291,19 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
     Raises:
         DataMismatchError: ``run_dir`` holds a run trained on other data.
         RunFolderBusyError: another process is training in ``run_dir``.
+        RunFolderReadOnlyError: ``run_dir`` cannot be written and its run is not finished (a finished run in a
+            read-only folder is reloaded).
     """
     run_dir = Path(run_dir)
-    with hold_run_folder(run_dir) if current_world().is_main else nullcontext():
-        return _fit(model, train_set, val_set, run_dir, config, num_classes, device, progress, data)
+    try:
+        with hold_run_folder(run_dir) if current_world().is_main else nullcontext():
+            return _fit(model, train_set, val_set, run_dir, config, num_classes, device, progress, data)
+    except RunFolderReadOnlyError as err:
+        if not run_is_finished(run_dir):
+            raise RunFolderReadOnlyError(f"{err}, and its run is not finished: make the folder writable to resume "
+                                         "it, or set STEELNB_RUNS to a folder you can write") from None
+    # a finished run in a folder that cannot be written (a shared, read-only copy): read it, write nothing
+    return _fit(model, train_set, val_set, run_dir, config, num_classes, device, progress, data)
 
 
 def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, config: TrainConfig,
