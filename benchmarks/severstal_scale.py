@@ -7,7 +7,9 @@ about 7,000 RLE rows in the real class mix, from the demo generator) in a tempor
 writes it to a folder you name instead, and reuses it next time), then measures, in one run:
 
 * ``open_dataset``: seconds and peak memory (Python allocations, numpy and pandas included);
-* the augmentation plan (which images get a weighted-augmentation copy) and the stratified split;
+* the augmentation plan (which images get a weighted-augmentation copy) and the hashed split;
+* the data fingerprint a run is bound to: of the Kaggle layout (every image's ``train.csv`` rows), and of the
+  same masks as 12,568 PNG files (a folder dataset: each file hashed, then remembered by path, size and time);
 * the mask lookup of one image, at 1/8 of the rows and at all of them (it must not grow with the set);
 * DataLoader images/s with the ``full`` profile's transforms (256x256, weighted augmentation) at 2 workers
   and at all CPUs;
@@ -27,6 +29,7 @@ import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -37,6 +40,7 @@ from steelnb.course.profile import profile_named
 from steelnb.course.runs import MAIN_RUN, RUNS
 from steelnb.data.augment import class_shares, plan_augmented_copies
 from steelnb.data.demo import generate_demo_dataset
+from steelnb.data.digests import file_digests
 from steelnb.data.layouts import is_severstal_folder, open_dataset
 from steelnb.data.split import hashed_split
 from steelnb.data.torch_dataset import SteelDataset
@@ -66,11 +70,31 @@ def main(argv: list[str] | None = None) -> int:
         if not is_severstal_folder(root):
             _, seconds = timed(generate_demo_dataset, root, n_images=args.images, seed=11)
             print(f"generated {args.images:,} images in {seconds:.0f} s into {root}", flush=True)
-        return measure(root)
+        return measure(root, Path(scratch))
 
 
-def measure(root: Path) -> int:
-    """Measure every step on the Kaggle-format set in ``root`` and print the table."""
+def mask_digest_rows(index, folder: Path) -> list[tuple[str, str, str, bool | None]]:
+    """Seconds to hash every mask of ``index`` written as a PNG file into ``folder`` (a folder dataset's label
+    fingerprint), the first time and again with the digests remembered (``data.digests.file_digests``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for image_id in index.image_ids:
+        path = folder / f"{Path(image_id).stem}.png"
+        if not path.is_file():
+            cv2.imwrite(str(path), index.mask(image_id))
+        paths.append(path)
+    cache = folder / "digests.json"
+    cache.unlink(missing_ok=True)
+    time.sleep(2.1)  # older than the racy window, as masks on a disk are
+    _, first = timed(file_digests, paths, cache)
+    _, again = timed(file_digests, paths, cache)
+    return [(f"label digests of {len(paths):,} mask PNGs, first time", f"{first:.1f} s", "< 30 s", first < 30),
+            ("the same, remembered by path, size and time", f"{again:.2f} s", "< 30 s", again < 30)]
+
+
+def measure(root: Path, scratch: Path) -> int:
+    """Measure every step on the Kaggle-format set in ``root`` (writing its masks as PNG files in ``scratch``)
+    and print the table."""
     rows: list[tuple[str, str, str, bool | None]] = []  # (what, measured, target, met)
     tracemalloc.start()
     index, seconds = timed(open_dataset, root)
@@ -80,6 +104,10 @@ def measure(root: Path) -> int:
     rows.append((f"open_dataset: {len(index):,} images, {len(index.rles):,} RLE rows {counts}", f"{seconds:.1f} s",
                  "< 30 s", seconds < 30))
     rows.append(("open_dataset peak memory", f"{peak_gb:.2f} GB", "< 2 GB", peak_gb < 2))
+    _, seconds = timed(index.fingerprint)
+    rows.append(("data fingerprint, Kaggle layout (ids and every image's train.csv rows)", f"{seconds:.2f} s",
+                 "< 30 s", seconds < 30))
+    rows += mask_digest_rows(index, scratch / "masks")
     split, seconds = timed(hashed_split, index)
     rows.append((f"hashed 80/10/10 split ({len(split['train']):,} train images)", f"{seconds:.2f} s", "", None))
     presence = index.presence(split["train"])

@@ -25,6 +25,7 @@ from steelnb.commands.html_report import build_html_report
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHAPTERS = ("00_setup_and_data.ipynb", "08_evaluation.ipynb")
+pytestmark = pytest.mark.slow  # JupyterLab, a browser and two chapters, training included
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
 if CHROMIUM is None:

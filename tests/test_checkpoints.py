@@ -225,6 +225,7 @@ def _kill_at(monkeypatch, point: str, epoch: int) -> None:
     monkeypatch.setattr(checkpoint_module.os, "replace", replace)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*resuming from:RuntimeWarning")
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("last_corrupt", [False, True])

@@ -4,6 +4,7 @@ Batch norm is per rank on CPUs (PyTorch's SyncBatchNorm runs on GPUs only), so 2
 normalise differently from 1 rank of 8: the loss histories agree within 5% (relative), not exactly.
 The bare-bone baseline is used because it has no dropout, whose masks would differ too.
 """
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -41,6 +42,7 @@ def _losses(folder, name, rank=0):
     return [h["train_loss"] for h in torch.load(folder / f"{name}-rank{rank}.pt", weights_only=True)["history"]]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_on_the_same_global_batch_and_resume(tmp_path):
     mp.spawn(_train, args=(1, tmp_path, "one", "rendezvous-one"), nprocs=1)
     mp.spawn(_train, args=(2, tmp_path, "two", "rendezvous-two"), nprocs=2)

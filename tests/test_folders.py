@@ -240,3 +240,17 @@ def test_the_converter_takes_faint_values_of_a_binary_mask_for_background(tmp_pa
     _write(source / "scratch" / "masks" / "a.png", mask)
     index = open_dataset(convert_type_folders(source, tmp_path / "generic"))
     assert (index.mask("scratch_a.png") == 1).sum() == 6
+
+
+def test_an_accented_name_written_two_ways_pairs_and_a_clash_shows_both_spellings(tmp_path):
+    import unicodedata
+    root = _generic(tmp_path / "d")
+    composed, decomposed = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    assert composed != decomposed  # two spellings that print alike
+    _write(root / "img_dir" / f"{composed}.png", np.full((24, 40), 90, np.uint8))
+    _write(root / "ann_dir" / f"{decomposed}.png", np.zeros((24, 40), np.uint8))  # copied from a Mac
+    assert len(open_dataset(root)) == 3
+    _write(root / "img_dir" / f"{decomposed}.png", np.full((24, 40), 90, np.uint8))
+    with pytest.raises(DatasetFormatError, match=r"once accents are written one way \('cafe\\u0301.png' and "
+                                                 r"'caf\\xe9.png'\)"):
+        open_dataset(root)

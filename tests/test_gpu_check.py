@@ -10,6 +10,7 @@ import pytest
 from steelnb.commands import gpu_check
 
 
+@pytest.mark.slow
 def test_dry_run_runs_every_stage_and_writes_one_page(tmp_path):
     outcomes = gpu_check.check(tmp_path, dry_run=True, minutes=60)  # about a minute alone; room for a loaded machine
     assert list(outcomes) == list(gpu_check.STAGES)

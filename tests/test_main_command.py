@@ -10,6 +10,7 @@ import pytest
 from steelnb.evaluation.score_line import ScoreLine
 
 
+@pytest.mark.slow
 def test_main_command_trains_scores_and_ends_with_the_summary_line(tmp_path):
     # no data anywhere: the command generates the demo data and says how to get real steel
     env = {key: value for key, value in os.environ.items() if key != "STEELNB_DATA"}

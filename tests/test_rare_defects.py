@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import cv2
 import numpy as np
+import pytest
 
 from steelnb.course.experiment import run_experiment
 from steelnb.course.profile import CPU_RECIPE, Profile
@@ -33,6 +34,7 @@ def _rare_defect_set(root, n_images=60, size=64, seed=0):
     return root
 
 
+@pytest.mark.slow
 def test_default_recipe_finds_rare_faint_defects(tmp_path):
     index = open_dataset(_rare_defect_set(tmp_path / "rare"))
     truth = np.stack([index.mask(i) for i in index.image_ids])

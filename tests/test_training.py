@@ -52,6 +52,7 @@ def _train_until_killed_after_epoch_2(monkeypatch, train, val, run_dir, config):
         fit(_model(), train, val, run_dir, config, 2, progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ema_decay", [0.0, 0.9])
 def test_crash_mid_run_resumes_bit_exact(tmp_path, monkeypatch, ema_decay):
     train, val = _toy_sets()
@@ -88,6 +89,7 @@ def test_weight_average_is_the_exponential_moving_average_of_weights_and_statist
     assert float(average.module[1].running_mean) == pytest.approx(0.9 * 2.0 + 0.1 * 4.0)
 
 
+@pytest.mark.slow
 def test_corrupt_last_checkpoint_falls_back_one_epoch(tmp_path, monkeypatch):
     train, val = _toy_sets()
     config = TrainConfig(epochs=3, batch_size=4)

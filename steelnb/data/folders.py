@@ -18,6 +18,7 @@ images and binary masks, into this one.
 from __future__ import annotations
 
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +69,8 @@ class FolderIndex(SegmentationIndex):
 
 
 def _image_files(folder: Path) -> dict[str, Path]:
-    """{stem: path} of the image files directly in ``folder``.
+    """{stem: path} of the image files directly in ``folder``, the stems in Unicode NFC form, so that an image
+    and its mask pair up however their accented names were written (macOS writes them decomposed, NFD).
 
     Raises:
         DatasetFormatError: two image files share a stem (``x1.png`` and ``x1.jpg``): which one the mask
@@ -88,10 +90,13 @@ def _image_files(folder: Path) -> dict[str, Path]:
     for path in entries:
         if not (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES):
             continue
-        if path.stem in files:
-            raise DatasetFormatError(f"{files[path.stem]} and {path} share the name {path.stem!r}: rename one, so "
+        stem = unicodedata.normalize("NFC", path.stem)  # "é" typed as one character or as e + accent (macOS)
+        if stem in files:
+            same = "" if files[stem].stem == path.stem else (
+                f" once accents are written one way ({ascii(files[stem].name)} and {ascii(path.name)})")
+            raise DatasetFormatError(f"{files[stem]} and {path} share the name {stem!r}{same}: rename one, so "
                                      "that each image has one mask of its name")
-        files[path.stem] = path
+        files[stem] = path
     return files
 
 
