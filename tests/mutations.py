@@ -144,6 +144,8 @@ MUTATIONS = [
              "tests/test_checkpoints.py"),
     Mutation("--epochs 0 accepted", "steelnb/commands/arguments.py",
              "    if value < 1:\n", "    if False:\n", "tests/test_settings.py"),
+    Mutation("the time budget plans once and never re-plans", "steelnb/training/loop.py",
+             "        if config.time_budget_s:  # re-plan", "        if False:  # re-plan", "tests/test_training.py"),
     Mutation("CI=false selects the smoke profile", "steelnb/course/profile.py",
              "switch_is_on(\"CI\")", "bool(os.environ.get(\"CI\"))", "tests/test_settings.py"),
 ]

@@ -10,7 +10,7 @@ from steelnb.evaluation.inference import fold_batchnorm, predict_mask, predict_p
 from steelnb.models import build_model
 from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights, save_atomic
 from steelnb.training.config import TrainConfig
-from steelnb.training.loop import fit, weight_average
+from steelnb.training.loop import fit, replanned_epochs, weight_average
 from steelnb.training.losses import DiceLoss, FocalLoss, build_loss, inverse_frequency_weights
 from steelnb.training.precision import cpu_has_native_bf16, mixed_precision
 
@@ -112,16 +112,80 @@ def test_unreadable_checkpoints_stop_with_the_folder_named(tmp_path):
     assert (tmp_path / "run" / "last.pt").read_bytes() == b"garbage"  # left for the user to inspect
 
 
-def test_time_budget_sets_the_epochs_once_and_resume_keeps_them(tmp_path, monkeypatch):
+class _Clock:
+    """A stand-in for the training loop's ``time`` module: every ``perf_counter()`` call moves it ``tick``
+    seconds on, and ``wait(s)`` moves it ``s`` more, so that an epoch's duration is set by the test, not by
+    how busy this machine is (the loop reads the clock three times an epoch: 2 ticks per epoch)."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def perf_counter(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    def wait(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_replanned_epochs_by_hand():
+    history = [{"seconds": 30.0}, {"seconds": 10.0}]  # a slow first epoch, then 10 s each
+    # 60 s left of 100; at the slower of the last two (30 s): 2 more epochs, 4 in all
+    assert replanned_epochs(history, 100.0, max_epochs=40) == 4
+    assert replanned_epochs(history + [{"seconds": 10.0}], 100.0, 40) == 3 + 5  # 50 s left at 10 s: 5 more
+    assert replanned_epochs(history + [{"seconds": 10.0}], 100.0, 5) == 5  # the cap
+    assert replanned_epochs([{"seconds": 120.0}], 100.0, 40) == 1  # over budget: stop after the epoch done
+
+
+def test_time_budget_plans_from_timed_steps_then_replans_from_measured_epochs(tmp_path, monkeypatch):
     import steelnb.training.loop as train_module
     train, val = _toy_sets()
     monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 1.0)
-    # 3 train steps + 1 val batch of 1 s each, x1.15 overhead = 4.6 s per epoch: a 10 s budget fits 2 epochs
+    monkeypatch.setattr(train_module, "time", _Clock(tick=0.5))  # each epoch takes 1 s
+    # the timing says 3 train steps + 1 val batch of 1 s each, x1.15 overhead = 4.6 s per epoch: a 10 s budget
+    # fits 2 epochs; the epochs really take 1 s, so the first re-plan goes to 10, capped at 5
     config = TrainConfig(epochs=5, batch_size=4, time_budget_s=10.0)
     history = fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
-    assert len(history) == 2 and load_checkpoint(tmp_path / "run" / "last.pt")["config"]["epochs"] == 2
-    monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 0.01)  # a faster machine
-    assert len(fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)) == 2  # finished: kept
+    assert [h["planned_epochs"] for h in history] == [5] * 5
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["epochs"] == 5
+    assert history[-1]["lr"] == 0.0  # the re-planned schedule still ends at zero
+    assert all(h["load_1min"] >= 0 for h in history)  # each epoch records the machine's load
+    monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 0.01)  # another machine
+    assert len(fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)) == 5  # finished: kept
+
+
+def test_a_slow_start_neither_overruns_the_budget_nor_wastes_it(tmp_path, monkeypatch):
+    # the main job once planned 8 epochs from its first steps, then a burst of load made its first epoch 4x
+    # longer: 16 minutes of training became 18; another planned from a slow start and used half its budget
+    import steelnb.training.loop as train_module
+    clock = _Clock(tick=0.5)  # 1 s an epoch when the machine is quiet
+    monkeypatch.setattr(train_module, "time", clock)
+    monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 0.2)  # timed quiet: 8 s budget
+    # fits 8 / (1.15 x (3 x 0.2 + 0.2)) = 8 epochs
+
+    class SlowStart(torch.utils.data.Dataset):
+        """The toy training set, whose first 7 items each take 1 s more: the machine is busy at the start (the
+        first item is read once before training, for its shape)."""
+        def __init__(self, items):
+            self.items, self.calls = items, 0
+
+        def __len__(self):
+            return len(self.items)
+
+        def __getitem__(self, i):
+            self.calls += 1
+            if self.calls <= 7:
+                clock.wait(1.0)
+            return self.items[i]
+    train, val = _toy_sets()
+    budget = 20.0
+    history = fit(_model(), SlowStart(train), val, tmp_path / "run",
+                  TrainConfig(epochs=200, batch_size=4, time_budget_s=budget), 2, progress=False)
+    spent = sum(h["seconds"] for h in history)
+    assert [h["seconds"] for h in history[:2]] == [7.0, 1.0]  # the slow start happened (6 s more), then 1 s
+    # planned 20 / (1.15 x 0.8) = 21 epochs from the quiet timing: 7 + 20 = 27 s, 135% of the budget, without
+    # re-planning; re-planned: 1 + 13 epochs (7 + 13 x 1 = 20 s)
+    assert 0.9 * budget <= spent <= budget and len(history) == 14
 
 
 def test_training_learns_the_toy_task(tmp_path):

@@ -2,9 +2,11 @@
 
 Instead of a fixed epoch count, a run can be given ``time_budget_s``. Before the first epoch a few
 training steps and one evaluation batch are timed on a throw-away copy of the model, with random
-inputs of the real batch shape, and the epoch count is set so that training plus per-epoch validation
-fits the budget. The count is then fixed and saved with the run, so the learning-rate schedule
-(which decays to zero at the last iteration) is set from it and a resumed run keeps it.
+inputs of the real batch shape, and the first plan of the epoch count is set so that training plus
+per-epoch validation fits the budget. After every epoch the training loop re-plans from the epochs'
+measured times (``loop.replanned_epochs``), because the machine's load in the first seconds says little
+about the next minutes; the learning-rate decay follows each plan (``loop.WarmupPoly``). The plan is saved
+with the run, so a resumed run keeps it.
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ over one that finds defects. On a tie the later epoch wins.
 from __future__ import annotations
 
 import math
+import os
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, replace
@@ -119,15 +120,45 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     raise ValueError(f"unknown optimizer {config.optimizer!r}; choose 'sgd' or 'adamw'")
 
 
-def warmup_poly(total_iters: int, warmup_iters: int = 0, power: float = 0.9):
+class WarmupPoly:
     """Learning-rate factor per iteration: linear from 1/warmup to 1 over ``warmup_iters``, then
-    (1 - progress)^power down to 0 at ``total_iters`` (DeepLab's poly schedule)."""
-    def factor(iteration: int) -> float:
-        if iteration < warmup_iters:
-            return (iteration + 1) / warmup_iters
-        progress = (iteration - warmup_iters) / max(1, total_iters - warmup_iters)
-        return max(0.0, 1.0 - progress) ** power
-    return factor
+    (1 - progress)^power down to 0 at the last planned iteration (DeepLab's poly schedule).
+
+    A time-budgeted run re-plans its length at epoch boundaries (:meth:`replan`): the progress then goes on
+    from where it is, without a jump, and reaches 1 at the new last iteration. ``segments`` holds each plan as
+    (first iteration, progress there, last iteration); LambdaLR saves it with the scheduler's state, so a
+    resumed run keeps its plans."""
+
+    def __init__(self, total_iters: int, warmup_iters: int = 0, power: float = 0.9) -> None:
+        self.warmup_iters, self.power = warmup_iters, power
+        self.segments: list[tuple[int, float, int]] = [(warmup_iters, 0.0, total_iters)]
+
+    def progress(self, iteration: int) -> float:
+        """How far the decay is at ``iteration``: 0 after the warm-up, 1 at the last planned iteration."""
+        start, at_start, end = next(s for s in reversed(self.segments) if s[0] <= iteration or s is self.segments[0])
+        return min(1.0, at_start + (1.0 - at_start) * max(0, iteration - start) / max(1, end - start))
+
+    def replan(self, iteration: int, total_iters: int) -> None:
+        """From ``iteration`` on (the end of the warm-up at the earliest), decay to 0 at ``total_iters`` instead,
+        continuously."""
+        start = max(iteration, self.warmup_iters)
+        self.segments.append((start, self.progress(start), total_iters))
+
+    def __call__(self, iteration: int) -> float:
+        if iteration < self.warmup_iters:
+            return (iteration + 1) / self.warmup_iters
+        return max(0.0, 1.0 - self.progress(iteration)) ** self.power
+
+
+def replanned_epochs(history: list[dict], budget_s: float, max_epochs: int) -> int:
+    """The epoch count a time-budgeted run should have after the epochs in ``history``: those done, plus as many
+    as fit the budget left at the speed of the last two epochs (the slower one's ``seconds``, training and
+    validation, under whatever load the machine has now), at most ``max_epochs``. Equal to ``len(history)``
+    when no more fit."""
+    done, spent = len(history), sum(h["seconds"] for h in history)
+    epoch_s = max(h["seconds"] for h in history[-2:])
+    more = math.floor(max(0.0, budget_s - spent) / max(epoch_s, 1e-9))
+    return max(done, min(max_epochs, done + more))
 
 
 class DataMismatchError(ValueError):
@@ -282,9 +313,10 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
     """Train ``model`` and return its history: one dict per epoch (losses, val metrics, lr, speed).
 
     ``run_dir/last.pt`` is written after every epoch (the one before kept as ``previous.pt``) and
-    ``run_dir/best.pt`` whenever the validation ``config.select_on`` score improves or ties. If a
-    checkpoint exists the run resumes from it: same config required (a time budget's epoch count is taken
-    from the checkpoint) and, when ``data`` (``SegmentationIndex.fingerprint()``) is given, the same data.
+    ``run_dir/best.pt`` whenever the validation ``config.select_on`` score improves or ties. Under a time budget
+    the epoch count is planned before the first epoch and re-planned after each (:func:`replanned_epochs`),
+    ``config.epochs`` being the cap. If a checkpoint exists the run resumes from it: same config required (a
+    time budget's current plan is taken from the checkpoint) and, when ``data`` (``SegmentationIndex.fingerprint()``) is given, the same data.
     One process at a time may train in ``run_dir``. Under torchrun the work is shared by the ranks
     (``training/distributed.py``); rank 0 holds the folder, writes the checkpoints and prints.
 
@@ -318,6 +350,7 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
     loader, val_loader, sampler = make_loaders(train_set, val_set, config, device, world)
     checkpoints = RunCheckpoints(run_dir)
     state = checkpoints.read_last()
+    max_epochs = config.epochs  # under a time budget: the cap of the plans
     if state is not None and config.time_budget_s:
         config = replace(config, epochs=state["config"]["epochs"])
     elif state is None:
@@ -326,7 +359,7 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
                                 len(val_loader), num_classes, device, progress)
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, warmup_poly(config.epochs * len(loader), config.warmup_iters, config.poly_power))
+        optimizer, WarmupPoly(config.epochs * len(loader), config.warmup_iters, config.poly_power))
     scaler = make_grad_scaler(device, config.amp)
     loss_fn = build_loss(config.loss, num_classes, config.class_weights, config.focal_gamma).to(device)
     ema = weight_average(model, config)
@@ -336,7 +369,8 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
     model = trained.module if world.active else model
     if history and progress:
         print(f"Resuming {run_dir} after epoch {len(history)} of {config.epochs}.")
-    for epoch in range(len(history) + 1, config.epochs + 1):
+    while len(history) < config.epochs:
+        epoch = len(history) + 1
         start = time.perf_counter()
         seed_epoch(loader, sampler, config.seed, epoch)
         loss_sum, images = sum_across(list(_train_epoch(trained, loader, optimizer, scheduler, scaler, loss_fn,
@@ -351,7 +385,17 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
                         "empty_miou": empty["miou"], "empty_dice": empty["dice"], "lr": optimizer.param_groups[0]["lr"],
                         "train_iter_per_s": len(loader) / train_seconds,
                         "train_img_per_s": len(loader) * config.batch_size / train_seconds,
-                        "seconds": time.perf_counter() - start})
+                        "seconds": time.perf_counter() - start, "load_1min": _load_average()})
+        if config.time_budget_s:  # re-plan from this epoch's measured time: a load at the start is not final
+            epochs = from_main(replanned_epochs(history, config.time_budget_s, max_epochs))
+            if epochs != config.epochs:
+                scheduler.lr_lambdas[0].replan(len(history) * len(loader), epochs * len(loader))
+                if progress:
+                    print(f"Time budget: epoch {epoch} took {history[-1]['seconds']:.0f} s, "
+                          f"{sum(h['seconds'] for h in history):.0f} s of {config.time_budget_s:.0f} s spent: "
+                          f"{epochs} epochs in all instead of {config.epochs}.")
+                config = replace(config, epochs=epochs)
+        history[-1]["planned_epochs"] = config.epochs
         if progress:
             h = history[-1]
             print(f"epoch {epoch}/{config.epochs}: train loss {h['train_loss']:.4f}  val loss {val_loss:.4f}  "
@@ -360,6 +404,15 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
                   f"{h['seconds']:.0f}s")
         _save_epoch(checkpoints, model, optimizer, scheduler, scaler, history, config, data, world, ema)
     return history
+
+
+def _load_average() -> float:
+    """The machine's load over the last minute (processes running or waiting for a core), NaN where unknown:
+    each epoch records it, so that a slow epoch can be told from a slow machine."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return float("nan")
 
 
 def _save_epoch(checkpoints: RunCheckpoints, model: nn.Module, optimizer: torch.optim.Optimizer,
