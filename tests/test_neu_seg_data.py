@@ -36,10 +36,13 @@ def _files() -> dict[str, bytes]:
     return files
 
 
-def _archive(files: dict[str, bytes]) -> bytes:
+def _archive(files: dict[str, bytes], compression: int = zipfile.ZIP_STORED, extra: dict[str, bytes] | None = None
+             ) -> bytes:
+    """A GitHub-style archive of ``files`` under FOLDER, with ``extra`` members (relative to FOLDER) and files the
+    download must skip."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as bundle:
-        for relative, content in files.items():
+    with zipfile.ZipFile(buffer, "w", compression) as bundle:
+        for relative, content in {**files, **(extra or {})}.items():
             bundle.writestr(FOLDER + relative, content)
         bundle.writestr(FOLDER + "JPEGImages/000000.jpg", b"not kept")  # outside the kept folders
         bundle.writestr("UNet-NEU-SEG-0123abc/train.py", b"code, not data")
@@ -188,13 +191,10 @@ def _deflate_damaged(archive: bytes, member: str) -> bytes:
 
 
 def test_a_damaged_compressed_stream_is_named_and_the_mirror_is_used(tmp_path):
-    files = dict(_files())
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for relative, content in files.items():
-            bundle.writestr(FOLDER + relative, content)
-    damaged = _deflate_damaged(buffer.getvalue(), FOLDER + "img_dir/train/000000.jpg")
-    with _Server({"/bad.zip": damaged, "/good.zip": buffer.getvalue()}) as server:
+    files = _files()
+    good = _archive(files, zipfile.ZIP_DEFLATED)
+    damaged = _deflate_damaged(good, FOLDER + "img_dir/train/000000.jpg")
+    with _Server({"/bad.zip": damaged, "/good.zip": good}) as server:
         sources = tuple(Source(server.url(p), FOLDER) for p in ("/bad.zip", "/good.zip"))
         root = download_neu_seg(tmp_path / "neu-seg", sources, _manifest(tmp_path, files), pause_s=0, progress=False)
         assert len(open_dataset(root)) == 3
@@ -206,14 +206,9 @@ def test_a_damaged_compressed_stream_is_named_and_the_mirror_is_used(tmp_path):
 
 def test_members_the_manifest_does_not_list_are_never_unpacked_and_huge_ones_refused(tmp_path):
     # a 400 kB archive once unpacked 305 MB of members the manifest does not list, before checking anything
-    bomb = dict(_files())
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for relative, content in bomb.items():
-            bundle.writestr(FOLDER + relative, content)
-        bundle.writestr(FOLDER + "img_dir/train/zeros.jpg", bytes(50 << 20))  # 50 MB of zeros: 50 kB packed
-    assert len(buffer.getvalue()) < 1 << 20
-    with _Server({"/a.zip": buffer.getvalue()}) as server:
+    bomb = _archive(_files(), zipfile.ZIP_DEFLATED, extra={"img_dir/train/zeros.jpg": bytes(50 << 20)})  # 50 MB
+    assert len(bomb) < 1 << 20  # of zeros, about 50 kB packed
+    with _Server({"/a.zip": bomb}) as server:
         root = _download(tmp_path, server, "/a.zip")
     assert not (root / "data_wenjian" / "img_dir" / "train" / "zeros.jpg").exists()
     huge = {**_files(), "img_dir/train/000000.jpg": bytes(5 << 20)}  # listed, but larger than any NEU-Seg file
