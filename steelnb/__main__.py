@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument("--to", dest="last", default="99", help="last notebook number (default: the last)")
     report.add_argument("--html-only", action="store_true",
                         help="only rebuild report.html from the notebooks executed before (nothing runs)")
+    report.add_argument("--reference", action="store_true",
+                        help="re-make the course's own figures/ and figures/report.html, the reference students "
+                             "compare with (default: your figures go to runs/<profile>/figures)")
     sub.add_parser("bench", help="print the speed benchmark (python -m steelnb bench --help)", add_help=False)
     sub.add_parser("gpu-check", help="the paper's path on a GPU in 8 minutes (python -m steelnb gpu-check --help)",
                    add_help=False)
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "report":
         from .commands.report import ReportSetupError, run_report
         try:
-            run_report(args.first, args.last, html_only=args.html_only)
+            run_report(args.first, args.last, html_only=args.html_only, reference=args.reference)
         except ReportSetupError as err:
             raise SystemExit(str(err)) from None
     elif args.command == "download":

@@ -1,6 +1,7 @@
 """``python -m steelnb``, the README's main command, end to end in the smoke profile on a fresh home."""
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,34 @@ def test_fixed_epoch_runs_share_one_folder_name():
     from steelnb.course.runs import fixed_epochs_run_name
     assert fixed_epochs_run_name("resnet101", 6) == "resnet101-6epochs"
     assert fixed_epochs_run_name("resnet101", 3, "size200") == "resnet101-3epochs-size200"
+
+
+def _copy_of_the_course(target: Path) -> Path:
+    """The course's tracked files (as they are in this working tree) in ``target``, as a git repository with one
+    commit: a clean clone whose ``git status`` shows what a command changed."""
+    root = Path(__file__).resolve().parents[1]
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True, check=True)
+    for relative in filter(None, tracked.stdout.split("\0")):
+        if (root / relative).is_file():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / relative, target / relative)
+    for command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"]):
+        subprocess.run(["git", *command], cwd=target, check=True, capture_output=True)
+    return target
+
+
+@pytest.mark.slow
+def test_a_chapter_and_the_main_job_leave_the_reference_figures_untouched(tmp_path):
+    # a student's chapter 00 in JupyterLab once replaced figures/demo/fig0_examples.png, a reference figure
+    course = _copy_of_the_course(tmp_path / "course")
+    env = {key: value for key, value in os.environ.items() if key not in ("STEELNB_DATA", "STEELNB_SMOKE", "CI")}
+    env.update(STEELNB_PROFILE="default", STEELNB_OFFLINE="1", PYTHONPATH=str(course))  # the kernels use the copy
+    for command in (["report", "--from", "00", "--to", "00"], ["--epochs", "1"]):
+        done = subprocess.run([sys.executable, "-m", "steelnb", *command], cwd=course, env=env, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    assert (course / "runs" / "default" / "figures" / "demo" / "fig0_examples.png").is_file()  # the chapter's
+    assert (course / "runs" / "default" / "figures" / "main_predictions.png").is_file()  # the main job's
+    changed = subprocess.run(["git", "status", "--porcelain", "--", "figures"], cwd=course, capture_output=True,
+                             text=True, check=True).stdout
+    assert changed == ""

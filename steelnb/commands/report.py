@@ -14,7 +14,7 @@ import os
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -23,7 +23,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat.reader import NotJSONError
 from tqdm.auto import tqdm
 
-from ..course.profile import Profile, current_profile
+from ..course.profile import REFERENCE_FIGURES, Profile, current_profile
 from ..data.locations import load_course_dataset
 from ..data.staging import write_text_atomically
 from ..env import PROJECT_ROOT
@@ -69,17 +69,18 @@ def cell_timeout_s(profile: Profile) -> float:
     return 3 * 3600.0
 
 
-def execute_notebook(path: Path, output_dir: Path, figures_dir: Path, timeout_s: float) -> NotebookRun:
-    """Run ``path`` top to bottom in a fresh kernel (working directory: its folder) and save it with its
-    outputs in ``output_dir``, also when a cell fails or runs longer than ``timeout_s`` seconds (the error
-    is returned in the record)."""
+def execute_notebook(path: Path, output_dir: Path, figures_dir: Path, timeout_s: float,
+                     kernel_env: dict[str, str] | None = None) -> NotebookRun:
+    """Run ``path`` top to bottom in a fresh kernel (working directory: its folder; environment ``kernel_env``,
+    default this process's) and save it with its outputs in ``output_dir``, also when a cell fails or runs
+    longer than ``timeout_s`` seconds (the error is returned in the record)."""
     notebook = nbformat.read(path, as_version=4)
     start = time.time()
     client = NotebookClient(notebook, timeout=timeout_s, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     error = ""
     try:
-        client.execute()
+        client.execute(**({"env": kernel_env} if kernel_env is not None else {}))
     except CellExecutionError as err:
         error = str(err).strip().splitlines()[-1]
     except CellTimeoutError:
@@ -126,14 +127,15 @@ def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, comm
     return text + "\n".join(notes).rstrip("\n") + "\n" if any(line.strip() for line in notes) else text
 
 
-def write_html(output_dir: Path, dataset: str, profile: Profile, commit: str) -> Path:
-    """The HTML report of the notebooks executed in ``output_dir`` (see :func:`html_report.build_html_report`)."""
+def write_html(output_dir: Path, dataset: str, profile: Profile, commit: str, page: Path | None = None) -> Path:
+    """The HTML report of the notebooks executed in ``output_dir`` (see :func:`html_report.build_html_report`),
+    written to ``page`` (default ``output_dir/report.html``)."""
     intro = (f"The course's notebooks executed on **{dataset}** with the **{profile.name}** profile; page built at "
              f"commit `{commit}`. Each figure's notebook, command, commit and wall time are in the "
              "provenance table below. Models without ImageNet weights start from random weights; each figure's "
              "title says so.")
     return build_html_report(output_dir, profile.figures_dir, f"steelnb report: {dataset}, profile {profile.name}",
-                             intro)
+                             intro, page)
 
 
 class ReportSetupError(Exception):
@@ -168,10 +170,16 @@ def check_before_running(notebooks: list[Path], folders: list[Path]) -> None:
                                    "it writable, or set STEELNB_RUNS to a folder you can write") from None
 
 
-def run_report(first: str = "00", last: str = "99", command: str = "python -m steelnb report",
-               html_only: bool = False) -> list[NotebookRun]:
+def run_report(first: str = "00", last: str = "99", html_only: bool = False,
+               reference: bool = False) -> list[NotebookRun]:
     """Execute the notebooks numbered ``first`` to ``last``, in order, update the figures' README and
-    write the HTML report; with ``html_only``, only rebuild the HTML from the notebooks executed before."""
+    write the HTML report; with ``html_only``, only rebuild the HTML from the notebooks executed before.
+
+    The figures, tables, their README and the page go beside the runs (``<runs>/<profile>/figures``). Only
+    with ``reference`` do they re-make the course's own :data:`profile.REFERENCE_FIGURES` (and its
+    ``report.html``), the ones a student compares with: the chapters then run with ``STEELNB_FIGURES``
+    pointing there."""
+    command = "python -m steelnb report" + (" --reference" if reference else "")
     if not any(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
         raise FileNotFoundError(f"no notebooks in {NOTEBOOKS_DIR}: the report runs the course's notebooks, and "
                                 f"{PROJECT_ROOT} is not the course folder. Unset STEELNB_HOME, or set it to the "
@@ -182,16 +190,21 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
         raise ReportSetupError(f"no chapter numbered from {first} to {last}; the chapters are numbered "
                                f"{every[0].name[:2]} to {every[-1].name[:2]}")
     index = load_course_dataset(verbose=True)
-    profile = current_profile().for_dataset(index)
+    kernel_env = {**os.environ, "STEELNB_FIGURES": str(REFERENCE_FIGURES)} if reference else None
+    profile = current_profile()
+    if reference:
+        profile = replace(profile, figures_dir=REFERENCE_FIGURES)
+    profile = profile.for_dataset(index)
     output_dir = profile.runs_dir / "report" / index.name
+    page = profile.figures_dir / "report.html" if reference else None
     if html_only:
-        print(f"Report: {write_html(output_dir, index.title, profile, commit_description())}")
+        print(f"Report: {write_html(output_dir, index.title, profile, commit_description(), page)}")
         return []
     check_before_running(notebooks, [profile.figures_dir, output_dir])
     commit = commit_description()
     runs = []
     for path in tqdm(notebooks, desc="notebooks", unit="nb"):
-        runs.append(execute_notebook(path, output_dir, profile.figures_dir, cell_timeout_s(profile)))
+        runs.append(execute_notebook(path, output_dir, profile.figures_dir, cell_timeout_s(profile), kernel_env))
         run = runs[-1]
         status = f"FAILED ({run.error})" if run.error else f"wrote {', '.join(run.outputs) or 'no figure'}"
         tqdm.write(f"{path.stem}: {run.seconds / 60:.1f} min, {status}")
@@ -200,7 +213,7 @@ def run_report(first: str = "00", last: str = "99", command: str = "python -m st
     readme = profile.figures_dir / "README.md"
     previous = readme.read_text() if readme.is_file() else ""
     write_text_atomically(readme, figures_readme(runs, index.name, profile, shown, commit, previous))
-    page = write_html(output_dir, index.title, profile, commit)
+    page = write_html(output_dir, index.title, profile, commit, page)
     print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}; report: {page}")
     failed = [run.name for run in runs if run.error]
     if failed:

@@ -26,7 +26,7 @@ import torch
 from ..data.index import DEMO, SegmentationIndex
 from ..data.rle import SEVERSTAL_SHAPE
 from ..data.torch_dataset import NATIVE_CROP_WIDTH
-from ..env import PROJECT_ROOT, on_colab, runs_root, switch_is_on
+from ..env import PROJECT_ROOT, runs_root, switch_is_on
 from ..models import OUTPUT_STRIDE
 from ..training.config import TrainConfig
 
@@ -101,6 +101,18 @@ class Profile:
         return replace(self.recipe, batch_size=batch, **overrides)
 
 
+#: The course's own reference figures and tables (and ``report.html``), which only
+#: ``python -m steelnb report --reference`` re-makes.
+REFERENCE_FIGURES = PROJECT_ROOT / "figures"
+
+
+def figures_root() -> Path | None:
+    """Where figures and tables go when ``STEELNB_FIGURES`` names a folder (``report --reference`` sets it for
+    the chapters it runs, to :data:`REFERENCE_FIGURES`); None: beside the runs, ``<runs>/<profile>/figures``."""
+    chosen = os.environ.get("STEELNB_FIGURES")
+    return Path(chosen) if chosen else None
+
+
 #: The profiles' names: ``STEELNB_PROFILE`` takes one of them.
 PROFILE_NAMES = ("smoke", "default", "full")
 
@@ -112,11 +124,10 @@ def profile_named(name: str) -> Profile:
         ValueError: ``name`` is not a profile; the message lists them.
     """
     runs = runs_root()
-    # the course's reference figures; on Colab your runs' figures go beside them, not over the course's own
-    figures = runs / name / "figures" if on_colab() else PROJECT_ROOT / "figures"
+    figures = figures_root() or runs / name / "figures"  # beside the runs, never over the course's figures/
     if name == "smoke":
         return Profile(name="smoke", max_images=40, image_size=(128, 128), paper_backbones=False,
-                       figures_dir=runs / "smoke" / "figures", runs_dir=runs / "smoke",
+                       figures_dir=figures, runs_dir=runs / "smoke",
                        recipe=replace(CPU_RECIPE, epochs=2, batch_size=8,
                                       warmup_iters=2),  # 2 epochs of ~4 steps: a short ramp
                        native_size=(64, 400), crop_width=128, main_job_tta="hv")
