@@ -6,7 +6,8 @@ Runs ``python -m steelnb`` in a fresh, temporary ``STEELNB_HOME`` (so no finishe
 measures its wall time, reads the one-line summary it ends with and prints a README table row and
 one PASS/FAIL line per target. The defaults are the NEU-Seg targets of the CPU real-data track: the
 course's floor (mIoU, defect mIoU) and the published level (PGA-Net's 0.8215 dataset mIoU with
-background, a U-Net's 0.806 class-mean defect IoU, both from ImageNet weights on a GPU).
+background, from ImageNet weights, and a U-Net's 0.806 class-mean defect IoU, from random weights as ours;
+both trained on a GPU).
 """
 from __future__ import annotations
 
