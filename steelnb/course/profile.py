@@ -1,14 +1,15 @@
 """Run profiles: how much work a notebook does, chosen from the environment.
 
-* ``smoke`` (``STEELNB_SMOKE=1`` or ``CI`` set): tiny subsets, two short epochs, figures to
-  ``runs/smoke/figures`` so the committed ``figures/`` are never overwritten. Each notebook < 2 min.
+* ``smoke`` (``STEELNB_SMOKE=1`` or ``CI`` on): tiny subsets, two short epochs. Each notebook < 2 min.
 * ``default`` (no GPU): small sibling backbones (ResNet18 for ResNet101, ...) from 128x128 inputs,
   trained for a wall-clock budget rather than a fixed epoch count, so a run on real data (NEU-Seg:
   3,129 training images) ends in minutes on a 2-core CPU and a small dataset simply gets more epochs.
 * ``full`` (a CUDA GPU): the paper's settings: its backbones, 256x256, SGD lr 0.01, batch 16, 30 epochs.
 
 ``STEELNB_PROFILE`` forces one of them. Runs (checkpoints) go to ``<runs>/<profile>/``, where ``<runs>``
-is :func:`env.runs_root` (``runs/`` in the course, ``STEELNB_RUNS``, or Google Drive on Colab).
+is :func:`env.runs_root` (``runs/`` in the course, ``STEELNB_RUNS``, or Google Drive on Colab), and the
+figures and tables to ``<runs>/<profile>/figures`` (or ``STEELNB_FIGURES``), so that the course's committed
+``figures/`` are never overwritten: only ``python -m steelnb report --reference`` re-makes those.
 
 A profile is the one source of its settings: the input size, the backbones, and the training recipe as a
 :class:`TrainConfig` (epochs, batch size, time budget, optimizer, loss, ...). The paper's recipe is
