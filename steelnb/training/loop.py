@@ -316,7 +316,8 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
     ``run_dir/best.pt`` whenever the validation ``config.select_on`` score improves or ties. Under a time budget
     the epoch count is planned before the first epoch and re-planned after each (:func:`replanned_epochs`),
     ``config.epochs`` being the cap. If a checkpoint exists the run resumes from it: same config required (a
-    time budget's current plan is taken from the checkpoint) and, when ``data`` (``SegmentationIndex.fingerprint()``) is given, the same data.
+    time budget's current plan is taken from the checkpoint) and, when ``data`` (``SegmentationIndex.fingerprint()``
+    with the run's split) is given, the same data, labels and split.
     One process at a time may train in ``run_dir``. Under torchrun the work is shared by the ranks
     (``training/distributed.py``); rank 0 holds the folder, writes the checkpoints and prints.
 
