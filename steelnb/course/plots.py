@@ -129,12 +129,12 @@ def plot_score_bars(scores: Mapping[str, Mapping[str, float]], empty: Mapping[st
     for i, (run, values) in enumerate(scores.items()):
         positions = np.arange(len(names)) + (i - (len(scores) - 1) / 2) * width
         bars = ax.bar(positions, [values[n] for n in names], width, label=run)
-        ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=1, rotation=90)  # upright labels: narrow bars
     for j, name in enumerate(names):
         ax.hlines(empty[name], j - 0.45, j + 0.45, colors="gray", linestyles=":",
                   label="all-empty prediction" if j == 0 else None)
     ax.set_xticks(np.arange(len(names)), names)
-    ax.set(ylim=(0, 1.05), ylabel="test score")
+    ax.set(ylim=(0, 1.25), ylabel="test score")  # room above a bar of 1.0 for its label
     ax.legend(fontsize=7, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     fig.tight_layout()
     return fig
@@ -150,7 +150,7 @@ def plot_label_balance(shares: Mapping[str, np.ndarray], labels: Sequence[str]) 
         ax.bar_label(bars, labels=[f"{v:.1%}" for v in values], fontsize=7)
     ax.set_xticks(x + width * (len(shares) - 1) / 2, labels)
     ax.set_ylabel("share of labels")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, never over them
     fig.tight_layout()
     return fig
 
