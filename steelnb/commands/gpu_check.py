@@ -1,7 +1,9 @@
 """``python -m steelnb gpu-check OUT [--dry-run]``: the paper's own path on one GPU, in one command.
 
 It writes its results into the folder ``OUT``: one CSV per stage and ``gpu_check.md``, a markdown page
-naming the GPU and the torch, CUDA and cuDNN versions, with one table per stage. The stages, in order:
+naming the GPU and the torch, CUDA and cuDNN versions, with one table per stage. ``OUT`` must be new, empty,
+or an earlier check's results (marked by its ``.steelnb-gpu-check`` file): any other folder, a data folder
+named by mistake for one, is refused and left as it is. The stages, in order:
 
 * ``speed``: Table 1 of the paper on this GPU: training iterations/s and images/s (batch 16, 256x256),
   evaluation images/s at 256x256 and 256x1600 with batch 1 and 16, each with and without mixed precision
