@@ -211,3 +211,26 @@ def test_an_empty_chapter_range_is_an_error_not_a_silent_success(monkeypatch, ca
     from steelnb.__main__ import main
     with pytest.raises(SystemExit, match="no chapter numbered from 20 to 30; the chapters are numbered 00 to 13"):
         main(["report", "--from", "20", "--to", "30"])
+
+
+def test_the_page_shows_paths_relative_to_the_course_folder(tmp_path):
+    # the reference page once showed the build machine's absolute paths in 14 setup outputs
+    from steelnb.commands.html_report import relative_to_course
+    course = tmp_path / "steelnb"
+    assert relative_to_course(f"runs go to {course}/runs/default; figures to {course}", course) == \
+        "runs go to runs/default; figures to ."
+    assert relative_to_course(f"data in {tmp_path}/elsewhere, {course}2/x", course) == \
+        f"data in {tmp_path}/elsewhere, {course}2/x"  # outside the course folder: kept
+    executed = tmp_path / "report"
+    executed.mkdir()
+    code = nbformat.v4.new_code_cell("print(...)")
+    from steelnb.env import PROJECT_ROOT
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"Profile 'default': figures go to "
+                                           f"{PROJECT_ROOT}/runs/default/figures\n"),
+                    nbformat.v4.new_output("execute_result", data={"text/plain": f"{PROJECT_ROOT}/data/x"},
+                                           execution_count=1)]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 00 · Setup"), code]),
+                   executed / "00_setup.ipynb")
+    page = build_html_report(executed, tmp_path / "figures", "steelnb report: test").read_text()
+    assert "figures go to runs/default/figures" in page and "data/x" in page
+    assert str(PROJECT_ROOT) not in page

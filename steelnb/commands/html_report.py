@@ -29,6 +29,7 @@ from PIL import Image
 
 from ..course.colab import BADGE_MARKS
 from ..data.staging import write_text_atomically
+from ..env import PROJECT_ROOT
 
 
 def _chapter_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
@@ -73,17 +74,30 @@ def compress_image(png_base64: str) -> tuple[str, str]:
     return mime, base64.b64encode(data).decode("ascii")
 
 
+def relative_to_course(text: str, course: Path = PROJECT_ROOT) -> str:
+    """``text`` with the course folder's absolute path written relative to it (``/home/me/steelnb/runs/x`` ->
+    ``runs/x``): a page shared with others shows where things are in the course, not on the machine that built
+    it. Paths outside the course folder stay as they are."""
+    root = str(Path(course).resolve())
+    return re.sub(re.escape(root) + r"(/|\b)", lambda match: "" if match.group(1) == "/" else ".", text)
+
+
 def _page_output(output: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     """``output`` as the page shows it: None for warnings and progress bars (stderr) and for interactive
-    widgets (a static page cannot run them); stdout without the lines about resuming runs; figures
-    compressed (:func:`compress_image`)."""
+    widgets (a static page cannot run them); stdout without the lines about resuming runs; paths in text
+    relative to the course folder (:func:`relative_to_course`); figures compressed (:func:`compress_image`)."""
     if output.output_type == "stream":
         if output.name == "stderr":
             return None
-        text = _RUN_CHATTER.sub("", output.text)
+        text = relative_to_course(_RUN_CHATTER.sub("", output.text))
         return nbformat.v4.new_output("stream", name=output.name, text=text) if text.strip() else None
     if WIDGET_VIEW in output.get("data", {}):
         return None
+    text_types = ("text/plain", "text/html", "text/markdown")
+    if any(isinstance(output.get("data", {}).get(mime), str) for mime in text_types):
+        output = nbformat.from_dict({**output, "data": {mime: relative_to_course(value) if mime in text_types
+                                                        and isinstance(value, str) else value
+                                                        for mime, value in output.data.items()}})
     if "image/png" in output.get("data", {}):
         mime, data = compress_image(output.data["image/png"])
         kept = {key: value for key, value in output.data.items() if key != "image/png"}
