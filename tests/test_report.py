@@ -110,6 +110,22 @@ def test_html_report_leaves_out_exercise_checks_widgets_and_resume_notes(tmp_pat
     assert "the notebook's cell below" in html or "the notebook&#39;s cell below" in html
 
 
+def test_a_section_that_only_introduces_a_widget_is_left_out_of_the_page(tmp_path):
+    # the reference page once showed an empty "Browse the test images yourself" section
+    executed = tmp_path / "report"
+    executed.mkdir()
+    widget = nbformat.v4.new_code_cell("browse(...)")
+    widget.outputs = [nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "abc"}, "text/plain": "interactive(...)"})]
+    cells = [nbformat.v4.new_markdown_cell("# 08 · Evaluation\n\nIntroduction."),
+             nbformat.v4.new_markdown_cell("## Browse the test images yourself\n\nPick an image."), widget,
+             nbformat.v4.new_markdown_cell("## What you learned\n\nMuch.")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), executed / "08_chapter.ipynb")
+    html = build_html_report(executed, tmp_path / "figures", "steelnb report: demo").read_text()
+    assert "Browse the test images yourself" not in html and "Pick an image" not in html
+    assert "Introduction." in html and "What you learned" in html  # the chapter's other text stays
+
+
 def test_a_cell_that_runs_too_long_is_stopped_and_named(tmp_path, monkeypatch):
     notebook = tmp_path / "99_slow.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(60)")]), notebook)

@@ -108,10 +108,11 @@ def _page_output(output: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
 
 def _report_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """The notebook's markdown cells and its code cells' outputs as the page shows them (:func:`_page_output`),
-    without the cells tagged ``EXERCISE_TAG``. Colab badges are dropped and "the next cell" becomes "the
+    without the cells tagged ``EXERCISE_TAG``, nor a widget's cell and the "## " section just before it that
+    introduces it (a page cannot run the widget, so the section would stand empty). Colab badges are dropped and "the next cell" becomes "the
     notebook's next cell", as the page is not a notebook."""
     cells = []
-    for cell in notebook.cells:
+    for position, cell in enumerate(notebook.cells):
         if cell.cell_type == "markdown":
             source = "\n".join(line for line in cell.source.split("\n") if not line.startswith(BADGE_MARKS))
             cells.append(nbformat.v4.new_markdown_cell(_CELL_POINTER.sub(r"\1he notebook's \2", source)))
@@ -121,7 +122,20 @@ def _report_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode
                 code = nbformat.v4.new_code_cell("")
                 code.outputs = outputs
                 cells.append(code)
+            elif _only_widgets(cell) and position and _introduces(notebook.cells[position - 1]):
+                cells.pop()  # the section that introduced a widget the page cannot show: empty otherwise
     return cells
+
+
+def _introduces(cell: nbformat.NotebookNode) -> bool:
+    """Whether ``cell`` is a markdown section of its own (a "## " heading), which a widget's cell follows."""
+    return cell.cell_type == "markdown" and cell.source.lstrip().startswith("## ")
+
+
+def _only_widgets(cell: nbformat.NotebookNode) -> bool:
+    """Whether a code cell's outputs are interactive widgets and nothing else (stderr aside)."""
+    shown = [output for output in cell.get("outputs", []) if output.get("name") != "stderr"]
+    return bool(shown) and all(WIDGET_VIEW in output.get("data", {}) for output in shown)
 
 
 #: Formulas in markdown: display ``$$...$$`` (may span lines) or inline ``$...$`` (one line).
