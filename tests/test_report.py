@@ -166,6 +166,10 @@ def test_the_reference_report_is_committed_small_clean_and_linked():
     assert "neu-seg" in text.lower() and "profile default" in text.lower()
     assert "Set your answer first" not in text and "Resuming" not in text and "the cell below" not in text
     assert "](figures/report.html)" in (root / "README.md").read_text()
+    # no folder of the machine that built it: paths relative to the course, the data folder as $STEELNB_DATA
+    shown = re.sub(r"data:[^\"')\s]+", "", text)  # embedded figures aside
+    absolute = set(re.findall(r"(?<![\w:/.<])/(?:[A-Za-z0-9_.-]+/){2,}", shown))
+    assert absolute <= {"/path/to/", "/content/data/"}  # only the page's own examples: a placeholder, Colab
 
 
 def test_a_page_that_cannot_be_written_whole_leaves_the_previous_page(tmp_path):
@@ -235,8 +239,12 @@ def test_the_page_shows_paths_relative_to_the_course_folder(tmp_path):
     course = tmp_path / "steelnb"
     assert relative_to_course(f"runs go to {course}/runs/default; figures to {course}", course) == \
         "runs go to runs/default; figures to ."
-    assert relative_to_course(f"data in {tmp_path}/elsewhere, {course}2/x", course) == \
+    assert relative_to_course(f"data in {tmp_path}/elsewhere, {course}2/x", course, data="") == \
         f"data in {tmp_path}/elsewhere, {course}2/x"  # outside the course folder: kept
+    data = tmp_path / "neu-seg"  # the data folder, wherever it is, by the variable that names it
+    assert relative_to_course(f"Using the real neu-seg data in {data} ({data}/data_wenjian/img_dir...)", course,
+                              data=str(data)) == \
+        "Using the real neu-seg data in $STEELNB_DATA ($STEELNB_DATA/data_wenjian/img_dir...)"
     executed = tmp_path / "report"
     executed.mkdir()
     code = nbformat.v4.new_code_cell("print(...)")

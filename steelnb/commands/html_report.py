@@ -74,10 +74,13 @@ def compress_image(png_base64: str) -> tuple[str, str]:
     return mime, base64.b64encode(data).decode("ascii")
 
 
-def relative_to_course(text: str, course: Path = PROJECT_ROOT) -> str:
-    """``text`` with the course folder's absolute path written relative to it (``/home/me/steelnb/runs/x`` ->
-    ``runs/x``): a page shared with others shows where things are in the course, not on the machine that built
-    it. Paths outside the course folder stay as they are."""
+def relative_to_course(text: str, course: Path = PROJECT_ROOT, data: str | None = None) -> str:
+    """``text`` as a shared page shows it, without the folders of the machine that built it: the course folder's
+    absolute path written relative to it (``/home/me/steelnb/runs/x`` -> ``runs/x``), and the data folder
+    (``data``, default ``$STEELNB_DATA`` when set) as ``$STEELNB_DATA``. Other paths stay as they are."""
+    data = os.environ.get("STEELNB_DATA") if data is None else data
+    if data:
+        text = re.sub(re.escape(str(Path(data).resolve())) + r"(?=/|\b)", "$STEELNB_DATA", text)
     root = str(Path(course).resolve())
     return re.sub(re.escape(root) + r"(/|\b)", lambda match: "" if match.group(1) == "/" else ".", text)
 
