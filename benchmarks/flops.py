@@ -19,7 +19,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from steelnb.course.profile import profile_named
-from steelnb.course.runs import MAIN_RUN, RUNS
+from steelnb.course.runs import main_run
 from steelnb.data.rle import SEVERSTAL_SHAPE
 from steelnb.models import build_model
 from steelnb.training.precision import autocast_dtype, cpu_has_native_bf16
@@ -28,7 +28,7 @@ from steelnb.training.timing import model_step, time_calls
 CPU = torch.device("cpu")
 #: The main job's profile and run: the training step measured is theirs.
 DEFAULT = profile_named("default")
-MAIN = RUNS[MAIN_RUN["deeplabv3plus"]]
+MAIN = main_run()
 
 
 def matmul_peak_gflops(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:

@@ -16,7 +16,7 @@ import argparse
 import sys
 from dataclasses import replace
 
-from steelnb.course.runs import MAIN_RUN, fixed_epochs_run_name, train_run
+from steelnb.course.runs import fixed_epochs_run_name, main_run, train_run
 from steelnb.course.setup import course_setup
 from steelnb.evaluation.metrics import summarize
 from steelnb.evaluation.scoring import original_resolution_counts
@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         change, overrides, size, factor = LEVERS[lever]
         epochs = max(1, round(args.epochs * factor))
         lever_profile = profile if size is None else replace(profile, image_size=size)
-        name = fixed_epochs_run_name(MAIN_RUN["deeplabv3plus"], epochs, "" if lever == "reference" else lever)
-        plain = train_run(MAIN_RUN["deeplabv3plus"], index, split, lever_profile, progress=False, run_name=name, score_on="val",
+        name = fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever)
+        plain = train_run(main_run().name, index, split, lever_profile, progress=False, run_name=name, score_on="val",
                           epochs=epochs, time_budget_s=None, **overrides)
         flipped = original_resolution_counts(plain.model, index, split["val"], plain.input_size, tta="hv")
         minutes = sum(h["seconds"] for h in plain.history) / 60

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import torch
 
-from steelnb.course.runs import MAIN_RUN, RUNS, fixed_epochs_run_name, train_run
+from steelnb.course.runs import fixed_epochs_run_name, main_run, train_run
 from steelnb.course.setup import course_setup
 from steelnb.data.torch_dataset import SteelDataset
 from steelnb.evaluation.metrics import summarize
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     profile, index, split = course_setup(verbose=True)
     config = profile.train_config(len(split["train"]))
-    main = RUNS[MAIN_RUN["deeplabv3plus"]]
+    main = main_run()
     size = profile.input_size(index.image_shape)
     rng = np.random.default_rng(0)
     order = rng.permutation(len(split["train"]))

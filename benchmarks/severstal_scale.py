@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader
 
 from steelnb.commands.bench import loader_images_per_second
 from steelnb.course.profile import profile_named
-from steelnb.course.runs import MAIN_RUN, RUNS
+from steelnb.course.runs import main_run
 from steelnb.data.augment import class_shares, plan_augmented_copies
 from steelnb.data.demo import generate_demo_dataset
 from steelnb.data.digests import file_digests
@@ -131,7 +131,7 @@ def measure(root: Path, scratch: Path) -> int:
         rows.append((f"DataLoader, full profile's transforms ({size[0]}x{size[1]} + augmentation), {workers} workers",
                      f"{rate:.0f} img/s", ">= 200 img/s" if target else "", rate >= 200 if target else None))
     torch.manual_seed(0)
-    main = RUNS[MAIN_RUN["deeplabv3plus"]]
+    main = main_run()
     backbone, batch, size = default.backbone(main.paper_backbone), default.recipe.batch_size, default.image_size
     model = build_model(main.architecture, backbone, index.num_classes, pretrained=False).train()
     images, target = torch.rand(batch, 1, *size), torch.randint(0, index.num_classes, (batch, *size))

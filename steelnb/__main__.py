@@ -19,7 +19,7 @@ from .course.experiment import results_table
 from .course.figures import curves_figure, prediction_figure
 from .course.plots import save_figure
 from .course.profile import CPU_SIBLING, profile_named
-from .course.runs import MAIN_RUN, RUNS, backbone_run_name, fixed_epochs_run_name, train_run
+from .course.runs import MAIN_RUN, RUNS, backbone_run_name, fixed_epochs_run_name, main_run, train_run
 from .course.setup import course_setup
 from .training.distributed import init_from_env
 
@@ -104,7 +104,7 @@ def download_main(dataset: str, folder: str | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m steelnb`` and the ``steelnb`` script."""
     parser = argparse.ArgumentParser(prog="steelnb", description=__doc__.split("\n\n")[0])
-    paper_backbone = RUNS[MAIN_RUN["deeplabv3plus"]].paper_backbone
+    paper_backbone = main_run().paper_backbone
     sub = parser.add_subparsers(dest="command")
     train = sub.add_parser("train", help="train and evaluate DeepLabV3+ (default)")
     for p in (parser, train):

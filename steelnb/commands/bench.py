@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..course.profile import PAPER_IMAGE_SIZE, PAPER_RECIPE, profile_named
-from ..course.runs import MAIN_RUN, PAPER_MIOU, RUNS
+from ..course.runs import PAPER_MIOU, RUNS, main_run
 from ..data.rle import SEVERSTAL_SHAPE, rle_decode, rle_encode
 from ..data.severstal import SEVERSTAL_CLASSES
 from ..models import LIGHTEST_BACKBONE, build_model, set_memory_format
@@ -33,8 +33,8 @@ from ..training.timing import model_step, time_calls
 #: The models timed, as (architecture, backbone): the paper's four, then the CPU profiles' main backbone and the
 #: lightest backbone the course offers (``--quick`` times these two only).
 MODELS = [(RUNS[name].architecture, RUNS[name].paper_backbone) for name in PAPER_MIOU] + [
-    (RUNS[MAIN_RUN["deeplabv3plus"]].architecture, profile_named("default").backbone(RUNS[MAIN_RUN["deeplabv3plus"]].paper_backbone)),
-    (RUNS[MAIN_RUN["deeplabv3plus"]].architecture, LIGHTEST_BACKBONE)]
+    (main_run().architecture, profile_named("default").backbone(main_run().paper_backbone)),
+    (main_run().architecture, LIGHTEST_BACKBONE)]
 
 
 def rle_decode_loop(encoded: str, shape: tuple[int, int] = SEVERSTAL_SHAPE) -> np.ndarray:

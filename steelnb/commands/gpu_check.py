@@ -44,7 +44,7 @@ import pandas as pd
 import torch
 
 from ..course.profile import PAPER_IMAGE_SIZE, PAPER_RECIPE, Profile, profile_named
-from ..course.runs import MAIN_RUN, PAPER_MIOU, RUNS, train_run
+from ..course.runs import PAPER_MIOU, RUNS, main_run, train_run
 from ..data.index import DEMO
 from ..data.rle import SEVERSTAL_SHAPE
 from ..data.severstal import SEVERSTAL_CLASSES
@@ -152,7 +152,7 @@ def loader_table(plan: Plan, scratch: Path) -> pd.DataFrame:
                             pin_memory=device.type == "cuda", drop_last=True)
         rows.append({"what": f"DataLoader, {workers} workers",
                      "img/s": loader_images_per_second(loader, plan.loader_images)})
-    main = RUNS[MAIN_RUN["deeplabv3plus"]]
+    main = main_run()
     model = build_model(main.architecture, main.paper_backbone, index.num_classes, pretrained=False).to(device).train()
     shape = profile.input_size(index.image_shape)
     images = torch.rand(batch, 1, *shape, device=device)
@@ -214,7 +214,7 @@ def smp_table(plan: Plan, scratch: Path) -> pd.DataFrame:
     csv = scratch / "smp.csv"
     arguments = ["--device", default_device().type, "--csv", str(csv)]
     if plan is DRY:
-        smallest = profile_named("smoke").backbone(RUNS[MAIN_RUN["deeplabv3plus"]].paper_backbone)
+        smallest = profile_named("smoke").backbone(main_run().paper_backbone)
         arguments += ["--encoders", smallest, "--repeats", "1", "--warmup", "0", "--batch", "2", "--size", "32"]
     subprocess.run([sys.executable, str(script), *arguments], check=True)
     return pd.read_csv(csv)

@@ -56,6 +56,14 @@ RUNS: dict[str, RunSpec] = {spec.name: spec for spec in (
 #: chapter 04's baseline, so a run finished in a chapter is reloaded by the command and the other way round.
 MAIN_RUN = {"deeplabv3plus": "resnet101", "baseline": "baseline"}
 
+
+
+def main_run(architecture: str = "deeplabv3plus") -> RunSpec:
+    """The run ``python -m steelnb`` trains for ``architecture`` (:data:`MAIN_RUN`): its backbone, recipe and
+    folder name are the ones the benchmarks time and train."""
+    return RUNS[MAIN_RUN[architecture]]
+
+
 #: Per-image mean IoU the paper reports for its four models (Table 2), by run name, in its order.
 PAPER_MIOU = {name: spec.paper_miou for name, spec in RUNS.items() if spec.paper_miou is not None}
 
