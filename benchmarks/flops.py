@@ -16,14 +16,13 @@ import sys
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from steelnb.course.profile import profile_named
 from steelnb.course.runs import main_run
 from steelnb.data.rle import SEVERSTAL_SHAPE
 from steelnb.models import build_model
 from steelnb.training.precision import autocast_dtype, cpu_has_native_bf16
-from steelnb.training.timing import model_step, time_calls
+from steelnb.training.timing import counted_flops, model_step, time_calls
 
 CPU = torch.device("cpu")
 #: The main job's profile and run: the training step measured is theirs.
@@ -36,13 +35,6 @@ def matmul_peak_gflops(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -
     a, b = torch.rand(size, size).to(dtype), torch.rand(size, size).to(dtype)
     best = float(time_calls(lambda: a @ b, repeats, 1, CPU).min())
     return 2 * size ** 3 / best / 1e9
-
-
-def counted_flops(step) -> int:
-    """FLOPs of one call of ``step`` (a function of no arguments), as torch's FLOP counter counts them."""
-    with FlopCounterMode(display=False) as counter:
-        step()
-    return counter.get_total_flops()
 
 
 def measure(label: str, step, dtype: torch.dtype, repeats: int) -> dict[str, float | str]:

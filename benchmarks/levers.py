@@ -1,22 +1,27 @@
 """Measure the main job's levers one at a time, on the validation split only.
 
-    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/levers.py [--epochs 6] [--lever ema --lever lovasz ...]
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/levers.py [--epochs 6] [--seeds 2] [--lever ema --lever lovasz ...]
 
 Each lever is the main job's run (chapter 05's DeepLabV3+ under the default profile) with one change,
 trained for a fixed number of epochs (the main job's budget buys about 6 at 128x128 on 2 cores), so
 the scores do not depend on how busy the machine is. Every run is scored on the validation split, plain
 and with horizontal + vertical flip test-time augmentation, at the images' original resolution; the
 test split is never read. Runs are kept under the course's runs folder (``STEELNB_RUNS``) by name, so a
-second call reloads them. Prints one markdown table; pick the recipe from it, then score the test split
-once with ``benchmarks/main_job.py``.
+second call reloads them. With ``--seeds N`` every lever trains with seeds 0 .. N-1, and each cell is the mean ±
+the sample standard deviation over the seeds; the last column is the lever's gain over the reference in
+class-mean defect IoU (flip TTA) with a 95% interval (± 1.96 x the standard error of a difference of two means
+of N seeds). A gain whose interval holds 0 is no gain we can detect. Prints one markdown table; pick the recipe
+from it, then score the test split once with ``benchmarks/main_job.py``.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import statistics
 import sys
 from dataclasses import replace
 
-from steelnb.course.runs import fixed_epochs_run_name, main_run, train_run
+from steelnb.course.runs import fixed_epochs_run_name, main_run, seeded_run_name, train_run
 from steelnb.course.setup import course_setup
 from steelnb.evaluation.metrics import summarize
 from steelnb.evaluation.scoring import original_resolution_counts
@@ -37,28 +42,60 @@ LEVERS: dict[str, tuple[str, dict, tuple[int, int] | None, float]] = {
 }
 
 
+#: The scores of each row: (summarize key, flip TTA or not).
+COLUMNS = [("miou", False), ("miou", True), ("class_iou_defects", False), ("class_iou_defects", True),
+           ("dataset_miou", False), ("dataset_miou", True)]
+
+
+def lever_scores(lever: str, seed: int, epochs: int, profile, index, split) -> tuple[float, list[float]]:
+    """Train (or reload) ``lever`` with ``seed`` for ``epochs``; (training minutes, the :data:`COLUMNS` scores on
+    the validation split)."""
+    change, overrides, size, _ = LEVERS[lever]
+    lever_profile = profile if size is None else replace(profile, image_size=size)
+    name = seeded_run_name(fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever), seed)
+    plain = train_run(main_run().name, index, split, lever_profile, progress=False, run_name=name, score_on="val",
+                      epochs=epochs, time_budget_s=None, seed=seed, **overrides)
+    flipped = original_resolution_counts(plain.model, index, split["val"], plain.input_size, tta="hv")
+    scores = {False: summarize(plain.counts_original), True: summarize(flipped)}
+    return sum(h["seconds"] for h in plain.history) / 60, [scores[tta][key] for key, tta in COLUMNS]
+
+
+def mean_sd(values: list[float]) -> str:
+    """``mean ± sd`` over seeds (just the value for one seed), 3 decimals."""
+    return f"{values[0]:.3f}" if len(values) == 1 else f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def gain_interval(lever: list[float], reference: list[float]) -> str:
+    """The mean gain of ``lever`` over ``reference`` (per-seed scores) with ± 1.96 standard errors; the gain alone
+    for one seed, which has no spread."""
+    gain = statistics.mean(lever) - statistics.mean(reference)
+    if len(lever) < 2:
+        return f"{gain:+.3f}"
+    error = math.sqrt(statistics.variance(lever) / len(lever) + statistics.variance(reference) / len(reference))
+    return f"{gain:+.3f} ± {1.96 * error:.3f}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Train and score the chosen levers; print their validation table."""
+    """Train and score the chosen levers over the seeds; print their validation table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=6, help="epochs of the reference run (default 6)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per lever, 0 .. seeds-1 (default 1)")
     parser.add_argument("--lever", action="append", choices=list(LEVERS), help="default: all of them")
     args = parser.parse_args(argv)
     profile, index, split = course_setup(verbose=True)
     print("| lever | change | epochs | train min | val mIoU | + flip TTA | class-mean defect IoU | + flip TTA "
-          "| dataset mIoU | + flip TTA |\n|---|---|---|---|---|---|---|---|---|---|")
-    for lever in args.lever or list(LEVERS):
-        change, overrides, size, factor = LEVERS[lever]
+          "| dataset mIoU | + flip TTA | gain in class-mean defect IoU + TTA |\n" + "|---" * 11 + "|")
+    reference: list[float] = []  # the reference's per-seed scores: every gain is measured against them
+    for lever in ["reference"] + [name for name in args.lever or list(LEVERS) if name != "reference"]:
+        change, _, _, factor = LEVERS[lever]
         epochs = max(1, round(args.epochs * factor))
-        lever_profile = profile if size is None else replace(profile, image_size=size)
-        name = fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever)
-        plain = train_run(main_run().name, index, split, lever_profile, progress=False, run_name=name, score_on="val",
-                          epochs=epochs, time_budget_s=None, **overrides)
-        flipped = original_resolution_counts(plain.model, index, split["val"], plain.input_size, tta="hv")
-        minutes = sum(h["seconds"] for h in plain.history) / 60
-        a, b = summarize(plain.counts_original), summarize(flipped)
-        print(f"| {lever} | {change} | {epochs} | {minutes:.1f} | {a['miou']:.3f} | {b['miou']:.3f} | "
-              f"{a['class_iou_defects']:.3f} | {b['class_iou_defects']:.3f} | {a['dataset_miou']:.3f} | "
-              f"{b['dataset_miou']:.3f} |", flush=True)
+        runs = [lever_scores(lever, seed, epochs, profile, index, split) for seed in range(args.seeds)]
+        columns = [[scores[i] for _, scores in runs] for i in range(len(COLUMNS))]
+        if lever == "reference":
+            reference = columns[3]
+        print(f"| {lever} | {change} | {epochs} | {statistics.mean(m for m, _ in runs):.1f} | "
+              + " | ".join(mean_sd(values) for values in columns)
+              + f" | {'' if lever == 'reference' else gain_interval(columns[3], reference)} |", flush=True)
     return 0
 
 

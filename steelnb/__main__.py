@@ -19,7 +19,16 @@ from .course.experiment import results_table
 from .course.figures import curves_figure, prediction_figure
 from .course.plots import save_figure
 from .course.profile import CPU_SIBLING, profile_named
-from .course.runs import MAIN_RUN, RUNS, backbone_run_name, fixed_epochs_run_name, main_run, train_run
+from .course.runs import (
+    MAIN_RUN,
+    RUNS,
+    backbone_run_name,
+    fixed_epochs_run_name,
+    main_run,
+    seeded_run_name,
+    train_run,
+    training_summary,
+)
 from .course.setup import course_setup
 from .training.distributed import init_from_env
 
@@ -29,7 +38,8 @@ def demo_notice() -> str:
     how long the main job then takes (its training budget, from the ``default`` profile)."""
     budget_min = profile_named("default").recipe.time_budget_s / 60
     return ("These numbers come from the SYNTHETIC demo data (made to look like Severstal's), not from real steel.\n"
-            "Get real steel with one command (NEU-Seg: 4,470 public images, about 62 MB, no account needed):\n"
+            "Get real steel with one command (NEU-Seg: 4,470 public images, no account needed; it comes in an archive "
+            "of a few hundred MB, of which about 62 MB are kept):\n"
             "  python -m steelnb download neu-seg\n"
             "then run `python -m steelnb` again: it finds NEU-Seg in the course's data/neu-seg folder.\n"
             f"On a CPU the NEU-Seg main job trains for {budget_min:.0f} minutes (the default profile's budget), then "
@@ -54,6 +64,9 @@ def train_main(args: argparse.Namespace) -> None:
     if args.epochs is not None:
         run_name = fixed_epochs_run_name(run_name, args.epochs)
         overrides = {"epochs": args.epochs, "time_budget_s": None}
+    if args.seed is not None:
+        run_name = seeded_run_name(run_name, args.seed)
+        overrides["seed"] = args.seed
     if world.is_main:
         length = f"{args.epochs} epochs" if args.epochs else profile.training_length()
         print(f"Run {run_name!r}: {args.architecture} on {backbone}, {length}"
@@ -63,6 +76,7 @@ def train_main(args: argparse.Namespace) -> None:
     if not world.is_main:
         return
     print(results_table([result]).T.to_string())
+    print(training_summary(result.history))
     folder = profile.runs_dir / "figures"
     save_figure(curves_figure([result], index, profile, "Learning curves"), "main_learning_curves", folder)
     fig = prediction_figure(result, index, split["test"], profile, "Test predictions")
@@ -81,13 +95,14 @@ def download_main(dataset: str, folder: str | None) -> None:
     ``data/`` folder), then print the line that makes the course use it; errors end the command with
     their message."""
     from .data.download.kaggle import KaggleSetupError, download_severstal
-    from .data.download.neu_seg import ATTRIBUTION, DownloadError, download_neu_seg, read_manifest
+    from .data.download.neu_seg import ATTRIBUTION, DownloadError, download_neu_seg, download_size_note, read_manifest
     from .data.index import DatasetFormatError
     from .data.locations import kept_severstal_archive, neu_seg_dir, severstal_dir
     if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
         raise SystemExit(f"--to {folder} is a file, not a folder: name a new or empty folder (nothing was downloaded)")
     try:
         if dataset == "neu-seg":
+            print(download_size_note())
             print(ATTRIBUTION)
             root = download_neu_seg(folder or neu_seg_dir())
             print(f"NEU-Seg is complete and verified in {root} ({len(read_manifest()):,} files checked against "
@@ -113,6 +128,9 @@ def main(argv: list[str] | None = None) -> None:
                        "without a GPU")
         p.add_argument("--epochs", type=positive_int, default=None,
                        help="train exactly this many epochs instead of the profile's time budget")
+        p.add_argument("--seed", type=int, default=None,
+                       help="seed of the weights, the shuffle and the augmentation (default: the recipe's, 0); "
+                            "another seed trains a run of its own, to measure the spread between seeds")
     report = sub.add_parser("report", help="run the notebooks in order; record each figure's provenance")
     report.add_argument("--from", dest="first", default="00", help="first notebook number (default 00)")
     report.add_argument("--to", dest="last", default="99", help="last notebook number (default: the last)")

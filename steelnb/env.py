@@ -4,6 +4,7 @@
 * :func:`on_colab` and :func:`runs_root`: on Colab, with Google Drive mounted, runs and checkpoints go to
   the course folder on Drive, so that they survive a disconnect. The notebooks and a ``!python -m steelnb``
   started from them agree, because both read the same mount and nothing is written into ``os.environ``.
+* :func:`commit_description`: the git commit the course runs at, which runs and figures record.
 * :func:`switch_is_on` (``STEELNB_SMOKE``, ``STEELNB_OFFLINE``): one rule for every on/off variable. A switch
   set to a word it does not know is an error, not "off": ``STEELNB_SMOKE=ture`` must not quietly start a
   16-minute run.
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,3 +72,16 @@ def runs_root() -> Path:
     if on_colab() and drive_mounted():
         return DRIVE_RUNS
     return PROJECT_ROOT / "runs"
+
+
+def commit_description() -> str:
+    """The git commit of the project (with "+ uncommitted changes" when tracked files other than the
+    report's own outputs in ``figures/`` differ from it), or "unknown"."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!figures"],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + (" + uncommitted changes" if dirty else "")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from steelnb.course.paper import PAPER_MIOU
 from steelnb.course.profile import PAPER_IMAGE_SIZE, PAPER_RECIPE, current_profile
-from steelnb.course.runs import PAPER_MIOU, RUNS, train_run
+from steelnb.course.runs import RUNS, train_run
 from steelnb.data.index import SegmentationIndex
 from steelnb.models import BACKBONES
 

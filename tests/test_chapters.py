@@ -57,3 +57,19 @@ def test_the_answer_key_answers_every_exercise_and_question(path):
     key_questions = section.split("### Questionnaire", 1)[1]
     assert _numbered(key_exercises) == list(range(1, len(_exercises(cells)) + 1))
     assert _numbered(key_questions) == _numbered(questions)
+
+
+#: Words that mark a question asked inside a chapter's text, outside its exercises and questionnaire.
+INLINE_PROMPTS = ("a question for you", "Your turn.")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_the_answer_key_answers_the_questions_asked_in_the_text(path):
+    prompts = [prompt for kind, text in _cells(path) if kind == "markdown" for prompt in INLINE_PROMPTS
+               if prompt in text]
+    sections = re.split(r"^## (?=\d\d · )", KEY.read_text(), flags=re.MULTILINE)
+    section = next(s for s in sections if s.startswith(path.stem[:2] + " · "))
+    in_text = section.split("### In the text", 1)[1].split("### Exercises", 1)[0] if "### In the text" in section else ""
+    for prompt in prompts:
+        assert prompt.rstrip(".").lower() in in_text.lower(), f"{path.stem}: the key does not answer '{prompt}'"
+

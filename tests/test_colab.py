@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from steelnb import env
-from steelnb.course.colab import colab_badge, install_cell, prepare_colab, runtime_summary
+from steelnb.course.colab import colab_badge, install_cell, prepare_colab, reference_chapter_minutes, runtime_summary
 from steelnb.course.profile import current_profile
 from steelnb.data import locations
 
@@ -84,11 +84,23 @@ def test_runtime_summary_names_the_profile_and_its_times(monkeypatch):
     monkeypatch.setenv("STEELNB_PROFILE", "default")
     summary = runtime_summary()
     # the chapters that train are the registry's (04-07 the paper's models, 10 native aspect, 12 the losses);
-    # the longest of them took 15.6 min (chapter 05), the longest other one 3.1 min (chapter 11)
-    assert "'default' profile" in summary
-    assert "chapters that train runs (04, 05, 06, 07, 10, 12) take at most 16 min each, the others at most 3 min" in summary
+    # the times are the reference run's, read from the provenance table of figures/README.md
+    minutes = reference_chapter_minutes()
+    assert "'default' profile" in summary and "chapters that train runs (04, 05, 06, 07, 10, 12)" in summary
+    assert f"took about {sum(minutes.values()):.0f} min for the whole course" in summary
+    assert minutes["04"] == max(minutes.values()) and f"the longest chapter {minutes['04']:.0f} min (04)" in summary
     monkeypatch.setenv("STEELNB_PROFILE", "full")
     assert "for 30 epochs each" in runtime_summary() and "not been measured" in runtime_summary()
+
+
+def test_the_chapter_times_are_read_from_the_provenance_table(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("| file | notebook | dataset | profile | command | commit | notebook wall time |\n|---|\n"
+                      "| [a.png](a.png) | `04_baseline` | neu-seg | default | `cmd` | `abc` | 45.4 min |\n"
+                      "| [b.csv](b.csv) | `04_baseline` | neu-seg | default | `cmd` | `abc` | 45.4 min |\n"
+                      "| [c.png](c.png) | `12_losses_and_mixup` | neu-seg | default | `cmd` | `abc` | 15.0 min |\n")
+    assert reference_chapter_minutes(readme) == {"04": 45.4, "12": 15.0}
+    assert reference_chapter_minutes(tmp_path / "missing.md") == {}
 
 
 def test_on_colab_the_downloaded_kaggle_data_is_used(monkeypatch, tmp_path):

@@ -63,7 +63,8 @@ def test_html_report_shows_text_figures_and_provenance_not_code(tmp_path):
 def test_html_report_is_one_file_with_formulas_as_mathml(tmp_path):
     executed = tmp_path / "report"
     executed.mkdir()
-    text = ("# 08 · Evaluation\n\nInline $p = cH + r + 1$, a price in code `costs $5 or $6`, and\n\n"
+    text = ("# 08 · Evaluation\n\nInline $p = cH + r + 1$, a price in code `costs $5 or $6`, prose that costs $5 "
+            "and $6, a formula wrapped like its paragraph $\\mathrm{Dice} = \\frac{2}{1}\n\\ge x$, and\n\n"
             "$$\\mathrm{IoU} = \\frac{|P \\cap T|}{|P \\cup T|}$$\n")
     code = nbformat.v4.new_code_cell("")
     code.outputs = [nbformat.v4.new_output("display_data", data={"image/png": PIXEL, "text/plain": "<Figure>"})]
@@ -72,9 +73,10 @@ def test_html_report_is_one_file_with_formulas_as_mathml(tmp_path):
     html = build_html_report(executed, tmp_path, "report", "").read_text()
     assert not re.search(r"<script[^>]*\bsrc=|<link[^>]*\bhref=[\"']?https?:", html)  # nothing from the web
     assert "import(" not in html and "mathjax" not in html.lower()
-    assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">') == 1
+    assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">') == 2
     assert html.count('display="block"') == 1 and "<mfrac>" in html
-    assert "costs $5 or $6" in html and "$p" not in html and "STEELNBFORMULA" not in html
+    assert "costs $5 or $6" in html and "costs $5 and $6" in html  # dollars in prose stay dollars
+    assert "$p" not in html and "\\mathrm" not in html and "STEELNBFORMULA" not in html
     assert f"data:image/png;base64,{PIXEL}" in html
 
 
@@ -170,6 +172,28 @@ def test_the_reference_report_is_committed_small_clean_and_linked():
     shown = re.sub(r"data:[^\"')\s]+", "", text)  # embedded figures aside
     absolute = set(re.findall(r"(?<![\w:/.<])/(?:[A-Za-z0-9_.-]+/){2,}", shown))
     assert absolute <= {"/path/to/", "/content/data/"}  # only the page's own examples: a placeholder, Colab
+    body = re.sub(r"<(style|script)[^>]*>.*?</\1>|<pre>.*?</pre>|<code>.*?</code>", "", shown, flags=re.S)
+    assert not re.search(r"\$\\|\\(mathrm|frac|ge)\b", body)  # no formula left as raw TeX
+    assert "Not yet re-made" not in text  # the provenance is the figures README's, not a stale note
+
+
+def test_the_trained_runs_section_comes_from_the_runs_histories(tmp_path):
+    from steelnb.commands.report import TRAINED_HEADING, trained_runs_section, with_trained_runs
+    from steelnb.training.checkpoint import save_atomic
+    quiet = [{"seconds": 300.0, "load_1min": 2.0, "cores": 2, "cpu": "Test CPU", "commit": "abc1234"}] * 2
+    busy = [{"seconds": 420.0, "load_1min": 3.9, "cores": 2, "cpu": "Test CPU", "commit": "abc1234"}]
+    for name, history in (("resnet101", quiet), ("baseline", busy)):
+        (tmp_path / name).mkdir()
+        save_atomic({"history": history}, tmp_path / name / "last.pt")
+    (tmp_path / "unfinished").mkdir()  # no epoch yet: no row
+    section = trained_runs_section(tmp_path)
+    assert "| resnet101 | 2 | 10.0 | 2.0-2.0 (2 cores) | no | Test CPU | `abc1234` |" in section
+    assert "| baseline | 1 | 7.0 | 3.9-3.9 (2 cores) | yes: other work shared the cores |" in section
+    assert "unfinished" not in section
+    readme = "# Figures and tables\n\n| file |\n\n" + TRAINED_HEADING + "\n\nold, typed by hand\n\n## Demo\n\nkept\n"
+    updated = with_trained_runs(readme, section)
+    assert "old, typed by hand" not in updated and "| resnet101 | 2 |" in updated and updated.endswith("## Demo\n\nkept\n")
+    assert with_trained_runs("# Figures\n", section).endswith(section)
 
 
 def test_a_page_that_cannot_be_written_whole_leaves_the_previous_page(tmp_path):

@@ -21,8 +21,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..course.paper import PAPER_MIOU
 from ..course.profile import PAPER_IMAGE_SIZE, PAPER_RECIPE, profile_named
-from ..course.runs import PAPER_MIOU, RUNS, main_run
+from ..course.runs import RUNS, main_run
 from ..data.rle import SEVERSTAL_SHAPE, rle_decode, rle_encode
 from ..data.severstal import SEVERSTAL_CLASSES
 from ..models import LIGHTEST_BACKBONE, build_model, set_memory_format

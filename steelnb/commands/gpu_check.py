@@ -43,8 +43,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..course.paper import PAPER_MIOU
 from ..course.profile import PAPER_IMAGE_SIZE, PAPER_RECIPE, Profile, profile_named
-from ..course.runs import PAPER_MIOU, RUNS, main_run, train_run
+from ..course.runs import RUNS, main_run, train_run
 from ..data.index import DEMO
 from ..data.rle import SEVERSTAL_SHAPE
 from ..data.severstal import SEVERSTAL_CLASSES

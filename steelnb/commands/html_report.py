@@ -141,8 +141,10 @@ def _only_widgets(cell: nbformat.NotebookNode) -> bool:
     return bool(shown) and all(WIDGET_VIEW in output.get("data", {}) for output in shown)
 
 
-#: Formulas in markdown: display ``$$...$$`` (may span lines) or inline ``$...$`` (one line).
-_FORMULA = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", flags=re.DOTALL)
+#: Formulas in markdown: display ``$$...$$`` (may span lines) or inline ``$...$``, which may wrap onto the next
+#: line as a paragraph does, but not across a blank line, and neither starts nor ends with a space (so "$5 and
+#: $6" stays text).
+_FORMULA = re.compile(r"\$\$(.+?)\$\$|\$(?!\s)((?:[^$\n]|\n(?![ \t]*\n))+?)(?<!\s)\$", flags=re.DOTALL)
 #: Code in markdown (fenced blocks and inline spans), where a ``$`` is a dollar sign, not a formula.
 _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", flags=re.DOTALL)
 TEMPLATES = Path(__file__).with_name("templates")

@@ -11,7 +11,6 @@ executed chapters, their figures and tables and that provenance into one page (`
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -26,7 +25,8 @@ from tqdm.auto import tqdm
 from ..course.profile import REFERENCE_FIGURES, Profile, current_profile
 from ..data.locations import load_course_dataset
 from ..data.staging import write_text_atomically
-from ..env import PROJECT_ROOT
+from ..env import PROJECT_ROOT, commit_description
+from ..training.checkpoint import RunCheckpoints
 from .html_report import build_html_report
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
@@ -41,19 +41,6 @@ class NotebookRun:
     seconds: float
     outputs: list[str]
     error: str = ""
-
-
-def commit_description() -> str:
-    """The git commit of the project (with "+ uncommitted changes" when tracked files other than the
-    report's own outputs in ``figures/`` differ from it), or "unknown"."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!figures"],
-                               cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + (" + uncommitted changes" if dirty else "")
 
 
 def _written_since(folder: Path, start: float) -> list[str]:
@@ -125,6 +112,49 @@ def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, comm
              "weights; each figure's title says so.", "", HEADER, "|---|---|---|---|---|---|---|"]
     text = "\n".join(lines + [rows[name] for name in sorted(rows)]) + "\n"
     return text + "\n".join(notes).rstrip("\n") + "\n" if any(line.strip() for line in notes) else text
+
+
+TRAINED_HEADING = "## Where the trained models come from"
+
+
+def trained_runs_section(folder: Path) -> str:
+    """The figures README's section on the trained runs in ``folder`` (``<runs>/<profile>/<dataset>``), written
+    from each run's saved history (``last.pt``): epochs, training and validation minutes, the machine's load
+    (1-minute average, lowest and highest epoch), the CPU and the commit it trained at. A run whose load rose
+    above the machine's cores was slowed by other work, and its row says so; the epochs it bought are then
+    fewer than a quiet machine gives. Empty when ``folder`` holds no finished epoch."""
+    rows = []
+    for run_dir in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+        if not RunCheckpoints(run_dir).last.is_file():
+            continue
+        history = RunCheckpoints(run_dir).read_last()["history"]
+        loads = [h["load_1min"] for h in history if "load_1min" in h]
+        cores = max((h.get("cores") or 0 for h in history), default=0)
+        load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "not recorded"
+        slowed = "yes: other work shared the cores" if loads and cores and max(loads) > cores + 0.5 else (
+            "no" if loads and cores else "not recorded")
+        commits = sorted({h["commit"] for h in history if "commit" in h}) or ["not recorded"]
+        cpus = sorted({h["cpu"] for h in history if "cpu" in h}) or ["not recorded"]
+        rows.append(f"| {run_dir.name} | {len(history)} | {sum(h['seconds'] for h in history) / 60:.1f} | {load} "
+                    f"({cores or '?'} cores) | {slowed} | {', '.join(cpus)} | {', '.join(f'`{c}`' for c in commits)} |")
+    if not rows:
+        return ""
+    return "\n".join([TRAINED_HEADING, "", "Written from each run's saved history. A chapter reloads a finished run "
+                      "instead of training it again, so a notebook's wall time above can be a reload.", "",
+                      "| run | epochs | training + validation min | load, 1-min average | slowed by other work | CPU "
+                      "| commit |", "|---|---|---|---|---|---|---|", *rows]) + "\n"
+
+
+def with_trained_runs(readme: str, section: str) -> str:
+    """``readme`` with its trained-runs section (from :data:`TRAINED_HEADING` to the next ``## ``) replaced by
+    ``section``, or ``section`` appended when it has none; other sections are kept."""
+    if not section:
+        return readme
+    if TRAINED_HEADING not in readme:
+        return readme.rstrip("\n") + "\n\n" + section
+    before, after = readme.split(TRAINED_HEADING, 1)
+    rest = after.split("\n## ", 1)
+    return before + section + ("\n## " + rest[1] if len(rest) > 1 else "")
 
 
 def write_html(output_dir: Path, dataset: str, profile: Profile, commit: str, page: Path | None = None) -> Path:
@@ -212,7 +242,8 @@ def run_report(first: str = "00", last: str = "99", html_only: bool = False,
     shown = f"STEELNB_DATA=<{index.name} folder> {command}" if data else command
     readme = profile.figures_dir / "README.md"
     previous = readme.read_text() if readme.is_file() else ""
-    write_text_atomically(readme, figures_readme(runs, index.name, profile, shown, commit, previous))
+    provenance = figures_readme(runs, index.name, profile, shown, commit, previous)
+    write_text_atomically(readme, with_trained_runs(provenance, trained_runs_section(profile.runs_dir / index.name)))
     page = write_html(output_dir, index.title, profile, commit, page)
     print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}; report: {page}")
     failed = [run.name for run in runs if run.error]

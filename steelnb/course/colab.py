@@ -10,6 +10,7 @@ after a disconnect.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -21,19 +22,13 @@ from ..data.layouts import is_severstal_folder
 from ..data.staging import write_text_atomically
 from ..env import DRIVE_COURSE, DRIVE_MOUNT, drive_mounted, on_colab
 from ..training.device import default_device, device_name
-from .profile import current_profile
+from .profile import REFERENCE_FIGURES, current_profile
 from .runs import RUNS
 
 #: The course's public git address, for the Colab badges and install cells of every chapter. Empty until the
 #: course has one: the install cell then uses the course folder on your Google Drive (``env.DRIVE_COURSE``).
 #: After changing it, run ``python -m steelnb.course.colab`` to rewrite the chapters' badges and install cells.
 REPO_URL = ""
-
-#: Minutes each chapter took with the ``default`` profile on NEU-Seg, on 2 CPU cores, when it trained its
-#: runs (figures/README.md records them); chapters 05 and 12 train 1 and 5 runs.
-DEFAULT_PROFILE_MINUTES = {"00": 0.2, "01": 0.2, "02": 0.2, "03": 0.1, "04": 14.2, "05": 15.6, "06": 13.4,
-                           "07": 11.5, "08": 2.0, "09": 1.3, "10": 0.2, "11": 3.1, "12": 15.1, "13": 2.2}
-
 
 def prepare_colab() -> Path | None:
     """On Colab: mount Google Drive (Colab asks for permission once) and create the runs folder there, so that
@@ -70,19 +65,33 @@ def training_chapters() -> list[str]:
     return sorted({spec.chapter for spec in RUNS.values()})
 
 
+def reference_chapter_minutes(readme: Path | None = None) -> dict[str, float]:
+    """Each chapter's wall time (minutes, by its number) in the reference run, read from the provenance table
+    of ``readme`` (default: the course's ``figures/README.md``), where every file a chapter wrote carries that
+    chapter's time; empty when there is no such table. A chapter that wrote no file is not in it."""
+    readme = readme or REFERENCE_FIGURES / "README.md"
+    if not readme.is_file():
+        return {}
+    rows = re.findall(r"^\| \[[^]]+\]\([^)]+\) \| `(\d\d)_[^`]*` \|.*\| ([\d.]+) min \|$", readme.read_text(),
+                      flags=re.MULTILINE)
+    return {chapter: float(minutes) for chapter, minutes in sorted(dict(rows).items())}
+
+
 def runtime_summary() -> str:
     """Which accelerator this runtime has, which profile will run and how long the chapters take with it."""
     profile = current_profile()
     lines = [f"{device_name(default_device())}: the {profile.name!r} profile will run; runs and checkpoints go to "
              f"{profile.runs_dir}."]
     if profile.name == "default":
-        chapters = training_chapters()
-        training = [DEFAULT_PROFILE_MINUTES[chapter] for chapter in chapters]
-        rest = [m for chapter, m in DEFAULT_PROFILE_MINUTES.items() if chapter not in chapters]
-        lines.append(f"Measured with this profile on 2 CPU cores (NEU-Seg): the chapters that train runs "
-                     f"({', '.join(chapters)}) take at most {max(training):.0f} min each, the others at most "
-                     f"{max(rest):.0f} min; about {sum(training) + sum(rest):.0f} min for the whole course. Finished "
-                     "runs are reloaded, not retrained.")
+        minutes = reference_chapter_minutes()
+        if minutes:
+            trained = training_chapters()
+            longest = max(minutes, key=minutes.get)
+            lines.append(f"The course's reference run with this profile (NEU-Seg, 2 CPU cores; {REFERENCE_FIGURES.name}"
+                         f"/README.md records each chapter's wall time) took about {sum(minutes.values()):.0f} min "
+                         f"for the whole course, the longest chapter {minutes[longest]:.0f} min ({longest}). The "
+                         f"chapters that train runs ({', '.join(trained)}) train each run for the profile's budget "
+                         f"({profile.recipe.time_budget_s / 60:.0f} min); a finished run is reloaded, not retrained.")
     elif profile.name == "full":
         lines.append(f"The full profile trains the paper's backbones for {profile.recipe.epochs} epochs each; its "
                      "chapter times on a GPU have not been measured yet. On a Colab T4, start with one chapter and "

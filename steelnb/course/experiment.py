@@ -169,7 +169,7 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
 
 
 def results_table(results: list[ExperimentResult], paper: dict[str, float] | None = None) -> pd.DataFrame:
-    """One row per experiment plus the all-empty prediction, with the paper's mIoU where it has one."""
+    """One row per experiment plus the all-empty prediction, with the paper's Table 2 mIoU where it has one."""
     rows = {r.name: r.row() for r in results}
     if results:
         rows["all-empty prediction"] = score_columns(all_empty_scores(results[0].counts),

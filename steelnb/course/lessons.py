@@ -93,7 +93,7 @@ def check_dilated_extent(rate: int, answer_pixels: int | None) -> bool:
 
 
 def check_image_miou(prediction: np.ndarray, truth: np.ndarray, answer: float | None) -> bool:
-    """Chapter 08: the paper's per-image mIoU of ``prediction`` against ``truth`` (small label masks)."""
+    """Chapter 08: the per-image mIoU of ``prediction`` against ``truth`` (small label masks)."""
     labels = int(max(prediction.max(), truth.max())) + 1
     right = float(image_miou(pixel_counts(torch.from_numpy(prediction)[None], torch.from_numpy(truth)[None],
                                           labels))[0])

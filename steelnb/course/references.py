@@ -5,7 +5,9 @@ averaged over the three defect classes ("class-mean defect IoU") or with backgro
 ("dataset mIoU"). Most start from ImageNet-pretrained backbones and train for hours on a GPU. The
 UNet-NEU-SEG rows, on the same split as the course's, are the exception: its ``train.py`` builds the model
 (``model_class(n_channels=3, n_classes=4)``) and loads no weights, so they start from random weights too,
-and train 50 epochs (its default) at 200x200 on a GPU. The course's CPU profile starts from random weights
+and train 50 to 75 epochs at 200x200 on a GPU. ``benchmarks/reference_flops.py`` counts that U-Net's training
+step (175 GFLOP per 200x200 image, forward and backward), so the ``training compute`` column can say what
+those epochs cost; the other papers do not give enough to estimate it. The course's CPU profile starts from random weights
 and trains for minutes, so read ours beside those two rows first, and as a lower bound of what the method
 does, not as a rival of the pretrained ones.
 """
@@ -21,9 +23,11 @@ NEU_REFERENCES = pd.DataFrame.from_records([
     {"result": "DeepLabV3+ (Leinena et al., Sensors 2024)", "dataset mIoU @orig": 0.7131,
      "protocol": "official split, dataset mIoU incl. background; ImageNet-pretrained; GPU"},
     {"result": "U-Net (UNet-NEU-SEG repository)", "class-mean defect IoU @orig": 0.806,
-     "protocol": "mmseg-style split as here; random initial weights; 200x200; 50 epochs on a GPU"},
+     "protocol": "mmseg-style split as here; random initial weights; 200x200; 50-75 epochs on a GPU",
+     "training compute": "27-41 PFLOP (counted)"},
     {"result": "improved U-Nets (UNet-NEU-SEG repository, best)", "class-mean defect IoU @orig": 0.848,
-     "protocol": "mmseg-style split as here; random initial weights; 200x200; 50 epochs on a GPU"},
+     "protocol": "mmseg-style split as here; random initial weights; 200x200; 50-75 epochs on a GPU",
+     "training compute": "more than the U-Net's"},
     {"result": "transformer encoder + CNN decoder (Multimedia Tools and Applications 2023, "
                "doi:10.1007/s11042-023-15307-y)", "Dice": 0.9522,
      "protocol": "their own split and Dice definition; ImageNet-pretrained; GPU"},

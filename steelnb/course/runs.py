@@ -16,8 +16,10 @@ import pandas as pd
 from ..data.index import SegmentationIndex
 from ..data.stats import label_pixel_counts
 from ..data.torch_dataset import SteelDataset
+from ..training.config import TrainConfig
 from ..training.losses import inverse_frequency_weights
 from .experiment import ExperimentResult, run_experiment
+from .paper import PAPER_MIOU
 from .profile import PAPER_IMAGE_SIZE, Profile
 
 
@@ -35,15 +37,14 @@ class RunSpec:
     native: bool = False
     comparison: bool = False
     class_weights_from_data: bool = False
-    paper_miou: float | None = None  # the paper's per-image mean IoU for this model (its Table 2), if it has one
 
 
 #: The named runs, by name.
 RUNS: dict[str, RunSpec] = {spec.name: spec for spec in (
-    RunSpec("baseline", "04", architecture="baseline", paper_miou=0.29),
-    RunSpec("resnet101", "05", paper_miou=0.57),
-    RunSpec("densenet201", "06", paper_backbone="densenet201", paper_miou=0.325),
-    RunSpec("efficientnet_b1", "07", paper_backbone="efficientnet_b1", paper_miou=0.57),
+    RunSpec("baseline", "04", architecture="baseline"),
+    RunSpec("resnet101", "05"),
+    RunSpec("densenet201", "06", paper_backbone="densenet201"),
+    RunSpec("efficientnet_b1", "07", paper_backbone="efficientnet_b1"),
     RunSpec("resnet101-native", "10", native=True),
     RunSpec("CE + Dice", "12", overrides={"loss": "ce+dice"}, comparison=True),
     RunSpec("CE (paper)", "12", overrides={"loss": "ce"}, comparison=True),
@@ -64,8 +65,6 @@ def main_run(architecture: str = "deeplabv3plus") -> RunSpec:
     return RUNS[MAIN_RUN[architecture]]
 
 
-#: Per-image mean IoU the paper reports for its four models (Table 2), by run name, in its order.
-PAPER_MIOU = {name: spec.paper_miou for name, spec in RUNS.items() if spec.paper_miou is not None}
 
 
 def training_class_weights(index: SegmentationIndex, train_ids: list[str], profile: Profile) -> tuple[float, ...]:
@@ -86,6 +85,23 @@ def fixed_epochs_run_name(run_name: str, epochs: int, variant: str = "") -> str:
     an optional ``variant`` suffix. ``python -m steelnb --epochs N`` and the benchmarks that train the main job
     for fixed epochs (levers, scaling) share it, so each reloads the runs the others finished."""
     return f"{run_name}-{epochs}epochs" + (f"-{variant}" if variant else "")
+
+
+def seeded_run_name(run_name: str, seed: int) -> str:
+    """The folder name of ``run_name`` trained with random seed ``seed`` (``python -m steelnb --seed S``): the
+    recipe's own seed keeps the plain name, so ``--seed 0`` reloads the course's run."""
+    return run_name if seed == TrainConfig.seed else f"{run_name}-seed{seed}"
+
+
+def training_summary(history: list[dict]) -> str:
+    """One line on what a finished training did, from its ``history`` (one dict per epoch): the epochs, the
+    images seen, the training minutes and the machine's load (1-minute average, min-max over the epochs),
+    so a budgeted run can be repeated with ``--epochs`` and a slow one told from a busy machine."""
+    seen = sum(h.get("train_images", 0) for h in history)
+    loads = [h["load_1min"] for h in history if "load_1min" in h]
+    load = f", load {min(loads):.1f}-{max(loads):.1f}" if loads else ""
+    return (f"Trained {len(history)} epochs, {seen:,} images seen, "
+            f"{sum(h['seconds'] for h in history) / 60:.1f} min of training and validation{load}.")
 
 
 def train_run(name: str, index: SegmentationIndex, split: dict[str, list[str]], profile: Profile,
@@ -117,11 +133,11 @@ def paper_vs_ours(results: Sequence[ExperimentResult], index: SegmentationIndex,
     rows = {}
     for result in results:
         spec = RUNS.get(result.name)
-        if spec is None or spec.paper_miou is None:
+        if spec is None or result.name not in PAPER_MIOU:
             continue
         caption = result.caption(index, profile)
         rows[result.name] = {
-            "paper mIoU": spec.paper_miou,
+            "paper mIoU": PAPER_MIOU[result.name],
             "paper setting": f"Severstal, {PAPER_IMAGE_SIZE[0]}x{PAPER_IMAGE_SIZE[1]}, {spec.paper_backbone} "
                              "(ImageNet-pretrained), GPU",
             "our mIoU": round(caption.test_miou, 3),

@@ -24,7 +24,7 @@ SEVERSTAL_DIR = PROJECT_ROOT / "data" / SEVERSTAL
 COLAB_SEVERSTAL = Path("/content/data/severstal")
 #: Where ``python -m steelnb download neu-seg`` puts NEU-Seg by default (on Colab: ``COLAB_NEU_SEG``).
 NEU_SEG_DIR = PROJECT_ROOT / "data" / NEU_SEG
-#: On Colab, what must outlive the runtime is kept on Google Drive: NEU-Seg itself (62 MB) and the Kaggle zip.
+#: On Colab, what must outlive the runtime is kept on Google Drive: NEU-Seg itself (about 62 MB kept) and the Kaggle zip.
 COLAB_NEU_SEG = DRIVE_COURSE / "data" / NEU_SEG
 COLAB_KEPT_ARCHIVE = DRIVE_COURSE / "data" / ARCHIVE_NAME
 DEMO_IMAGES = 400

@@ -1,9 +1,10 @@
-"""Segmentation metrics: the paper's per-image mean IoU, per-class IoU and Kaggle's mean Dice.
+"""Segmentation metrics: the per-image mean IoU (our reading of the paper's "mean IoU"), per-class IoU and
+Kaggle's mean Dice.
 
 All work from per-image, per-class pixel counts, so a whole test set is summarised from a
 small (n_images, C+1, 3) table. Rules for empty masks, stated once:
 
-* **Per-image mIoU (the paper's metric)**: for each image, the mean IoU over the labels that
+* **Per-image mIoU** (our reading of the paper's metric; chapter 08 shows it probably averaged otherwise): for each image, the mean IoU over the labels that
   appear in the prediction *or* the ground truth, background included by default. Labels absent
   from both are skipped (neither rewarded nor penalised). An image is thus scored 1.0 when it is
   defect-free and predicted defect-free. With ``include_background=False`` an image with no defect
@@ -44,7 +45,7 @@ def pixel_counts(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> 
 
 
 def image_miou(counts: np.ndarray | torch.Tensor, include_background: bool = True) -> np.ndarray:
-    """The paper's per-image mean IoU, shape (N,), from :func:`pixel_counts` (rules in the module docstring)."""
+    """The per-image mean IoU, shape (N,), from :func:`pixel_counts` (rules in the module docstring)."""
     counts = np.asarray(counts, dtype=np.float64)
     if not include_background:
         counts = counts[:, 1:]

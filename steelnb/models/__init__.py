@@ -1,6 +1,8 @@
 """Segmentation models on torchvision backbones: DeepLabV3+ (deeplab.py) and the paper's bare-bone
 baseline (baseline.py), both an ``encoder`` (encoder.py, backbones.py) -> ``decoder`` ->
 ``segmentation_head``."""
+from typing import Any
+
 from .backbones import BACKBONES, LIGHTEST_BACKBONE, OUTPUT_STRIDE, build_backbone, set_memory_format
 from .baseline import BareBoneBaseline
 from .deeplab import DeepLabV3Plus
@@ -12,12 +14,14 @@ ARCHITECTURES = {model.architecture: model for model in (DeepLabV3Plus, BareBone
 
 
 def build_model(architecture: str, backbone: str, num_classes: int, pretrained: bool = True,
-                weights_file: str | None = None) -> SegmentationModel:
+                weights_file: str | None = None, **decoder_options: Any) -> SegmentationModel:
     """Build ``architecture`` ("deeplabv3plus" or "baseline") on ``backbone`` (one of BACKBONES) for
-    ``num_classes`` labels (background included), with ImageNet weights unless ``pretrained`` is False."""
+    ``num_classes`` labels (background included), with ImageNet weights unless ``pretrained`` is False.
+    ``decoder_options`` go to the decoder: DeepLabV3+ takes ``aspp_rates`` (the dilations of ASPP's 3x3
+    branches, default DeepLabv3's 6/12/18); the baseline takes none."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[architecture](backbone, num_classes, pretrained, weights_file)
+    return ARCHITECTURES[architecture](backbone, num_classes, pretrained, weights_file, **decoder_options)
 
 
 __all__ = ["ARCHITECTURES", "BACKBONES", "LIGHTEST_BACKBONE", "LOW_STRIDE", "OUTPUT_STRIDE", "BareBoneBaseline", "DeepLabV3Plus", "Encoder",

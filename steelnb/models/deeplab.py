@@ -9,11 +9,16 @@ from .backbones import OUTPUT_STRIDE
 from .encoder import LOW_STRIDE, SegmentationModel
 from .layers import conv_bn_relu
 
+#: DeepLabv3's ASPP rates for output stride 16 (Chen et al. 2017, section 3.3), chosen for 33x33 feature maps.
+DEEPLAB_ASPP_RATES = (6, 12, 18)
+
 
 class ASPP(nn.Module):
-    """Atrous spatial pyramid pooling: 1x1 conv, three dilated 3x3 convs and image-level pooling, fused by 1x1."""
+    """Atrous spatial pyramid pooling: a 1x1 conv, one dilated 3x3 conv per rate in ``rates`` and image-level
+    pooling, fused by a 1x1 conv. A rate at least as large as the feature map puts every tap but the centre
+    on zero padding, so that branch acts as a 1x1 conv."""
 
-    def __init__(self, in_channels: int, out_channels: int = 256, rates: tuple[int, int, int] = (6, 12, 18)) -> None:
+    def __init__(self, in_channels: int, out_channels: int = 256, rates: tuple[int, ...] = DEEPLAB_ASPP_RATES) -> None:
         super().__init__()
         self.branches = nn.ModuleList([conv_bn_relu(in_channels, out_channels, 1)] +
                                       [conv_bn_relu(in_channels, out_channels, 3, r, separable=True) for r in rates])
@@ -24,20 +29,21 @@ class ASPP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, C_high, H/16, W/16)
         pooled = self.image_pool(x).expand(-1, -1, x.shape[2], x.shape[3])  # (N, 256, H/16, W/16)
-        branches = torch.cat([branch(x) for branch in self.branches] + [pooled], dim=1)  # (N, 5 * 256, H/16, W/16)
+        branches = torch.cat([branch(x) for branch in self.branches] + [pooled], dim=1)  # (N, (rates+2) * 256, ...)
         return self.project(branches)  # (N, 256, H/16, W/16)
 
 
 class DeepLabV3PlusDecoder(nn.Module):
     """ASPP on the stride-16 features, upsampled x4 and joined with a 48-channel 1x1 projection of the
-    stride-4 features, then fused by a separable 3x3 conv. ``channels``: the encoder's channels by stride."""
+    stride-4 features, then fused by a separable 3x3 conv. ``channels``: the encoder's channels by stride;
+    ``aspp_rates``: the dilations of ASPP's 3x3 branches."""
 
     out_channels = 256
 
-    def __init__(self, channels: dict[int, int]) -> None:
+    def __init__(self, channels: dict[int, int], aspp_rates: tuple[int, ...] = DEEPLAB_ASPP_RATES) -> None:
         super().__init__()
         low_channels, high_channels = channels[LOW_STRIDE], channels[OUTPUT_STRIDE]
-        self.aspp = nn.Sequential(ASPP(high_channels), conv_bn_relu(256, 256, separable=True))
+        self.aspp = nn.Sequential(ASPP(high_channels, rates=aspp_rates), conv_bn_relu(256, 256, separable=True))
         self.skip = conv_bn_relu(low_channels, 48, 1)
         self.fuse = conv_bn_relu(256 + 48, 256, separable=True)
 
@@ -49,12 +55,15 @@ class DeepLabV3PlusDecoder(nn.Module):
 
 
 class DeepLabV3Plus(SegmentationModel):
-    """DeepLabV3+ (Chen et al. 2018): output stride 16 encoder with ASPP (rates 6/12/18), 48-channel
-    low-level skip at stride 4, a 3x3 decoder conv, then x4 bilinear upsampling to the input size.
+    """DeepLabV3+ (Chen et al. 2018): output stride 16 encoder with ASPP (rates 6/12/18 unless ``aspp_rates``
+    says otherwise), 48-channel low-level skip at stride 4, a 3x3 decoder conv, then x4 bilinear upsampling
+    to the input size.
 
-    Kept from DeepLabV3+'s design (Chen et al. 2018): output stride 16 (DenseNet included), ASPP with rates
-    6/12/18 and image pooling, the 48-channel 1x1 skip at stride 4, separable convolutions, bilinear upsampling.
-    (The paper under study gives other ASPP rates, 1, 12, 24 and 3, in its section 5.2.)
+    Kept from DeepLabV3+'s design (Chen et al. 2018), not from the paper under study: output stride 16
+    (DenseNet included), ASPP with DeepLabv3's rates 6/12/18 and image pooling, the 48-channel 1x1 skip at
+    stride 4, separable convolutions, bilinear upsampling. The paper gives other ASPP rates, 1, 12, 24 and 3,
+    in its section 5.2 (``build_model(..., aspp_rates=PAPER_ASPP_RATES)`` builds them, the 1 being the 1x1
+    branch; ``course/paper.py``), and a 3x3 / 3x3 / 1x1 decoder.
     Deviations, chosen for speed (they make the decoder about as cheap as segmentation-models-pytorch's,
     which uses the same layout): one BN + ReLU per separable conv instead of one after each half, and
     the decoder's two separable 3x3 convs at stride 4 are split into one at stride 16 (after ASPP,

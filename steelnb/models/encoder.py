@@ -7,6 +7,8 @@ every architecture. A new architecture is a new decoder (and a subclass naming i
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -43,7 +45,8 @@ class SegmentationModel(nn.Module):
     """Base of every model: ``encoder`` -> ``decoder`` -> ``segmentation_head`` (a 1x1 conv to the classes) ->
     bilinear upsampling to the input size, named as in segmentation-models-pytorch. A subclass sets
     ``architecture`` (its key in ``models.ARCHITECTURES``), ``title`` (its name in figure captions) and
-    ``decoder_class``: a module built from the encoder's channels by stride, with an ``out_channels`` attribute.
+    ``decoder_class``: a module built from the encoder's channels by stride (and ``decoder_options``, its keyword
+    arguments, e.g. DeepLabV3+'s ``aspp_rates``), with an ``out_channels`` attribute.
 
     The model keeps its weights and activations in ``channels_last`` memory format, which is faster for
     convolutions on CPU and on GPU tensor cores; the interface (N, C, H, W) does not change."""
@@ -53,10 +56,10 @@ class SegmentationModel(nn.Module):
     decoder_class: type[nn.Module]
 
     def __init__(self, backbone: str, num_classes: int, pretrained: bool = True,
-                 weights_file: str | None = None) -> None:
+                 weights_file: str | None = None, **decoder_options: Any) -> None:
         super().__init__()
         self.encoder = Encoder(backbone, pretrained, weights_file)
-        self.decoder = self.decoder_class(self.encoder.channels)
+        self.decoder = self.decoder_class(self.encoder.channels, **decoder_options)
         self.segmentation_head = nn.Conv2d(self.decoder.out_channels, num_classes, 1)
         self.to(memory_format=torch.channels_last)
 

@@ -31,6 +31,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
+from ..env import commit_description
 from ..evaluation.inference import predict_probs
 from ..evaluation.metrics import MetricAccumulator, all_empty_scores, summarize
 from .budget import epochs_for_budget, seconds_per_step
@@ -39,6 +40,7 @@ from .config import TrainConfig
 from .device import default_device, prepare_device
 from .distributed import World, barrier, current_world, from_main, gather_objects, parallel_model, sum_across
 from .losses import build_loss
+from .machine import cpu_model
 from .precision import make_grad_scaler, mixed_precision
 from .seeding import rng_state, seed_everything, set_rng_state
 
@@ -384,9 +386,10 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
                         "val_dice": scores["dice"], "val_miou_defects": scores["miou_defects"],
                         "val_class_iou_defects": scores["class_iou_defects"], "val_selected": scores[config.select_on],
                         "empty_miou": empty["miou"], "empty_dice": empty["dice"], "lr": optimizer.param_groups[0]["lr"],
-                        "train_iter_per_s": len(loader) / train_seconds,
+                        "train_images": int(images), "train_iter_per_s": len(loader) / train_seconds,
                         "train_img_per_s": len(loader) * config.batch_size / train_seconds,
-                        "seconds": time.perf_counter() - start, "load_1min": _load_average()})
+                        "seconds": time.perf_counter() - start, "load_1min": _load_average(),
+                        "cores": os.cpu_count(), "cpu": cpu_model(), "commit": commit_description()})
         if config.time_budget_s:  # re-plan from this epoch's measured time: a load at the start is not final
             epochs = from_main(replanned_epochs(history, config.time_budget_s, max_epochs))
             if epochs != config.epochs:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from .precision import mixed_precision
 
@@ -33,6 +34,15 @@ def model_step(model: nn.Module, images: torch.Tensor, target: torch.Tensor | No
             model(images)
 
     return train_step if optimizer is not None else forward
+
+
+def counted_flops(step: Callable[[], None]) -> int:
+    """FLOPs of one call of ``step`` (a :func:`model_step`), as ``torch.utils.flop_counter`` counts them:
+    convolutions and matrix products, forward and backward (a multiply-add is 2 FLOPs); elementwise work
+    (batch norm, ReLU, the optimiser) is not counted."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
 
 
 def time_calls(step: Callable[[], None], steps: int, warmup: int, device: torch.device) -> np.ndarray:

@@ -4,7 +4,8 @@
 ``data_wenjian`` folder of the UNet-NEU-SEG repository (github.com/Chris2wzk/UNet-NEU-SEG), pinned to one
 commit, as GitHub's archive of that commit; a second copy of the same files in another repository is the
 fallback. Only the images, the masks and the split lists are unpacked (``img_dir/``, ``ann_dir/`` and
-``ImageSets/Segmentation/``, 8,943 files, about 62 MB), each checked against its SHA-256 in the manifest
+``ImageSets/Segmentation/``, 8,943 files, about 62 MB, out of an archive of the whole repository that holds
+47,349 files and about 329 MB unpacked), each checked against its SHA-256 in the manifest
 shipped with the course (``manifests/neu_seg.sha256``, in ``sha256sum`` format, made from that commit).
 
 The images are NEU's (Northeastern University's surface defect database), for academic use; the
@@ -40,6 +41,10 @@ MANIFEST = Path(__file__).with_name("manifests") / "neu_seg.sha256"
 ATTRIBUTION = ("NEU-Seg: images and masks of Northeastern University's (NEU) surface defect database, for academic "
                "use, as published in the data_wenjian folder of github.com/Chris2wzk/UNet-NEU-SEG (that "
                "repository's MIT license covers its code, not the data).")
+#: What is downloaded: GitHub serves the whole repository at the pinned commit as one zip, not only the data.
+ARCHIVE_FILES, ARCHIVE_UNPACKED_MB = 47_349, 329
+#: What is kept of it: the files of the manifest (images, masks, split lists), in megabytes on disk.
+KEPT_MB = 62
 #: The folders of ``data_wenjian`` the course reads.
 KEPT_FOLDERS = ("img_dir/", "ann_dir/", "ImageSets/Segmentation/")
 #: The largest file NEU-Seg holds is under 100 kB: an archive member beyond this is refused, not unpacked.
@@ -50,6 +55,14 @@ DEADLINE_S = 3600.0
 STALE_STAGING_S = 600.0
 #: Errors of a full disk (or quota, or file-size limit): retrying cannot help.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def download_size_note() -> str:
+    """What a user is about to download and what is kept, in one line: the command prints it first, so that
+    a user on a slow link knows the size before the transfer starts."""
+    return (f"Downloading GitHub's archive of the whole UNet-NEU-SEG repository ({ARCHIVE_FILES:,} files, about "
+            f"{ARCHIVE_UNPACKED_MB} MB unpacked; mostly images, which do not compress, so expect a transfer of a "
+            f"few hundred MB); {len(read_manifest()):,} of its files (NEU-Seg, about {KEPT_MB} MB) are kept.")
 
 
 @dataclass(frozen=True)

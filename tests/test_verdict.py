@@ -1,0 +1,47 @@
+"""The verdict on the paper's claims follows the results and the seed noise it is given."""
+import math
+
+import pytest
+
+from steelnb.course.verdict import VERDICTS, noise_threshold, verdict_table
+
+TABLE2 = (",epochs,mIoU @orig\nbaseline,8,{baseline}\nresnet101,5,0.814\ndensenet201,3,{densenet}\n"
+          "efficientnet_b1,4,{efficientnet}\nall-empty prediction,,0.405\n")
+SPEED = ",train it/s\nbaseline,1.84\nresnet101,1.46\ndensenet201,0.99\nefficientnet_b1,1.65\n"
+LOSSES = ",mIoU @orig\nCE (paper),0.755\nweighted CE,{weighted}\nmixup,0.766\n"
+
+
+def _results(tmp_path, sd_values=(0.80, 0.81, 0.82), baseline=0.736, densenet=0.815, efficientnet=0.763,
+             weighted=0.669):
+    (tmp_path / "table2_results.csv").write_text(TABLE2.format(baseline=baseline, densenet=densenet,
+                                                               efficientnet=efficientnet))
+    (tmp_path / "table1_speed.csv").write_text(SPEED)
+    (tmp_path / "table_losses_mixup.csv").write_text(LOSSES.format(weighted=weighted))
+    record = tmp_path / "seeds.csv"
+    record.write_text("seed,test mIoU\n" + "".join(f"{i},{v}\n" for i, v in enumerate(sd_values)))
+    return record
+
+
+def test_the_noise_threshold_is_the_95_percent_band_of_a_difference_of_two_seeds(tmp_path):
+    record = _results(tmp_path)
+    assert noise_threshold(record) == pytest.approx(1.96 * math.sqrt(2) * 0.01)  # sd of 0.80, 0.81, 0.82
+    (tmp_path / "one.csv").write_text("seed,test mIoU\n0,0.8\n")
+    with pytest.raises(ValueError, match="at least two"):
+        noise_threshold(tmp_path / "one.csv")
+
+
+def test_each_verdict_follows_the_gap_and_the_noise(tmp_path):
+    record = _results(tmp_path)  # threshold 0.0277
+    table = verdict_table(tmp_path, record).set_index("where", append=True)["verdict"].tolist()
+    assert set(table) <= set(VERDICTS)
+    beats, densenet, efficientnet, fastest, weighted, mixup, metric = table
+    assert beats == "reproduced"  # 0.814 vs 0.736: far outside the noise
+    assert densenet == "not reproduced"  # a tie, where the paper has a gap of 0.245
+    assert efficientnet == "not reproduced"  # 0.051 below ResNet, outside the noise
+    assert fastest == "the paper contradicts itself"
+    assert weighted == "not reproduced" and mixup == "inconclusive"  # -0.086, +0.011 inside the noise
+    assert metric == "inconclusive"
+    quiet = _results(tmp_path, (0.80, 0.80, 0.80), densenet=0.70, efficientnet=0.814, weighted=0.80)
+    beats, densenet, efficientnet, _, weighted, mixup, _ = verdict_table(tmp_path, quiet)["verdict"].tolist()
+    assert densenet == "reproduced" and efficientnet == "reproduced" and weighted == "reproduced"
+    assert mixup == "reproduced"  # with no seed noise at all, +0.011 clears it
