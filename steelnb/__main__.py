@@ -61,9 +61,12 @@ def train_main(args: argparse.Namespace) -> None:
     backbone = args.backbone or profile.backbone(RUNS[name].paper_backbone)
     run_name = name if args.backbone is None else backbone_run_name(args.architecture, backbone)
     overrides = {}
+    if args.last_epoch_steps is not None and args.epochs is None:
+        raise SystemExit("--last-epoch-steps cuts the last of --epochs N epochs: give --epochs too")
     if args.epochs is not None:
-        run_name = fixed_epochs_run_name(run_name, args.epochs)
-        overrides = {"epochs": args.epochs, "time_budget_s": None}
+        run_name = fixed_epochs_run_name(run_name, args.epochs, f"{args.last_epoch_steps}steps"
+                                         if args.last_epoch_steps else "")
+        overrides = {"epochs": args.epochs, "time_budget_s": None, "last_epoch_steps": args.last_epoch_steps}
     if args.seed is not None:
         run_name = seeded_run_name(run_name, args.seed)
         overrides["seed"] = args.seed
@@ -128,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
                        "without a GPU")
         p.add_argument("--epochs", type=positive_int, default=None,
                        help="train exactly this many epochs instead of the profile's time budget")
+        p.add_argument("--last-epoch-steps", type=positive_int, default=None,
+                       help="with --epochs: cut the last epoch to this many optimiser steps, as a time budget's last "
+                            "epoch was (the run's summary line says how to repeat a budgeted run's length)")
         p.add_argument("--seed", type=int, default=None,
                        help="seed of the weights, the shuffle and the augmentation (default: the recipe's, 0); "
                             "another seed trains a run of its own, to measure the spread between seeds")

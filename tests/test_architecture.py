@@ -21,10 +21,10 @@ STAGES = ("env", "data", "models", "evaluation", "training", "course", "commands
 SIZE_SOURCES = {(256, 256): "steelnb/course/profile.py",  # the paper's input
                 (128, 128): "steelnb/course/profile.py",  # the CPU profiles' input
                 (256, 1600): "steelnb/data/rle.py"}  # Severstal's image (SEVERSTAL_SHAPE)
-#: Where a backbone may be named in code: the registry, the profiles' CPU siblings, the named runs, and the
-#: table of segmentation-models-pytorch's names for ours.
+#: Where a backbone may be named in code: the registry, the profiles' CPU siblings, the named runs, the paper's
+#: tables (by the paper's models), and the table of segmentation-models-pytorch's names for ours.
 BACKBONE_SOURCES = {"steelnb/models/backbones.py", "steelnb/course/profile.py", "steelnb/course/runs.py",
-                    "benchmarks/vs_smp.py"}
+                    "steelnb/course/paper.py", "benchmarks/vs_smp.py"}
 #: The training batch is a setting of the recipe and the profiles.
 BATCH_SOURCES = {"steelnb/course/profile.py", "steelnb/training/config.py"}
 
@@ -127,7 +127,7 @@ def test_each_stage_imports_only_the_stages_before_it(stage):
 
 
 #: The stage graph the README draws: each stage and the stages it imports directly.
-STAGE_IMPORTS = {"env": set(), "data": {"env"}, "models": {"env"}, "evaluation": {"data"}, "training": {"data", "evaluation"},
+STAGE_IMPORTS = {"env": set(), "data": {"env"}, "models": {"env"}, "evaluation": {"data"}, "training": {"env", "data", "evaluation"},
                  "course": {"env", "data", "models", "evaluation", "training"},
                  "commands": {"env", "data", "models", "evaluation", "training", "course"}}
 

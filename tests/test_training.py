@@ -10,7 +10,7 @@ from steelnb.evaluation.inference import fold_batchnorm, predict_mask, predict_p
 from steelnb.models import build_model
 from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights, save_atomic
 from steelnb.training.config import TrainConfig
-from steelnb.training.loop import fit, replanned_epochs, weight_average
+from steelnb.training.loop import fit, planned_steps, replanned_length, weight_average
 from steelnb.training.losses import DiceLoss, FocalLoss, build_loss, inverse_frequency_weights
 from steelnb.training.precision import cpu_has_native_bf16, mixed_precision
 
@@ -128,13 +128,21 @@ class _Clock:
         self.now += seconds
 
 
-def test_replanned_epochs_by_hand():
-    history = [{"seconds": 30.0}, {"seconds": 10.0}]  # a slow first epoch, then 10 s each
-    # 60 s left of 100; at the slower of the last two (30 s): 2 more epochs, 4 in all
-    assert replanned_epochs(history, 100.0, max_epochs=40) == 4
-    assert replanned_epochs(history + [{"seconds": 10.0}], 100.0, 40) == 3 + 5  # 50 s left at 10 s: 5 more
-    assert replanned_epochs(history + [{"seconds": 10.0}], 100.0, 5) == 5  # the cap
-    assert replanned_epochs([{"seconds": 120.0}], 100.0, 40) == 1  # over budget: stop after the epoch done
+def test_replanned_length_by_hand():
+    # epochs of 10 steps: 8 s of training (0.8 s a step) and 2 s of validation, a slow first epoch of 30 s
+    history = [{"seconds": 30.0, "train_seconds": 28.0, "train_steps": 10},
+               {"seconds": 10.0, "train_seconds": 8.0, "train_steps": 10}]
+    # 100 x 0.99 - 40 = 59 s left; the slower of the last two epochs: 2.8 s a step and 2 s of validation, 30 s
+    # an epoch: 1 whole epoch, then (29 - 2) / 2.8 = 9 steps of a last one
+    assert replanned_length(history, 100.0, max_epochs=40, steps_per_epoch=10) == (4, 9)
+    quiet = history + [{"seconds": 10.0, "train_seconds": 8.0, "train_steps": 10}]
+    # 49 s left at 10 s an epoch: 4 whole epochs, then (9 - 2) / 0.8 = 8 steps
+    assert replanned_length(quiet, 100.0, 40, 10) == (3 + 4 + 1, 8)
+    assert replanned_length(quiet, 100.0, 5, 10) == (5, None)  # the cap: whole epochs only
+    assert replanned_length(quiet, 50.0, 40, 10) == (3, None)  # 0 s left: stop after the epochs done
+    assert replanned_length([{"seconds": 120.0}], 100.0, 40, 10) == (1, None)  # over budget already
+    assert planned_steps(TrainConfig(epochs=8, last_epoch_steps=8), 10) == 78
+    assert planned_steps(TrainConfig(epochs=8), 10) == 80
 
 
 def test_time_budget_plans_from_timed_steps_then_replans_from_measured_epochs(tmp_path, monkeypatch):
@@ -186,6 +194,43 @@ def test_a_slow_start_neither_overruns_the_budget_nor_wastes_it(tmp_path, monkey
     # planned 20 / (1.15 x 0.8) = 21 epochs from the quiet timing: 7 + 20 = 27 s, 135% of the budget, without
     # re-planning; re-planned: 1 + 13 epochs (7 + 13 x 1 = 20 s)
     assert 0.9 * budget <= spent <= budget and len(history) == 14
+
+
+def test_a_budget_of_few_long_epochs_is_used_to_its_end_by_a_partial_last_epoch(tmp_path, monkeypatch):
+    # the main job's epochs take about a fifth of its budget: whole epochs alone would leave up to a fifth
+    # unused (13.9 of 16 min, once). Each training step here takes 1 s and validation 1 s; the toy set has 3
+    # steps an epoch, so an epoch takes 4 s of a 15.5 s budget: 3 whole epochs would use 12 s (77%)
+    import steelnb.training.loop as train_module
+    clock = _Clock(tick=0.0)
+    monkeypatch.setattr(train_module, "time", clock)
+    monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 1.0)
+    original = train_module._train_epoch
+
+    def timed_epoch(*args, **kwargs):
+        loss, seen = original(*args, **kwargs)
+        clock.wait(seen / 4)  # batches of 4 images: 1 s a step
+        return loss, seen
+
+    original_validate = train_module.validate
+
+    def timed_validate(*args, **kwargs):
+        clock.wait(1.0)
+        return original_validate(*args, **kwargs)
+    monkeypatch.setattr(train_module, "_train_epoch", timed_epoch)
+    monkeypatch.setattr(train_module, "validate", timed_validate)
+    train, val = _toy_sets()
+    budget = 15.5
+    history = fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=40, batch_size=4, time_budget_s=budget),
+                  2, progress=False)
+    spent = sum(h["seconds"] for h in history)
+    # 3 whole epochs (12 s), then (15.5 x 0.99 - 12 - 1 s of validation) / 1 s = 2 steps: 15 s in all
+    assert [h["train_steps"] for h in history] == [3, 3, 3, 2] and spent == 15.0
+    assert 0.9 * budget <= spent <= budget
+    assert history[-1]["lr"] == 0.0  # the schedule ends at zero on the last, partial epoch's last step
+    saved = load_checkpoint(tmp_path / "run" / "last.pt")["config"]
+    assert (saved["epochs"], saved["last_epoch_steps"]) == (4, 2)  # kept with the run, to repeat its length
+    assert len(fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=40, batch_size=4, time_budget_s=budget),
+                   2, progress=False)) == 4  # finished: reloaded, not trained further
 
 
 def test_training_learns_the_toy_task(tmp_path):

@@ -140,6 +140,28 @@ def plot_score_bars(scores: Mapping[str, Mapping[str, float]], empty: Mapping[st
     return fig
 
 
+def plot_differences(differences: Mapping[str, Sequence], title: str) -> plt.Figure:
+    """A forest plot: for each name, one ``Difference`` per metric (``evaluation.intervals``) drawn as its point
+    estimate with its interval, beside a line at 0. An interval that crosses the line is no difference the test
+    images can detect; its marker is hollow."""
+    names = list(differences)
+    metrics = [d.metric for d in next(iter(differences.values()))]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 0.6 * len(names) + 1.4), squeeze=False,
+                             sharey=True)
+    for ax, k in zip(axes[0], range(len(metrics)), strict=True):
+        for row, name in enumerate(names):
+            d = differences[name][k]
+            ax.errorbar(d.difference, row, xerr=[[d.difference - d.low], [d.high - d.difference]], fmt="o",
+                        color="#457be0", mfc="#457be0" if d.detected else "white", capsize=3)
+        ax.axvline(0, color="0.4", lw=1, ls="--")
+        ax.set(title=metrics[k], xlabel="difference, 95% interval")
+    axes[0][0].set_yticks(range(len(names)), names)
+    axes[0][0].invert_yaxis()
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_label_balance(shares: Mapping[str, np.ndarray], labels: Sequence[str]) -> plt.Figure:
     """Grouped bars of label shares (e.g. before and after random weighted augmentation)."""
     fig, ax = plt.subplots(figsize=(7, 3))

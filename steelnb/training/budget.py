@@ -4,8 +4,10 @@ Instead of a fixed epoch count, a run can be given ``time_budget_s``. Before the
 training steps and one evaluation batch are timed on a throw-away copy of the model, with random
 inputs of the real batch shape, and the first plan of the epoch count is set so that training plus
 per-epoch validation fits the budget. After every epoch the training loop re-plans from the epochs'
-measured times (``loop.replanned_epochs``), because the machine's load in the first seconds says little
-about the next minutes; the learning-rate decay follows each plan (``loop.WarmupPoly``). The plan is saved
+measured times (``loop.replanned_length``), because the machine's load in the first seconds says little
+about the next minutes, and cuts the final epoch to the steps that still fit, so the run ends within the
+budget rather than up to an epoch short of it; the learning-rate decay follows each plan (``loop.WarmupPoly``)
+and ends at zero on the last step. The plan is saved
 with the run, so a resumed run keeps it.
 """
 from __future__ import annotations

@@ -37,4 +37,5 @@ class TrainConfig:
     seed: int = 0
     amp: bool = True
     time_budget_s: float | None = None
+    last_epoch_steps: int | None = None  # optimiser steps of a final, partial epoch (a time budget's); None: whole
     select_on: str = "class_iou_defects"

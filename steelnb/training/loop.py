@@ -17,6 +17,7 @@ over one that finds defects. On a tie the later epoch wins.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -77,12 +78,15 @@ def _mixup(images: torch.Tensor, masks: torch.Tensor, alpha: float):
 def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
                  config: TrainConfig, device: torch.device, description: str, progress: bool,
-                 ema: AveragedModel | None = None) -> tuple[float, int]:
-    """One pass over ``loader`` with optimiser steps (each followed by an update of ``ema``, if given);
-    returns the summed training loss (per image) and the number of images."""
+                 ema: AveragedModel | None = None, max_steps: int | None = None) -> tuple[float, int]:
+    """One pass over ``loader`` with optimiser steps (each followed by an update of ``ema``, if given), cut
+    short after ``max_steps`` steps when given (a time budget's final, partial epoch); returns the summed
+    training loss (per image) and the number of images."""
     model.train()
     total_loss, seen = 0.0, 0
-    for images, masks in tqdm(loader, desc=description, disable=not progress, leave=False):
+    batches = loader if max_steps is None else itertools.islice(loader, max_steps)
+    for images, masks in tqdm(batches, desc=description, disable=not progress, leave=False,
+                              total=max_steps or len(loader)):
         images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
         with mixed_precision(device, config.amp):
             if config.mixup_alpha > 0:
@@ -152,15 +156,37 @@ class WarmupPoly:
         return max(0.0, 1.0 - self.progress(iteration)) ** self.power
 
 
-def replanned_epochs(history: list[dict], budget_s: float, max_epochs: int) -> int:
-    """The epoch count a time-budgeted run should have after the epochs in ``history``: those done, plus as many
-    as fit the budget left at the speed of the last two epochs (the slower one's ``seconds``, training and
-    validation, under whatever load the machine has now), at most ``max_epochs``. Equal to ``len(history)``
-    when no more fit."""
+#: The share of a time budget a plan leaves free, for the estimate's error (the last epoch is planned from the
+#: steps before it, and a step can be a little slower).
+BUDGET_MARGIN = 0.01
+
+
+def planned_steps(config: TrainConfig, steps_per_epoch: int) -> int:
+    """Optimiser steps of the whole run: every epoch's ``steps_per_epoch``, the last cut to
+    ``config.last_epoch_steps`` when the plan ends with a partial epoch."""
+    return (config.epochs - 1) * steps_per_epoch + (config.last_epoch_steps or steps_per_epoch)
+
+
+def replanned_length(history: list[dict], budget_s: float, max_epochs: int,
+                     steps_per_epoch: int) -> tuple[int, int | None]:
+    """(epochs, steps of the last epoch or None for a whole one) that a time-budgeted run should have after the
+    epochs in ``history``: those done, then as many whole epochs as fit the budget left, then a final epoch cut
+    to the steps that still fit, so that the run ends within the budget (less :data:`BUDGET_MARGIN`) instead of
+    up to an epoch short of it. The speeds are the slower of the last two epochs' (``train_seconds`` per
+    ``train_steps`` for a step, the rest of ``seconds`` for validation), under whatever load the machine has
+    now; at most ``max_epochs``. ``(len(history), None)`` when nothing more fits."""
     done, spent = len(history), sum(h["seconds"] for h in history)
-    epoch_s = max(h["seconds"] for h in history[-2:])
-    more = math.floor(max(0.0, budget_s - spent) / max(epoch_s, 1e-9))
-    return max(done, min(max_epochs, done + more))
+    recent = history[-2:]
+    step_s = max(h.get("train_seconds", h["seconds"]) / h.get("train_steps", steps_per_epoch) for h in recent)
+    val_s = max(h["seconds"] - h.get("train_seconds", h["seconds"]) for h in recent)
+    epoch_s = steps_per_epoch * step_s + val_s
+    left = budget_s * (1 - BUDGET_MARGIN) - spent
+    whole = max(0, min(max_epochs - done, math.floor(max(0.0, left) / max(epoch_s, 1e-9))))
+    rest = left - whole * epoch_s
+    steps = math.floor((rest - val_s) / max(step_s, 1e-9)) if done + whole < max_epochs else 0
+    if 0 < steps < steps_per_epoch:
+        return done + whole + 1, steps
+    return done + whole, None
 
 
 class DataMismatchError(ValueError):
@@ -218,10 +244,11 @@ def split_changes(saved: dict[str, list[str]], now: dict[str, list[str]]) -> str
 def _comparable(config: dict) -> dict:
     """A config as the resume check compares it: every TrainConfig field, those a saved config predates at
     their defaults (a run saved before a field existed was trained with its default), and without the epoch
-    count that a time budget chose. Fields TrainConfig no longer has are kept, so such a run does not match."""
+    count (and the cut of a final, partial epoch) that a time budget chose. Fields TrainConfig no longer has are kept, so such a run does not match."""
     known = {name: config[name] for name in config if name in TrainConfig.__dataclass_fields__}
     full = {**asdict(TrainConfig(**known)), **config}
-    return {key: value for key, value in full.items() if not (key == "epochs" and config.get("time_budget_s"))}
+    chosen = ("epochs", "last_epoch_steps")  # what a time budget chose, not what the user asked for
+    return {key: value for key, value in full.items() if not (key in chosen and config.get("time_budget_s"))}
 
 
 def _resume(state: dict | None, run_dir: Path, config: TrainConfig, data: dict | None, model: nn.Module,
@@ -316,7 +343,7 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
 
     ``run_dir/last.pt`` is written after every epoch (the one before kept as ``previous.pt``) and
     ``run_dir/best.pt`` whenever the validation ``config.select_on`` score improves or ties. Under a time budget
-    the epoch count is planned before the first epoch and re-planned after each (:func:`replanned_epochs`),
+    the epoch count is planned before the first epoch and re-planned after each (:func:`replanned_length`),
     ``config.epochs`` being the cap. If a checkpoint exists the run resumes from it: same config required (a
     time budget's current plan is taken from the checkpoint) and, when ``data`` (``SegmentationIndex.fingerprint()``
     with the run's split) is given, the same data, labels and split.
@@ -355,14 +382,15 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
     state = checkpoints.read_last()
     max_epochs = config.epochs  # under a time budget: the cap of the plans
     if state is not None and config.time_budget_s:
-        config = replace(config, epochs=state["config"]["epochs"])
+        config = replace(config, epochs=state["config"]["epochs"],
+                         last_epoch_steps=state["config"].get("last_epoch_steps"))
     elif state is None:
         # the shape the loader yields (a crop in native-aspect runs), measured on any Dataset
         config = resolve_epochs(config, model, (loader.batch_size, *train_set[0][0].shape), len(loader),
                                 len(val_loader), num_classes, device, progress)
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, WarmupPoly(config.epochs * len(loader), config.warmup_iters, config.poly_power))
+        optimizer, WarmupPoly(planned_steps(config, len(loader)), config.warmup_iters, config.poly_power))
     scaler = make_grad_scaler(device, config.amp)
     loss_fn = build_loss(config.loss, num_classes, config.class_weights, config.focal_gamma).to(device)
     ema = weight_average(model, config)
@@ -374,11 +402,12 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
         print(f"Resuming {run_dir} after epoch {len(history)} of {config.epochs}.")
     while len(history) < config.epochs:
         epoch = len(history) + 1
+        steps = config.last_epoch_steps if epoch == config.epochs and config.last_epoch_steps else len(loader)
         start = time.perf_counter()
         seed_epoch(loader, sampler, config.seed, epoch)
         loss_sum, images = sum_across(list(_train_epoch(trained, loader, optimizer, scheduler, scaler, loss_fn,
                                                         config, device, f"epoch {epoch}/{config.epochs}", progress,
-                                                        ema)))
+                                                        ema, None if steps == len(loader) else steps)))
         train_seconds = time.perf_counter() - start
         val_loss, counts = validate(validated, val_loader, num_classes, device, loss_fn, config.amp)
         scores, empty = summarize(counts), all_empty_scores(counts)
@@ -386,20 +415,25 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
                         "val_dice": scores["dice"], "val_miou_defects": scores["miou_defects"],
                         "val_class_iou_defects": scores["class_iou_defects"], "val_selected": scores[config.select_on],
                         "empty_miou": empty["miou"], "empty_dice": empty["dice"], "lr": optimizer.param_groups[0]["lr"],
-                        "train_images": int(images), "train_iter_per_s": len(loader) / train_seconds,
-                        "train_img_per_s": len(loader) * config.batch_size / train_seconds,
+                        "train_images": int(images), "train_steps": steps, "train_seconds": train_seconds,
+                        "train_iter_per_s": steps / train_seconds,
+                        "train_img_per_s": steps * config.batch_size / train_seconds,
                         "seconds": time.perf_counter() - start, "load_1min": _load_average(),
                         "cores": os.cpu_count(), "cpu": cpu_model(), "commit": commit_description()})
-        if config.time_budget_s:  # re-plan from this epoch's measured time: a load at the start is not final
-            epochs = from_main(replanned_epochs(history, config.time_budget_s, max_epochs))
-            if epochs != config.epochs:
-                scheduler.lr_lambdas[0].replan(len(history) * len(loader), epochs * len(loader))
+        ended_short = len(history) == config.epochs and config.last_epoch_steps  # a partial epoch ends the plan
+        if config.time_budget_s and not ended_short:  # re-plan from this epoch's time: the start's load is not final
+            epochs, last = from_main(replanned_length(history, config.time_budget_s, max_epochs, len(loader)))
+            if (epochs, last) != (config.epochs, config.last_epoch_steps):
+                config = replace(config, epochs=epochs, last_epoch_steps=last)
+                scheduler.lr_lambdas[0].replan(sum(h.get("train_steps", len(loader)) for h in history),
+                                               planned_steps(config, len(loader)))
                 if progress:
+                    cut = f", the last cut to {last} of {len(loader)} steps" if last else ""
                     print(f"Time budget: epoch {epoch} took {history[-1]['seconds']:.0f} s, "
                           f"{sum(h['seconds'] for h in history):.0f} s of {config.time_budget_s:.0f} s spent: "
-                          f"{epochs} epochs in all instead of {config.epochs}.")
-                config = replace(config, epochs=epochs)
+                          f"{epochs} epochs in all{cut}.")
         history[-1]["planned_epochs"] = config.epochs
+        history[-1]["planned_last_epoch_steps"] = config.last_epoch_steps
         if progress:
             h = history[-1]
             print(f"epoch {epoch}/{config.epochs}: train loss {h['train_loss']:.4f}  val loss {val_loss:.4f}  "
