@@ -16,13 +16,13 @@ from it, then score the test split once with ``benchmarks/main_job.py``.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 from dataclasses import replace
 
 from steelnb.course.runs import fixed_epochs_run_name, main_run, seeded_run_name, train_run
 from steelnb.course.setup import course_setup
+from steelnb.evaluation.intervals import mean_sd, seed_gain
 from steelnb.evaluation.metrics import summarize
 from steelnb.evaluation.scoring import original_resolution_counts
 
@@ -60,21 +60,6 @@ def lever_scores(lever: str, seed: int, epochs: int, profile, index, split) -> t
     return sum(h["seconds"] for h in plain.history) / 60, [scores[tta][key] for key, tta in COLUMNS]
 
 
-def mean_sd(values: list[float]) -> str:
-    """``mean ± sd`` over seeds (just the value for one seed), 3 decimals."""
-    return f"{values[0]:.3f}" if len(values) == 1 else f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
-
-
-def gain_interval(lever: list[float], reference: list[float]) -> str:
-    """The mean gain of ``lever`` over ``reference`` (per-seed scores) with ± 1.96 standard errors; the gain alone
-    for one seed, which has no spread."""
-    gain = statistics.mean(lever) - statistics.mean(reference)
-    if len(lever) < 2:
-        return f"{gain:+.3f}"
-    error = math.sqrt(statistics.variance(lever) / len(lever) + statistics.variance(reference) / len(reference))
-    return f"{gain:+.3f} ± {1.96 * error:.3f}"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Train and score the chosen levers over the seeds; print their validation table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -95,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             reference = columns[3]
         print(f"| {lever} | {change} | {epochs} | {statistics.mean(m for m, _ in runs):.1f} | "
               + " | ".join(mean_sd(values) for values in columns)
-              + f" | {'' if lever == 'reference' else gain_interval(columns[3], reference)} |", flush=True)
+              + f" | {'' if lever == 'reference' else seed_gain(columns[3], reference)} |", flush=True)
     return 0
 
 

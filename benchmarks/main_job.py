@@ -32,6 +32,7 @@ import torch
 
 from steelnb.course.profile import profile_named
 from steelnb.course.runs import main_run
+from steelnb.evaluation.intervals import mean_sd
 from steelnb.evaluation.score_line import ScoreLine
 from steelnb.models import build_model
 from steelnb.training.machine import machine_line
@@ -80,13 +81,6 @@ def write_seed_rows(path: Path, runs: list[tuple[float, ScoreLine, int, int]], p
         for seed, (minutes, scores, epochs, seen) in enumerate(runs):
             writer.writerow([seed, round(minutes, 1), epochs, seen, round(seen * per_image / 1e15, 3),
                              *(round(getattr(scores, field), 3) for field, _ in SCORES)])
-
-
-def mean_sd(values: list[float]) -> str:
-    """``mean ± sd`` (sample standard deviation; just the value for one run), 3 decimals."""
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:

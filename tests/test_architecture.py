@@ -15,7 +15,7 @@ from steelnb.models import BACKBONES
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "steelnb"
-#: The stages, each allowed to import the ones before it (README, "Layout and architecture").
+#: The stages, each allowed to import the ones before it (docs/engineering.md, "Layout and architecture").
 STAGES = ("env", "data", "models", "evaluation", "training", "course", "commands")
 #: Sizes that are settings of a profile or facts of the data, each written in one module only.
 SIZE_SOURCES = {(256, 256): "steelnb/course/profile.py",  # the paper's input
@@ -126,7 +126,7 @@ def test_each_stage_imports_only_the_stages_before_it(stage):
     assert not upward
 
 
-#: The stage graph the README draws: each stage and the stages it imports directly.
+#: The stage graph docs/engineering.md draws: each stage and the stages it imports directly.
 STAGE_IMPORTS = {"env": set(), "data": {"env"}, "models": {"env"}, "evaluation": {"data"}, "training": {"env", "data", "evaluation"},
                  "course": {"env", "data", "models", "evaluation", "training"},
                  "commands": {"env", "data", "models", "evaluation", "training", "course"}}
@@ -138,7 +138,7 @@ def test_the_stage_graph_is_the_one_the_readme_draws():
         files = [PACKAGE / "env.py"] if stage == "env" else sorted((PACKAGE / stage).rglob("*.py"))
         measured[stage] = set().union(*map(_imported_stages, files)) & set(STAGES) - {stage}
     assert measured == STAGE_IMPORTS
-    assert "──> course ──> commands ──> python -m steelnb" in (ROOT / "README.md").read_text()
+    assert "──> course ──> commands ──> python -m steelnb" in (ROOT / "docs" / "engineering.md").read_text()
 
 
 def test_no_module_sits_outside_a_stage_but_the_entry_points():

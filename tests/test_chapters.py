@@ -73,3 +73,10 @@ def test_the_answer_key_answers_the_questions_asked_in_the_text(path):
     for prompt in prompts:
         assert prompt.rstrip(".").lower() in in_text.lower(), f"{path.stem}: the key does not answer '{prompt}'"
 
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_asks_at_least_ten_questions(path):
+    questions = next(text for kind, text in _cells(path) if kind == "markdown" and "## Questionnaire" in text)
+    questions = questions.split("## Questionnaire", 1)[1].split("## Further research", 1)[0]
+    assert len(_numbered(questions)) >= 10

@@ -6,15 +6,20 @@ exercise: they print whether the answer is right, with a hint when it is not, an
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import torch
 
 from ..data.augment import augmentation_probabilities, class_shares
-from ..data.rle import SEVERSTAL_SHAPE
+from ..data.rle import SEVERSTAL_SHAPE, rle_encode
 from ..data.torch_dataset import resize_pair
-from ..evaluation.metrics import image_miou, pixel_counts
+from ..evaluation.inference import TTA_FLIPS
+from ..evaluation.metrics import class_iou, image_miou, kaggle_dice, pixel_counts
 from ..models import LOW_STRIDE, OUTPUT_STRIDE, SegmentationModel
+from ..models.backbones import CLASSIFIER_STRIDE
+from ..training.losses import build_loss
 from .profile import PAPER_IMAGE_SIZE
 
 
@@ -79,6 +84,149 @@ def _report(answer: float | None, right: float, hint: str, tolerance: float = 5e
     correct = abs(answer - right) <= tolerance
     print("Correct." if correct else f"Not yet. Hint: {hint}")
     return correct
+
+
+def _report_exact(answer: object, right: object, hint: str) -> bool:
+    """Like :func:`_report`, for an answer that must equal ``right`` exactly (a shape, a count)."""
+    if answer is None:
+        print("Set your answer first (it is None).")
+        return False
+    correct = tuple(answer) == tuple(right) if isinstance(right, tuple) else answer == right
+    print("Correct." if correct else f"Not yet. Hint: {hint}")
+    return correct
+
+
+def check_rle_start(row: int, column: int, height: int, answer: int | None) -> bool:
+    """Chapter 00: the RLE start of the single pixel at (``row``, ``column``), 0-based, of a mask ``height``
+    rows high, as Kaggle counts it (column-major, 1-indexed); the truth is ``rle_encode``'s."""
+    mask = np.zeros((height, column + 1), dtype=bool)
+    mask[row, column] = True
+    right = int(rle_encode(mask).split()[0])
+    return _report_exact(answer, right, "count down each column first, from 1: start = column x height + row + 1.")
+
+
+def check_defect_free_share(presence: np.ndarray, answer: float | None) -> bool:
+    """Chapter 01: the share of images that hold no defect, from ``presence`` (n_images, C) booleans."""
+    return _report(answer, float((~np.asarray(presence).any(axis=1)).mean()),
+                   "count the images whose row has no True, and divide by all images.")
+
+
+def check_region_share(presence: np.ndarray, class_id: int, answer: float | None) -> bool:
+    """Chapter 01: class ``class_id``'s (1-based) share of all (image, defect class) regions in ``presence``."""
+    counts = np.asarray(presence).sum(axis=0)
+    return _report(answer, float(counts[class_id - 1] / counts.sum()),
+                   "the images holding the class, divided by the sum of that count over every class.")
+
+
+def check_squash_factor(answer: float | None) -> bool:
+    """Chapter 02: how many times narrower the paper's resize makes a Severstal strip."""
+    return _report(answer, SEVERSTAL_SHAPE[1] / PAPER_IMAGE_SIZE[1], "divide the strip's width by the input's width.")
+
+
+def check_surviving_width(answer: int | None) -> bool:
+    """Chapter 02: the narrowest vertical scratch (in columns) that survives the squash at every position,
+    measured at every offset of one period of the resize's sampling grid (25 columns: 4 samples at 6.25)."""
+    factor = SEVERSTAL_SHAPE[1] / PAPER_IMAGE_SIZE[1]
+    period = next(n for n in range(1, 100) if (n / factor).is_integer())
+    right = next(width for width in range(1, 20) if all(
+        _scratch_survives(width, offset) for offset in range(period)))
+    return _report_exact(answer, right, "nearest-neighbour keeps one column in 6.25: a scratch must cover any "
+                                        "run of that many columns.")
+
+
+def _scratch_survives(width: int, offset: int) -> bool:
+    mask = np.zeros(SEVERSTAL_SHAPE, np.uint8)
+    start = SEVERSTAL_SHAPE[1] // 2 + offset
+    mask[:, start:start + width] = 1
+    return bool(resize_pair(np.zeros(SEVERSTAL_SHAPE, np.uint8), mask, PAPER_IMAGE_SIZE)[1].any())
+
+
+def check_expected_copies(presence: np.ndarray, answer: float | None) -> bool:
+    """Chapter 03: how many augmented copies the paper's weighting adds to the images of ``presence``
+    (n_images, C) in expectation: the sum of every image's copy probability."""
+    right = float(augmentation_probabilities(np.asarray(presence), class_shares(np.asarray(presence))).sum())
+    return _report(answer, right, "add up 1 - p_c of each image's rarest label (class 0 for a defect-free image).",
+                   tolerance=0.05)
+
+
+def check_first_ce_loss(num_labels: int, answer: float | None) -> bool:
+    """Chapter 04: the cross-entropy of a model that gives every one of ``num_labels`` labels the same score
+    (a random model, roughly), computed by the course's loss on a tiny batch."""
+    logits = torch.zeros(1, num_labels, 2, 2)
+    right = float(build_loss("ce", num_labels)(logits, torch.zeros(1, 2, 2, dtype=torch.long)))
+    return _report(answer, right, "equal scores make every probability 1 / (C + 1); the loss is -log of it.")
+
+
+def check_undilated_densenet_stride(answer: int | None) -> bool:
+    """Chapter 06: the output stride of DenseNet's last dense block without the course's change (the stride of
+    an ImageNet classifier's last feature map)."""
+    return _report_exact(answer, CLASSIFIER_STRIDE, "every transition halves the map: count them from the stem's 4.")
+
+
+def check_skip_channels(backbone: str, answer: int | None) -> bool:
+    """Chapter 07: the channels of ``backbone``'s stride-4 features, the skip DeepLabV3+ joins (the encoder's own
+    count, built from random weights)."""
+    from ..models import Encoder
+    right = Encoder(backbone, pretrained=False).channels[LOW_STRIDE]
+    return _report_exact(answer, right, "read the stride-4 row of the part_shapes table.")
+
+
+def check_dice(prediction: np.ndarray, truth: np.ndarray, answer: float | None) -> bool:
+    """Chapter 08: Kaggle's Dice of one (image, class) pair, ``prediction`` and ``truth`` boolean masks."""
+    counts = pixel_counts(torch.from_numpy(prediction.astype(np.int64))[None],
+                          torch.from_numpy(truth.astype(np.int64))[None], 2)
+    return _report(answer, kaggle_dice(counts), "2 |P and T| / (|P| + |T|), and 1 when both are empty.")
+
+
+def check_small_defect_iou(true_px: int, missed_px: int, answer: float | None) -> bool:
+    """Chapter 09: the IoU of a defect of ``true_px`` pixels when the prediction misses ``missed_px`` of them and
+    adds none, counted on a one-row mask."""
+    truth = np.zeros((1, true_px), np.int64) + 1
+    prediction = truth.copy()
+    prediction[0, :missed_px] = 0
+    counts = pixel_counts(torch.from_numpy(prediction)[None], torch.from_numpy(truth)[None], 2)
+    return _report(answer, float(class_iou(counts)[1]), "the overlap is what is left; the union is the true area.")
+
+
+def check_squashed_columns(width_px: int, answer: int | None) -> bool:
+    """Chapter 10: how many columns of a ``width_px``-wide scratch are left after the squash, counted on
+    :func:`squash_thin_scratch`."""
+    _, squashed = squash_thin_scratch(width_px)
+    return _report_exact(answer, int(squashed.any(axis=0).sum()), "one column in 6.25 survives; count them.")
+
+
+def check_tta_forward_passes(tta: str, answer: int | None) -> bool:
+    """Chapter 11: the forward passes flip TTA ``tta`` ("none", "h", "v" or "hv") makes per image."""
+    return _report_exact(answer, 1 + len(TTA_FLIPS[tta]), "one for the image itself, one for each flip.")
+
+
+def check_focal_weight(probability: float, gamma: float, answer: float | None) -> bool:
+    """Chapter 12: the factor by which the focal loss scales a pixel's cross-entropy when the model gives its
+    true class ``probability``, measured as the course's focal loss over its cross-entropy."""
+    logit = math.log(probability / (1 - probability))
+    logits = torch.tensor([[[[0.0]], [[logit]]]])  # (1, 2, 1, 1): softmax gives the true class 1 that probability
+    target = torch.ones(1, 1, 1, dtype=torch.long)
+    right = float(build_loss("focal", 2, focal_gamma=gamma)(logits, target) / build_loss("ce", 2)(logits, target))
+    return _report(answer, right, "(1 - p) to the power gamma.", tolerance=1e-3)
+
+
+def check_logit_shape(model: torch.nn.Module, image_size: tuple[int, int], answer: tuple[int, ...] | None) -> bool:
+    """Chapter 13: the shape of ``model``'s output for one gray image of ``image_size``, as the model returns it."""
+    with torch.inference_mode():
+        right = tuple(model.eval()(torch.zeros(1, 1, *image_size)).shape)
+    return _report_exact(answer, right, "(images, labels with background, height, width).")
+
+
+def check_taps_inside(rate: int, map_size: int, answer: int | None) -> bool:
+    """Chapter 05: how many of the 9 taps of a 3x3 kernel with dilation ``rate`` fall inside a ``map_size`` x
+    ``map_size`` feature map when centred on its middle cell, counted by running that convolution (weights 1,
+    zero padding) on a map of ones."""
+    conv = torch.nn.Conv2d(1, 1, 3, padding=rate, dilation=rate, bias=False)
+    torch.nn.init.ones_(conv.weight)
+    with torch.no_grad():
+        counts = conv(torch.ones(1, 1, map_size, map_size))
+    return _report_exact(answer, int(counts[0, 0, map_size // 2, map_size // 2]),
+                         "the taps sit at the centre and rate cells away in each direction; count those inside.")
 
 
 def check_output_stride(answer: int | None) -> bool:

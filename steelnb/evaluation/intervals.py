@@ -8,6 +8,9 @@ other source of noise, the training seed, which only more training runs measure.
 """
 from __future__ import annotations
 
+import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,3 +65,27 @@ def paired_bootstrap(counts_a: np.ndarray, counts_b: np.ndarray, metric: str = "
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(differences, [tail, 100 - tail]) if len(differences) else (np.nan, np.nan)
     return Difference(metric, summarize(counts_a)[metric], summarize(counts_b)[metric], float(low), float(high), level)
+
+
+def mean_sd(values: Sequence[float]) -> str:
+    """``mean ± sd`` of one score over seeds (the sample standard deviation; the value alone for one seed),
+    3 decimals."""
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def seed_gain_interval(lever: Sequence[float], reference: Sequence[float]) -> tuple[float, float]:
+    """(mean gain of a lever over the reference, half-width of its 95% interval) from one score per seed of each:
+    1.96 standard errors of a difference of two means; a half-width of 0 for one seed each, which has no
+    spread. An interval that holds 0 is no gain the seeds can tell from chance."""
+    gain = statistics.mean(lever) - statistics.mean(reference)
+    if len(lever) < 2 or len(reference) < 2:
+        return gain, 0.0
+    return gain, 1.96 * math.sqrt(statistics.variance(lever) / len(lever) + statistics.variance(reference) / len(reference))
+
+
+def seed_gain(lever: Sequence[float], reference: Sequence[float]) -> str:
+    """:func:`seed_gain_interval` in words: ``+0.012 ± 0.008`` (the gain alone for one seed each)."""
+    gain, half_width = seed_gain_interval(lever, reference)
+    return f"{gain:+.3f}" if len(lever) < 2 or len(reference) < 2 else f"{gain:+.3f} ± {half_width:.3f}"
