@@ -129,17 +129,16 @@ class _Clock:
 
 
 def test_replanned_length_by_hand():
-    # epochs of 10 steps: 8 s of training (0.8 s a step) and 2 s of validation, a slow first epoch of 30 s
+    # epochs of 10 steps: 8 s of training (0.8 s a step) and 2 s of validation, after a slow first epoch
     history = [{"seconds": 30.0, "train_seconds": 28.0, "train_steps": 10},
                {"seconds": 10.0, "train_seconds": 8.0, "train_steps": 10}]
-    # 100 x 0.99 - 40 = 59 s left; the slower of the last two epochs: 2.8 s a step and 2 s of validation, 30 s
-    # an epoch: 1 whole epoch, then (29 - 2) / 2.8 = 9 steps of a last one
-    assert replanned_length(history, 100.0, max_epochs=40, steps_per_epoch=10) == (4, 9)
-    quiet = history + [{"seconds": 10.0, "train_seconds": 8.0, "train_steps": 10}]
-    # 49 s left at 10 s an epoch: 4 whole epochs, then (9 - 2) / 0.8 = 8 steps
-    assert replanned_length(quiet, 100.0, 40, 10) == (3 + 4 + 1, 8)
-    assert replanned_length(quiet, 100.0, 5, 10) == (5, None)  # the cap: whole epochs only
-    assert replanned_length(quiet, 50.0, 40, 10) == (3, None)  # 0 s left: stop after the epochs done
+    # 100 x 0.99 - 40 = 59 s left at the last epoch's 10 s: 5 whole epochs, then (9 - 2) / 0.8 = 8 steps
+    assert replanned_length(history, 100.0, max_epochs=40, steps_per_epoch=10) == (2 + 5 + 1, 8)
+    slow = history + [{"seconds": 30.0, "train_seconds": 28.0, "train_steps": 10}]  # the load is back
+    # 29 s left at 30 s an epoch: no whole one; (29 - 2) / 2.8 = 9 steps
+    assert replanned_length(slow, 100.0, 40, 10) == (4, 9)
+    assert replanned_length(history, 100.0, 5, 10) == (5, None)  # the cap: whole epochs only
+    assert replanned_length(history, 40.0, 40, 10) == (2, None)  # nothing left: stop after the epochs done
     assert replanned_length([{"seconds": 120.0}], 100.0, 40, 10) == (1, None)  # over budget already
     assert planned_steps(TrainConfig(epochs=8, last_epoch_steps=8), 10) == 78
     assert planned_steps(TrainConfig(epochs=8), 10) == 80

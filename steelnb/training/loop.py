@@ -172,11 +172,12 @@ def replanned_length(history: list[dict], budget_s: float, max_epochs: int,
     """(epochs, steps of the last epoch or None for a whole one) that a time-budgeted run should have after the
     epochs in ``history``: those done, then as many whole epochs as fit the budget left, then a final epoch cut
     to the steps that still fit, so that the run ends within the budget (less :data:`BUDGET_MARGIN`) instead of
-    up to an epoch short of it. The speeds are the slower of the last two epochs' (``train_seconds`` per
-    ``train_steps`` for a step, the rest of ``seconds`` for validation), under whatever load the machine has
-    now; at most ``max_epochs``. ``(len(history), None)`` when nothing more fits."""
+    up to an epoch short of it. The speeds are the last epoch's (``train_seconds`` per ``train_steps`` for a
+    step, the rest of ``seconds`` for validation), the load the machine has now: a slow epoch before it, under
+    a load that has passed, would leave part of the budget unused (and a re-plan after every epoch corrects
+    a load that comes back); at most ``max_epochs``. ``(len(history), None)`` when nothing more fits."""
     done, spent = len(history), sum(h["seconds"] for h in history)
-    recent = history[-2:]
+    recent = history[-1:]
     step_s = max(h.get("train_seconds", h["seconds"]) / h.get("train_steps", steps_per_epoch) for h in recent)
     val_s = max(h["seconds"] - h.get("train_seconds", h["seconds"]) for h in recent)
     epoch_s = steps_per_epoch * step_s + val_s
