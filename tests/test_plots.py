@@ -96,3 +96,18 @@ def test_learning_curves_of_two_runs_title_each_run_on_its_own_line_above_the_pa
     renderer = fig.canvas.get_renderer()
     title_bottom = fig._suptitle.get_window_extent(renderer).y0
     assert all(ax.title.get_window_extent(renderer).y1 <= title_bottom for ax in fig.axes)
+
+
+def test_one_square_example_with_many_panels_wraps_into_lines_of_columns():
+    import numpy as np
+
+    from steelnb.course.plots import plot_examples
+    image, mask = np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8)
+    row = {"image": image, "ground truth": mask, **{f"model {k}": mask for k in range(4)}}
+    fig = plot_examples([row], ["a", "b", "c"], columns=3)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 6
+    assert len({round(ax.get_position().y0, 3) for ax in shown}) == 2  # two lines
+    assert len({round(ax.get_position().x0, 3) for ax in shown}) == 3  # of three panels each
+    wide = plot_examples([row], ["a", "b", "c"])  # without columns: one line of six
+    assert len({round(ax.get_position().y0, 3) for ax in wide.axes if ax.images}) == 1

@@ -35,3 +35,13 @@ def test_a_quote_of_a_missing_cell_names_it(tmp_path):
     (tmp_path / "README.md").write_text("<!-- t.csv :: densenet201 :: Dice -->0.9<!-- end -->\n")
     with pytest.raises(QuoteSourceError, match="t.csv has no cell \\('densenet201', 'Dice'\\)"):
         stale_quotes(tmp_path, ("README.md",))
+
+
+def test_a_record_s_mean_and_sd_are_quoted_from_its_rows(tmp_path):
+    (tmp_path / "seeds.csv").write_text("seed,score\n0,0.80\n1,0.82\n2,0.84\n")
+    (tmp_path / "README.md").write_text("<!-- seeds.csv :: mean :: score -->0.820<!-- end --> ± "
+                                        "<!-- seeds.csv :: sd :: score -->0.020<!-- end -->, at most "
+                                        "<!-- seeds.csv :: max :: score :: .2f -->0.85<!-- end -->\n")
+    stale = stale_quotes(tmp_path, ("README.md",))
+    assert len(stale) == 1 and "the source says 0.84" in stale[0]  # the max is 0.84, not 0.85
+

@@ -56,7 +56,8 @@ def model_comparison_figure(results: Sequence[ExperimentResult], index: Segmenta
         title = separator.join((result.name, f"{caption.architecture} {caption.backbone}",
                                 f"{caption.weights}, IoU {iou:.2f}"))
         row[title] = predict_mask(result.model, image, result.input_size)
-    fig = plot_examples([row], index.class_names)  # the figure's title names the image
+    # a square image's six panels side by side would each be a sixth of the page: two lines of three instead
+    fig = plot_examples([row], index.class_names, columns=None if is_strip(image.shape) else 3)
     fig.suptitle(f"{label}: test image {image_id} of {index.title}, profile {profile.name}, every model\n"
                  f"{SHARED_EXAMPLE_RULE}", y=1.0, va="bottom", fontsize=9)  # above the panels' titles
     return fig

@@ -5,6 +5,7 @@ profile's figure folder (``figures/`` by default, a scratch folder in smoke runs
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -51,27 +52,39 @@ def class_legend(fig: plt.Figure, class_names: Sequence[str]) -> None:
 
 
 def plot_examples(rows: Sequence[Mapping[str, np.ndarray]], class_names: Sequence[str],
-                  titles: Sequence[str] | None = None, width: float = 12.0) -> plt.Figure:
+                  titles: Sequence[str] | None = None, width: float = 12.0, columns: int | None = None) -> plt.Figure:
     """Examples with their masks: each row dict is {"image": gray, "ground truth": mask, "prediction": mask, ...}.
 
     Entries named "image" are drawn in gray, the others as overlays on the image. Wide strips
-    (256x1600) are stacked one panel per line; other images are laid out one example per row. Each
-    row's height follows its own image's aspect ratio, so images of different sizes mix without gaps.
+    (256x1600) are stacked one panel per line; other images are laid out one example per row, or, for one
+    example with ``columns``, wrapped into lines of that many panels (so that many panels of a square image
+    stay large enough to judge a boundary). Each row's height follows its own image's aspect ratio, so
+    images of different sizes mix without gaps.
     """
     keys = list(rows[0])
     stacked = all(is_strip(row["image"].shape) for row in rows)
+    wrapped = not stacked and columns is not None and len(rows) == 1
     aspects = [row["image"].shape[0] / row["image"].shape[1] for row in rows]
     if stacked:
         ratios = [aspect for aspect in aspects for _ in keys]
         grid, panel_width = (len(ratios), 1), width
+    elif wrapped:
+        lines = math.ceil(len(keys) / columns)
+        ratios, grid, panel_width = [aspects[0]] * lines, (lines, columns), width / columns
     else:
         ratios, grid, panel_width = aspects, (len(rows), len(keys)), width / len(keys)
     heights = [panel_width * ratio + 0.3 for ratio in ratios]
     fig, axes = plt.subplots(*grid, squeeze=False, figsize=(width, sum(heights) + 0.4 + 0.2 * len(class_names) / 6),
                              gridspec_kw={"height_ratios": heights})
+    for ax in axes.flat:
+        ax.axis("off")
     for r, row in enumerate(rows):
         for k, key in enumerate(keys):
-            ax = axes[r * len(keys) + k, 0] if stacked else axes[r, k]
+            if stacked:
+                ax = axes[r * len(keys) + k, 0]
+            else:
+                ax = axes[k // columns, k % columns] if wrapped else axes[r, k]
+            ax.axis("on")
             shown = row["image"] if key == "image" else overlay(row["image"], row[key])
             ax.imshow(shown, cmap="gray", vmin=0, vmax=255)
             ax.set_xticks([]), ax.set_yticks([])

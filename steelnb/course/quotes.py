@@ -9,6 +9,8 @@ The fields are separated by `` :: `` (a ``|`` would split a Markdown table's cel
 
 * a CSV source names its row (the first column) and its column, with an optional Python format as a
   third field (default ``.3f``): ``<!-- figures/table1_speed.csv :: resnet101 :: train img/s :: .1f -->``;
+  the rows ``mean``, ``sd``, ``min`` and ``max``, when the file has no row of that name, summarise the column
+  over all rows (the seeds of a record);
 * any other file (the reference page, a benchmark's saved output) gives a regular expression whose first
   group is the number: ``<!-- figures/report.html :: ONNX Runtime [\\d.]+ img/s, ratio ([\\d.]+)x -->``; an
   HTML page is read as its text, without tags.
@@ -33,6 +35,10 @@ from ..env import PROJECT_ROOT
 QUOTING_DOCUMENTS = ("README.md", "figures/README.md", "teachers/README.md", "docs/benchmarks.md")
 
 SEPARATOR = " :: "
+#: Rows a CSV quote may name that the file does not hold: summaries of a column over all its rows (a record of
+#: one row per seed quotes its mean and its sample standard deviation).
+SUMMARIES = {"mean": lambda column: column.mean(), "sd": lambda column: column.std(ddof=1),
+             "min": lambda column: column.min(), "max": lambda column: column.max()}
 QUOTE = re.compile(r"<!-- (?P<source>[^<>:]+?) :: (?P<spec>.+?) -->(?P<value>[^<]*)<!-- end -->")
 
 
@@ -78,8 +84,10 @@ def source_value(root: Path, source: str, spec: str) -> str:
             raise QuoteSourceError(f"a quote from {source} needs 'row :: column [:: format]', not {spec!r}")
         row, column, number_format = (*parts, ".3f") if len(parts) == 2 else parts
         table = pd.read_csv(path, index_col=0)
-        if row not in table.index or column not in table.columns:
+        if column not in table.columns or (row not in table.index and row not in SUMMARIES):
             raise QuoteSourceError(f"{source} has no cell ({row!r}, {column!r})")
+        if row not in table.index:  # a summary of the file's rows, e.g. over the seeds of a record
+            return format(float(SUMMARIES[row](table[column].astype(float))), number_format)
         return format(float(table.loc[row, column]), number_format)
     found = re.search(spec, _page_text(path))
     if found is None:
