@@ -111,3 +111,14 @@ def test_one_square_example_with_many_panels_wraps_into_lines_of_columns():
     assert len({round(ax.get_position().x0, 3) for ax in shown}) == 3  # of three panels each
     wide = plot_examples([row], ["a", "b", "c"])  # without columns: one line of six
     assert len({round(ax.get_position().y0, 3) for ax in wide.axes if ax.images}) == 1
+
+
+def test_the_forest_plot_fills_only_the_intervals_that_leave_out_zero():
+    from steelnb.course.plots import plot_differences
+    from steelnb.evaluation.intervals import Difference
+    detected, noise = Difference("miou", 0.8, 0.7, 0.05, 0.15), Difference("miou", 0.7, 0.7, -0.01, 0.02)
+    fig = plot_differences({"a": [detected], "b": [noise]}, "title")
+    ax = fig.axes[0]
+    assert ax.get_title() == "per-image mIoU" and [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    faces = [line.get_markerfacecolor() for line in ax.lines if line.get_marker() == "o"]
+    assert faces[0] != "white" and faces[1] == "white"

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from ..evaluation.intervals import mean_sd, paired_bootstrap, seed_gain, seed_gain_interval
-from ..evaluation.metrics import summarize
+from ..evaluation.metrics import METRIC_NAMES, summarize
 from .experiment import ExperimentResult, results_table
 from .figures import model_comparison_figure, shared_examples
 from .paper import PAPER_MIOU
@@ -26,7 +26,7 @@ from .setup import course_setup
 #: The lever the model answer measures: a TrainConfig field and the value that changes it, in words.
 LEVER = ("flip_augment", False, "without the random training flips")
 #: The metrics the note gives intervals for: (summarize key, name).
-METRICS = [("miou", "per-image mIoU"), ("dice", "Kaggle Dice"), ("class_iou_defects", "class-mean defect IoU")]
+METRICS = [(key, METRIC_NAMES[key]) for key in ("miou", "dice", "class_iou_defects")]
 SEEDS = 3
 
 

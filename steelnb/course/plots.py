@@ -18,6 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..data.index import is_strip
 from ..data.staging import written_atomically
+from ..evaluation.metrics import METRIC_NAMES
 
 #: RGB colour of labels 0..4 (background unused); the same in every figure of the course.
 PALETTE = np.array([[0, 0, 0], [230, 57, 70], [42, 157, 143], [69, 123, 224], [244, 196, 48]], dtype=np.uint8)
@@ -167,7 +168,7 @@ def plot_differences(differences: Mapping[str, Sequence], title: str) -> plt.Fig
             ax.errorbar(d.difference, row, xerr=[[d.difference - d.low], [d.high - d.difference]], fmt="o",
                         color="#457be0", mfc="#457be0" if d.detected else "white", capsize=3)
         ax.axvline(0, color="0.4", lw=1, ls="--")
-        ax.set(title=metrics[k], xlabel="difference, 95% interval")
+        ax.set(title=METRIC_NAMES.get(metrics[k], metrics[k]), xlabel="difference, 95% interval")
     axes[0][0].set_yticks(range(len(names)), names)
     axes[0][0].invert_yaxis()
     fig.suptitle(title, fontsize=9)

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+#: The name each key of :func:`summarize` goes by in the course's tables, figures and glossary.
+METRIC_NAMES = {"miou": "per-image mIoU", "miou_defects": "defect mIoU", "dice": "Kaggle Dice",
+                "class_iou_defects": "class-mean defect IoU", "dataset_miou": "dataset mIoU"}
 
 def pixel_counts(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Per image and label: (intersection, predicted area, true area) in pixels.
