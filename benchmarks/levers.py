@@ -50,7 +50,7 @@ COLUMNS = [("miou", False), ("miou", True), ("class_iou_defects", False), ("clas
 def lever_scores(lever: str, seed: int, epochs: int, profile, index, split) -> tuple[float, list[float]]:
     """Train (or reload) ``lever`` with ``seed`` for ``epochs``; (training minutes, the :data:`COLUMNS` scores on
     the validation split)."""
-    change, overrides, size, _ = LEVERS[lever]
+    _, overrides, size, _ = LEVERS[lever]
     lever_profile = profile if size is None else replace(profile, image_size=size)
     name = seeded_run_name(fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever), seed)
     plain = train_run(main_run().name, index, split, lever_profile, progress=False, run_name=name, score_on="val",

@@ -176,10 +176,9 @@ def replanned_length(history: list[dict], budget_s: float, max_epochs: int,
     step, the rest of ``seconds`` for validation), the load the machine has now: a slow epoch before it, under
     a load that has passed, would leave part of the budget unused (and a re-plan after every epoch corrects
     a load that comes back); at most ``max_epochs``. ``(len(history), None)`` when nothing more fits."""
-    done, spent = len(history), sum(h["seconds"] for h in history)
-    recent = history[-1:]
-    step_s = max(h.get("train_seconds", h["seconds"]) / h.get("train_steps", steps_per_epoch) for h in recent)
-    val_s = max(h["seconds"] - h.get("train_seconds", h["seconds"]) for h in recent)
+    done, spent, last = len(history), sum(h["seconds"] for h in history), history[-1]
+    train_s = last.get("train_seconds", last["seconds"])  # an older history: its validation counted as training
+    step_s, val_s = train_s / last.get("train_steps", steps_per_epoch), last["seconds"] - train_s
     epoch_s = steps_per_epoch * step_s + val_s
     left = budget_s * (1 - BUDGET_MARGIN) - spent
     whole = max(0, min(max_epochs - done, math.floor(max(0.0, left) / max(epoch_s, 1e-9))))
@@ -245,7 +244,8 @@ def split_changes(saved: dict[str, list[str]], now: dict[str, list[str]]) -> str
 def _comparable(config: dict) -> dict:
     """A config as the resume check compares it: every TrainConfig field, those a saved config predates at
     their defaults (a run saved before a field existed was trained with its default), and without the epoch
-    count (and the cut of a final, partial epoch) that a time budget chose. Fields TrainConfig no longer has are kept, so such a run does not match."""
+    count (and the cut of a final, partial epoch) that a time budget chose. Fields TrainConfig no longer has
+    are kept, so such a run does not match."""
     known = {name: config[name] for name in config if name in TrainConfig.__dataclass_fields__}
     full = {**asdict(TrainConfig(**known)), **config}
     chosen = ("epochs", "last_epoch_steps")  # what a time budget chose, not what the user asked for
