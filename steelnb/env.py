@@ -4,6 +4,7 @@
 * :func:`on_colab` and :func:`runs_root`: on Colab, with Google Drive mounted, runs and checkpoints go to
   the course folder on Drive, so that they survive a disconnect. The notebooks and a ``!python -m steelnb``
   started from them agree, because both read the same mount and nothing is written into ``os.environ``.
+* ``NOTEBOOKS`` and :func:`chapter_notebooks`: the course's chapters, ``notebooks/NN_title.ipynb``.
 * :func:`commit_description`: the git commit the course runs at, which runs and figures record.
 * :func:`switch_is_on` (``STEELNB_SMOKE``, ``STEELNB_OFFLINE``): one rule for every on/off variable. A switch
   set to a word it does not know is an error, not "off": ``STEELNB_SMOKE=ture`` must not quietly start a
@@ -27,6 +28,16 @@ def _project_root() -> Path:
 
 
 PROJECT_ROOT = _project_root()
+#: The course's chapters live here, as ``NN_title.ipynb``.
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+
+
+def chapter_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """The chapters in ``folder`` (by default the course's own ``notebooks/``), in order of their number: what
+    the report runs, the preface lists and the Colab sync rewrites."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
 #: Where Colab mounts Google Drive, the course folder on it, and the runs kept there.
 DRIVE_MOUNT = Path("/content/drive")
 DRIVE_COURSE = DRIVE_MOUNT / "MyDrive" / "steelnb"

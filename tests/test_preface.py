@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from matplotlib.text import Annotation
+from test_architecture import notebook_code
 
 from steelnb.course.demo_lessons import DEMO_FIGURES, demo_lesson
 from steelnb.course.preface import (
@@ -18,6 +19,7 @@ from steelnb.course.preface import (
     reading_minutes,
 )
 from steelnb.course.runs import RUNS
+from steelnb.env import chapter_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +28,7 @@ def test_the_preface_table_is_the_one_the_chapters_and_the_provenance_give():
     text = PREFACE.read_text(encoding="utf-8")
     assert chapter_table_markdown() in text, "run python -m steelnb.course.preface"
     table = chapter_table()
-    assert list(table.index) == [p.name[:2] for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    assert list(table.index) == [p.name[:2] for p in chapter_notebooks()]
     assert table.loc["04", "CPU min (reference run)"] == "45.4"  # figures/README.md's row for chapter 04
     assert (ROOT / "notebooks" / "chapter_map.png").is_file() and "](chapter_map.png)" in text
 
@@ -39,10 +41,8 @@ def test_reading_time_counts_words(tmp_path):
 
 
 def test_every_run_a_chapter_trains_by_name_comes_from_a_chapter_it_names_as_a_prerequisite():
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-        code = "\n".join(line for line in code.split("\n") if not line.lstrip().startswith(("!", "%")))
+    for path in chapter_notebooks():
+        code = notebook_code(path)
         trained = {node.args[0].value for node in ast.walk(ast.parse(code))
                    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "train_run" and node.args
                    and isinstance(node.args[0], ast.Constant)}

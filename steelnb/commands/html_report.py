@@ -29,7 +29,7 @@ from PIL import Image
 
 from ..course.colab import BADGE_MARKS
 from ..data.staging import write_text_atomically
-from ..env import PROJECT_ROOT
+from ..env import PROJECT_ROOT, chapter_notebooks
 
 
 def _chapter_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
@@ -196,7 +196,7 @@ def build_html_report(executed_dir: Path, figures_dir: Path, title: str, intro: 
         FileNotFoundError: when ``executed_dir`` holds no executed notebook (run the report first).
     """
     page = page or executed_dir / "report.html"
-    paths = sorted(executed_dir.glob("[0-9][0-9]_*.ipynb"))
+    paths = chapter_notebooks(executed_dir)
     if not paths:
         raise FileNotFoundError(f"no executed notebook in {executed_dir}: run `python -m steelnb report` first")
     notebooks = [nbformat.read(path, as_version=4) for path in paths]

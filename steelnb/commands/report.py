@@ -25,11 +25,11 @@ from tqdm.auto import tqdm
 from ..course.profile import REFERENCE_FIGURES, Profile, current_profile
 from ..data.locations import load_course_dataset
 from ..data.staging import write_text_atomically
-from ..env import PROJECT_ROOT, commit_description
+from ..env import NOTEBOOKS, PROJECT_ROOT, chapter_notebooks, commit_description
 from ..training.checkpoint import RunCheckpoints
 from .html_report import build_html_report
 
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+NOTEBOOKS_DIR = NOTEBOOKS
 
 
 @dataclass
@@ -210,11 +210,11 @@ def run_report(first: str = "00", last: str = "99", html_only: bool = False,
     ``report.html``), the ones a student compares with: the chapters then run with ``STEELNB_FIGURES``
     pointing there."""
     command = "python -m steelnb report" + (" --reference" if reference else "")
-    if not any(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+    every = chapter_notebooks(NOTEBOOKS_DIR)
+    if not every:
         raise FileNotFoundError(f"no notebooks in {NOTEBOOKS_DIR}: the report runs the course's notebooks, and "
                                 f"{PROJECT_ROOT} is not the course folder. Unset STEELNB_HOME, or set it to the "
                                 "folder holding notebooks/ and README.md")
-    every = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
     notebooks = [p for p in every if first <= p.name[:2] <= last]
     if not notebooks and not html_only:
         raise ReportSetupError(f"no chapter numbered from {first} to {last}; the chapters are numbered "

@@ -153,7 +153,7 @@ def sync_notebooks(folder: Path, repo_url: str = REPO_URL) -> list[Path]:
         the notebooks that changed.
     """
     changed = []
-    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+    for path in env.chapter_notebooks(folder):
         notebook = json.loads(path.read_text())
         cells = notebook["cells"]
         title = "".join(cells[0]["source"]).split("\n")
@@ -178,6 +178,5 @@ def sync_notebooks(folder: Path, repo_url: str = REPO_URL) -> list[Path]:
 
 
 if __name__ == "__main__":
-    notebooks = env.PROJECT_ROOT / "notebooks"
-    for changed_path in sync_notebooks(notebooks):
+    for changed_path in sync_notebooks(env.NOTEBOOKS):
         print("updated", changed_path.name)

@@ -16,10 +16,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..env import PROJECT_ROOT
+from ..env import NOTEBOOKS, chapter_notebooks
 from .colab import reference_chapter_minutes
 
-NOTEBOOKS = PROJECT_ROOT / "notebooks"
 PREFACE = NOTEBOOKS / "README.md"
 CHAPTER_MAP = NOTEBOOKS / "chapter_map.png"
 #: Which chapters must have run before each one: their trained runs are reloaded (or trained on the spot,
@@ -29,11 +28,6 @@ CHAPTER_PREREQUISITES = {"08": ("04", "05", "06", "07"), "09": ("04", "05", "06"
 #: Words a student reads per minute, with the code and the formulas to follow: slower than prose.
 READING_WORDS_PER_MINUTE = 150
 BEGIN, END = "<!-- chapter table: written by python -m steelnb.course.preface -->", "<!-- end chapter table -->"
-
-
-def chapters() -> list[Path]:
-    """The course's notebooks, in order."""
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def chapter_title(path: Path) -> str:
@@ -55,7 +49,7 @@ def chapter_table() -> pd.DataFrame:
     """One row per chapter: title, the chapters it needs, reading minutes and the reference run's CPU minutes."""
     minutes = reference_chapter_minutes()
     rows = []
-    for path in chapters():
+    for path in chapter_notebooks():
         number = path.name[:2]
         rows.append({"chapter": number, "title": chapter_title(path),
                      "needs": ", ".join(CHAPTER_PREREQUISITES.get(number, ("00",) if number != "00" else ())) or "-",
@@ -76,7 +70,7 @@ def chapter_table_markdown() -> str:
 def chapter_map_figure() -> plt.Figure:
     """The chapter map: one box per chapter in columns by depth (how many chapters lie before it on the
     longest path), an arrow from each prerequisite of :data:`CHAPTER_PREREQUISITES` (chapter 00 leads to all)."""
-    titles = {path.name[:2]: chapter_title(path) for path in chapters()}
+    titles = {path.name[:2]: chapter_title(path) for path in chapter_notebooks()}
     depth: dict[str, int] = {}
     for number in titles:
         needs = CHAPTER_PREREQUISITES.get(number, ("00",) if number != "00" else ())
