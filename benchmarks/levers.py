@@ -25,6 +25,7 @@ from steelnb.course.setup import course_setup
 from steelnb.evaluation.intervals import mean_sd, seed_gain
 from steelnb.evaluation.metrics import summarize
 from steelnb.evaluation.scoring import original_resolution_counts
+from steelnb.models.deeplab import aspp_rates_for
 
 #: Lever name -> (what changes, TrainConfig overrides, input size or None for the profile's, epoch factor).
 #: The epoch factor keeps a slower or faster step's run near the reference's compute (a 200x200 step
@@ -39,6 +40,10 @@ LEVERS: dict[str, tuple[str, dict, tuple[int, int] | None, float]] = {
     "warmup": ("warm-up 300 steps and lr 4e-3 instead of 100 and 2e-3", {"warmup_iters": 300, "lr": 4e-3}, None, 1.0),
     "size96": ("input 96x96, epochs x 1.8 (a step costs about 0.56x)", {}, (96, 96), 1.8),
     "epochs12": ("twice the epochs: what twice the main job's budget would buy", {}, None, 2.0),
+    "aspp_small": (f"ASPP rates {aspp_rates_for((128, 128))} derived for its 8x8 map, instead of 6/12/18",
+                   {"aspp_rates": aspp_rates_for((128, 128))}, None, 1.0),
+    "crops200": ("random 128x128 crops of the 200x200 images in training; whole 200x200 images in scoring",
+                 {"train_crop": (128, 128)}, (200, 200), 1.0),
 }
 
 

@@ -105,6 +105,23 @@ def test_a_run_is_not_reloaded_on_another_split_of_its_data(tmp_path):
     assert len(again.history) == 1  # the same split reloads the finished run
 
 
+def test_a_run_keeps_its_aspp_rates_and_training_crop(tmp_path):
+    # ASPP dilations change no weight shape: a run reloaded with other rates would load silently as another model
+    profile = _profile(tmp_path)
+    index = open_dataset(_generic(tmp_path / "steel", 20, ("crack", "pit"), seed=0))
+    split = course_split(index, profile)
+    run = run_experiment("run", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False, progress=False,
+                         aspp_rates=(1, 2, 3), train_crop=(16, 24))
+    assert [b[0].dilation for b in run.model.decoder.aspp[0].branches[1:]] == [(1, 1), (2, 2), (3, 3)]
+    assert run.input_size == (32, 32)  # scored on whole images, trained on 16x24 crops
+    with pytest.raises(ValueError, match="was trained with"):
+        run_experiment("run", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False, progress=False,
+                       train_crop=(16, 24))
+    with pytest.raises(ValueError, match="baseline's decoder has no option aspp_rates; it takes none"):
+        run_experiment("other", index, split, profile, "baseline", "resnet18", pretrained=False, progress=False,
+                       aspp_rates=(1, 2, 3))
+
+
 def test_fingerprint_follows_names_count_and_ids_not_the_folder(tmp_path):
     index = open_dataset(_generic(tmp_path / "steel", 6, ("crack", "pit"), seed=0))
     fingerprint = index.fingerprint()

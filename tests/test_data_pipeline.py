@@ -144,6 +144,24 @@ def test_dataset_modes(demo_root):
         SteelDataset(index, [], size=(256, 256))
 
 
+def test_square_crops_are_windows_of_the_whole_image(demo_root):
+    index = open_dataset(demo_root)
+    whole_image, whole_mask = SteelDataset(index, index.image_ids[:1], size=(200, 200))[0]
+    crops = SteelDataset(index, index.image_ids[:1], mode="crop", size=(200, 200), crop_width=128, crop_height=96)
+    torch.manual_seed(0)
+    corners = set()
+    for _ in range(5):
+        image, mask = crops[0]
+        assert image.shape == (1, 96, 128) and mask.shape == (96, 128)
+        windows = [(top, left) for top in range(200 - 96 + 1) for left in range(200 - 128 + 1)
+                   if torch.equal(whole_image[:, top:top + 96, left:left + 128], image)]
+        assert any(torch.equal(whole_mask[top:top + 96, left:left + 128], mask) for top, left in windows)
+        corners.update(windows)
+    assert len(corners) > 1  # the window moves
+    with pytest.raises(ValueError, match="a 256x128 crop does not fit images of 200x200"):
+        SteelDataset(index, index.image_ids[:1], mode="crop", size=(200, 200), crop_width=128, crop_height=256)
+
+
 def test_dataset_with_augmentation_adds_copies(demo_root):
     index = open_dataset(demo_root)
     plain = SteelDataset(index, index.image_ids, size=(256, 256))

@@ -14,7 +14,7 @@ from steelnb.models import (
 )
 from steelnb.models.backbones import LAST_STAGE_DILATION
 from steelnb.models.baseline import BareBoneDecoder
-from steelnb.models.deeplab import DeepLabV3PlusDecoder
+from steelnb.models.deeplab import DeepLabV3PlusDecoder, aspp_rates_for
 from steelnb.training.checkpoint import load_weights
 
 SMALL_BACKBONES = ["resnet18", "densenet121", "efficientnet_b0", "mobilenet_v3_large"]
@@ -73,6 +73,16 @@ def test_deeplab_structure():
     assert len(aspp.branches) == 4  # 1x1 + three dilated 3x3 (+ image pooling)
     assert [b[0].dilation for b in aspp.branches[1:]] == [(6, 6), (12, 12), (18, 18)]
     assert model.decoder.skip[0].out_channels == 48
+    small = build_model("deeplabv3plus", "resnet18", num_classes=5, pretrained=False, aspp_rates=(1, 3, 4))
+    assert [b[0].dilation for b in small.decoder.aspp[0].branches[1:]] == [(1, 1), (3, 3), (4, 4)]
+
+
+def test_aspp_rates_follow_the_feature_map():
+    assert aspp_rates_for((513, 513)) == (6, 12, 18)  # DeepLabv3's own 513x513 crops: its 33x33 map
+    assert aspp_rates_for((128, 128)) == (1, 3, 4)  # 8x8: 6 * 8 / 33 = 1.45, 12 * 8 / 33 = 2.9, 18 * 8 / 33 = 4.4
+    assert aspp_rates_for((256, 1600)) == (3, 6, 9)  # the shorter side decides: 16 * 6 / 33 = 2.9
+    assert aspp_rates_for((32, 32)) == (1, 2, 3)  # 2x2: all round to 1, kept strictly increasing
+    assert max(aspp_rates_for((128, 128))) < 128 // OUTPUT_STRIDE  # every rate keeps taps on the map
 
 
 def test_offline_weights_fall_back_to_random_with_a_warning(monkeypatch, tmp_path):

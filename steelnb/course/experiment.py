@@ -140,7 +140,8 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
 
     By default images are squashed to the profile's input size as in the paper; ``native=True`` keeps
     the aspect ratio instead: training on random ``profile.crop_width`` crops of the image resized to
-    ``profile.native_size``, evaluation on the whole image at that size.
+    ``profile.native_size``, evaluation on the whole image at that size. A ``train_crop`` override trains on
+    random crops of that (height, width) of the square input instead, evaluating whole inputs.
     ``config_overrides`` go into :class:`TrainConfig` (loss, class_weights, mixup_alpha, epochs,
     time_budget_s, lr, ...) on top of the profile's recipe. The trained model scores the split ``score_on``
     ("test"; "val" compares recipes without looking at the test split) with the flip test-time augmentation
@@ -149,13 +150,20 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     device = default_device()
     config = profile.train_config(len(split["train"]), **config_overrides)
     size, crop_width = native_geometry(index, profile) if native else (profile.input_size(index.image_shape), 0)
-    train_set = SteelDataset(index, split["train"], mode="crop" if native else "resize", size=size,
-                             crop_width=crop_width, augment_weights=(1.0, 1.0, 1.0) if augment else None,
+    crop_height = None
+    if config.train_crop is not None:
+        if native:
+            raise ValueError(f"run {name!r}: train_crop is for square-input runs; a native-aspect run crops already")
+        crop_height, crop_width = config.train_crop
+    train_set = SteelDataset(index, split["train"], mode="crop" if crop_width else "resize", size=size,
+                             crop_width=crop_width, crop_height=crop_height,
+                             augment_weights=(1.0, 1.0, 1.0) if augment else None,
                              seed=config.seed, cache=True, random_flips=config.flip_augment)
     val_set = SteelDataset(index, split["val"], size=size, cache=True)
     scored_set = SteelDataset(index, split[score_on], size=size)
     torch.manual_seed(config.seed)
-    model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained)
+    model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained,
+                        **({"aspp_rates": config.aspp_rates} if config.aspp_rates else {}))
     run_dir = profile.runs_dir / index.name / name
     history = fit(model, train_set, val_set, run_dir, config, index.num_classes, device, progress,
                   data={**index.fingerprint(), "split": {name: list(ids) for name, ids in split.items()}})

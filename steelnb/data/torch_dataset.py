@@ -5,8 +5,9 @@ mask nearest; ``size=None`` keeps the original resolution):
 
 * ``"resize"``: the whole resized image. ``size=(256, 256)`` is the paper's 6x squash of
   256x1600; ``size=None`` (or an aspect-preserving size like 128x800) keeps the native aspect.
-* ``"crop"``: random full-height crops of ``crop_width`` columns of the resized image, for
-  training at native aspect on wide strips (evaluate such models with mode "resize").
+* ``"crop"``: random crops of ``crop_width`` columns of the resized image, full height for
+  training at native aspect on wide strips, or ``crop_height`` rows for training on patches of
+  images kept at their own resolution (evaluate such models with mode "resize").
 
 Items are ``(image, mask)``: image float32 (1, H, W) in [0, 1] (models normalise and expand
 to RGB themselves), mask int64 (H, W) with values 0..C.
@@ -46,6 +47,7 @@ class SteelDataset(Dataset):
         mode: "resize" or "crop" (see module docstring).
         size: (height, width) the whole image is resized to; None keeps the original size.
         crop_width: crop width in pixels (of the resized image) for "crop".
+        crop_height: crop height in pixels for "crop"; None crops the full height.
         augment_weights: if given, the paper's random weighted augmentation: extra augmented copies
             of images drawn with probability 1 - p_c, transformed by crop/flip/rotation with these weights.
         seed: seeds the choice of augmented copies (the transforms use torch's RNG).
@@ -56,7 +58,7 @@ class SteelDataset(Dataset):
     """
 
     def __init__(self, index: SegmentationIndex, image_ids: Sequence[str], *, size: tuple[int, int] | None,
-                 mode: str = "resize", crop_width: int = NATIVE_CROP_WIDTH,
+                 mode: str = "resize", crop_width: int = NATIVE_CROP_WIDTH, crop_height: int | None = None,
                  augment_weights: Sequence[float] | None = None, seed: int = 0, cache: bool = False,
                  random_flips: bool = False) -> None:
         if mode not in MODES:
@@ -66,6 +68,10 @@ class SteelDataset(Dataset):
         self.index, self.image_ids, self.mode = index, list(image_ids), mode
         self.size = tuple(size) if size is not None else index.image_shape
         self.crop_width = crop_width
+        self.crop_height = self.size[0] if crop_height is None else crop_height
+        if mode == "crop" and not (0 < self.crop_height <= self.size[0] and 0 < crop_width <= self.size[1]):
+            raise ValueError(f"SteelDataset of {index.name}: a {self.crop_height}x{crop_width} crop does not fit "
+                             f"images of {self.size[0]}x{self.size[1]}")
         self.random_flips = random_flips
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
         self.items = [(i, False) for i in range(len(self.image_ids))]
@@ -74,7 +80,7 @@ class SteelDataset(Dataset):
             presence = index.presence(self.image_ids)
             copies = plan_augmented_copies(presence, class_shares(presence), seed)
             self.items += [(int(i), True) for i in copies]
-            shape = self.size if mode == "resize" else (self.size[0], crop_width)
+            shape = self.size if mode == "resize" else (self.crop_height, crop_width)
             self.transform = random_choice_transform(shape, augment_weights)
 
     def __len__(self) -> int:
@@ -101,6 +107,9 @@ class SteelDataset(Dataset):
         if self.mode == "crop":
             left = int(torch.randint(0, image.shape[1] - self.crop_width + 1, ()))
             image_t, mask_t = image_t[..., left:left + self.crop_width], mask_t[:, left:left + self.crop_width]
+            if self.crop_height < image.shape[0]:
+                top = int(torch.randint(0, image.shape[0] - self.crop_height + 1, ()))
+                image_t, mask_t = image_t[..., top:top + self.crop_height, :], mask_t[top:top + self.crop_height]
         if augmented:
             image_t, mask_t = apply_joint(self.transform, image_t, mask_t)
         if self.random_flips:

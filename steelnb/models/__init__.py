@@ -1,6 +1,7 @@
 """Segmentation models on torchvision backbones: DeepLabV3+ (deeplab.py) and the paper's bare-bone
 baseline (baseline.py), both an ``encoder`` (encoder.py, backbones.py) -> ``decoder`` ->
 ``segmentation_head``."""
+import inspect
 from typing import Any
 
 from .backbones import BACKBONES, LIGHTEST_BACKBONE, OUTPUT_STRIDE, build_backbone, set_memory_format
@@ -21,6 +22,11 @@ def build_model(architecture: str, backbone: str, num_classes: int, pretrained: 
     branches, default DeepLabv3's 6/12/18); the baseline takes none."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}")
+    decoder = ARCHITECTURES[architecture].decoder_class
+    accepted = [name for name in inspect.signature(decoder).parameters if name != "channels"]
+    if unknown := sorted(set(decoder_options) - set(accepted)):
+        raise ValueError(f"{architecture}'s decoder has no option {', '.join(unknown)}; it takes "
+                         f"{', '.join(accepted) or 'none'}")
     return ARCHITECTURES[architecture](backbone, num_classes, pretrained, weights_file, **decoder_options)
 
 

@@ -11,6 +11,21 @@ from .layers import conv_bn_relu
 
 #: DeepLabv3's ASPP rates for output stride 16 (Chen et al. 2017, section 3.3), chosen for 33x33 feature maps.
 DEEPLAB_ASPP_RATES = (6, 12, 18)
+#: The side of the stride-16 feature map DeepLabv3 chose its rates for (its 513x513 training crops).
+DEEPLAB_FEATURE_SIDE = 33
+
+
+def aspp_rates_for(input_size: tuple[int, int], output_stride: int = OUTPUT_STRIDE) -> tuple[int, ...]:
+    """ASPP dilations for inputs of ``input_size`` = (height, width) pixels: DeepLabv3's 6/12/18 scaled by the
+    shorter side of the stride-``output_stride`` feature map over the 33 they were chosen for, rounded, at
+    least 1 and strictly increasing. A 128x128 input gives an 8x8 map and rates (1, 3, 4), whose taps stay on
+    the map, where 12 and 18 put every tap but the centre on zero padding; 256x256 gives (3, 6, 9)."""
+    side = -(-min(input_size) // output_stride)  # the feature map's shorter side (convolutions round up)
+    rates: list[int] = []
+    for rate in DEEPLAB_ASPP_RATES:
+        scaled = max(1, round(rate * side / DEEPLAB_FEATURE_SIDE))
+        rates.append(max(scaled, rates[-1] + 1) if rates else scaled)
+    return tuple(rates)
 
 
 class ASPP(nn.Module):

@@ -17,6 +17,10 @@ class TrainConfig:
     what is validated and saved as ``best.pt``, a smoother model than the last step's (0 = off).
     ``flip_augment`` flips every training item (original or augmented copy) left-right and up-down, each with
     probability 1/2, on top of the paper's weighted augmentation (off in the paper's recipe).
+    ``aspp_rates`` replaces DeepLabV3+'s ASPP dilations (None: DeepLabv3's 6/12/18; ``deeplab.aspp_rates_for``
+    derives them from the input size). ``train_crop`` = (height, width) trains on random crops of that size
+    of the images at the input size, while validation and scoring see whole images (None: whole images).
+    Both are kept here, with the recipe, because a checkpoint must say which model and data it was trained on.
     """
 
     epochs: int = 30
@@ -39,3 +43,5 @@ class TrainConfig:
     time_budget_s: float | None = None
     last_epoch_steps: int | None = None  # optimiser steps of a final, partial epoch (a time budget's); None: whole
     select_on: str = "class_iou_defects"
+    aspp_rates: tuple[int, ...] | None = None
+    train_crop: tuple[int, int] | None = None
