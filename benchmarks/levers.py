@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 
+from steelnb.course.profile import Profile
 from steelnb.course.runs import fixed_epochs_run_name, main_run, seeded_run_name, train_run
 from steelnb.course.setup import course_setup
 from steelnb.evaluation.intervals import mean_sd, seed_gain
@@ -27,11 +29,12 @@ from steelnb.evaluation.metrics import summarize
 from steelnb.evaluation.scoring import original_resolution_counts
 from steelnb.models.deeplab import aspp_rates_for
 
-#: Lever name -> (what changes, TrainConfig overrides, input size or None for the profile's, epoch factor).
+#: Lever name -> (what changes, TrainConfig overrides (or a function of the profile that gives them), input size
+#: or None for the profile's, epoch factor).
 #: The epoch factor keeps a slower or faster step's run near the reference's compute (a 200x200 step
 #: costs about 2.3x a 128x128 one, a 96x96 step about 0.56x); "epochs12" doubles it, to show how far
 #: twice the budget would take the recipe.
-LEVERS: dict[str, tuple[str, dict, tuple[int, int] | None, float]] = {
+LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] | None, float]] = {
     "reference": ("the default profile's recipe", {}, None, 1.0),
     "ema": ("EMA of the weights, decay 0.995", {"ema_decay": 0.995}, None, 1.0),
     "lovasz": ("CE + Lovász instead of CE + Dice", {"loss": "ce+lovasz"}, None, 1.0),
@@ -40,10 +43,10 @@ LEVERS: dict[str, tuple[str, dict, tuple[int, int] | None, float]] = {
     "warmup": ("warm-up 300 steps and lr 4e-3 instead of 100 and 2e-3", {"warmup_iters": 300, "lr": 4e-3}, None, 1.0),
     "size96": ("input 96x96, epochs x 1.8 (a step costs about 0.56x)", {}, (96, 96), 1.8),
     "epochs12": ("twice the epochs: what twice the main job's budget would buy", {}, None, 2.0),
-    "aspp_small": (f"ASPP rates {aspp_rates_for((128, 128))} derived for its 8x8 map, instead of 6/12/18",
-                   {"aspp_rates": aspp_rates_for((128, 128))}, None, 1.0),
+    "aspp_small": ("ASPP rates derived for the input's stride-16 map (1, 3, 4 for 8x8) instead of 6/12/18",
+                   lambda profile: {"aspp_rates": aspp_rates_for(profile.image_size)}, None, 1.0),
     "crops200": ("random 128x128 crops of the 200x200 images in training; whole 200x200 images in scoring",
-                 {"train_crop": (128, 128)}, (200, 200), 1.0),
+                 lambda profile: {"train_crop": profile.image_size}, (200, 200), 1.0),
 }
 
 
@@ -56,6 +59,7 @@ def lever_scores(lever: str, seed: int, epochs: int, profile, index, split) -> t
     """Train (or reload) ``lever`` with ``seed`` for ``epochs``; (training minutes, the :data:`COLUMNS` scores on
     the validation split)."""
     _, overrides, size, _ = LEVERS[lever]
+    overrides = overrides(profile) if callable(overrides) else overrides
     lever_profile = profile if size is None else replace(profile, image_size=size)
     name = seeded_run_name(fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever), seed)
     plain = train_run(main_run().name, index, split, lever_profile, progress=False, run_name=name, score_on="val",

@@ -6,10 +6,10 @@
 For each encoder both models are built with random weights, 5 classes and output stride 16, and
 timed in alternation (ours, smp, ours, smp, ...) so that a background load slows both alike: a
 training step (SGD, cross-entropy, batch 16 of 256x256), and evaluation forwards on the same batch
-and on one 256x1600 strip. Evaluation is timed for steelnb's eager model, with its batch norms folded
-into the convolutions (``steelnb.evaluation.inference.fold_batchnorm``), folded and in bfloat16 autocast
-(on CPUs with native bfloat16), and in ONNX Runtime (with the optional ``onnx`` extra), each against
-smp's eager model. The first ``--warmup`` repetitions are dropped; the table shows medians, the spread
+and on one 256x1600 strip. Evaluation is timed for steelnb's eager model, for the model the course scores
+with (batch norms folded into the convolutions, float32: ``steelnb.evaluation.inference.inference_model``),
+for the one its submission writer predicts with (folded, in bfloat16 autocast on CPUs with native
+bfloat16), and in ONNX Runtime (with the optional ``onnx`` extra), each against smp's eager model. The first ``--warmup`` repetitions are dropped; the table shows medians, the spread
 (interquartile range) and the ratio steelnb / smp (below 1: steelnb is faster). On the CPU both run in
 float32 (except the bfloat16 variant) with their default memory format (steelnb's models are
 channels_last by design), with the same number of threads (``--threads``, ONNX Runtime included); with
@@ -38,10 +38,10 @@ import torch
 
 from steelnb.commands.bench import data_pipeline_images_per_second
 from steelnb.evaluation.export import export_onnx, onnx_session
-from steelnb.evaluation.inference import fold_batchnorm
+from steelnb.evaluation.inference import inference_model
 from steelnb.models import build_model
 from steelnb.training.device import device_name
-from steelnb.training.precision import cpu_has_native_bf16
+from steelnb.training.precision import autocast_dtype, cpu_has_native_bf16
 from steelnb.training.timing import model_step
 
 #: smp's name for the same encoder (smp 0.6 has MobileNetV3 only through timm).
@@ -85,13 +85,14 @@ def onnx_runtime_step(model: torch.nn.Module, images: torch.Tensor, folder: Path
 
 def eval_steps(ours: torch.nn.Module, theirs: torch.nn.Module, gray: torch.Tensor, rgb: torch.Tensor,
                device: torch.device, amp: bool, folder: Path) -> dict[str, Callable[[], None]]:
-    """Evaluation forwards on one input: steelnb eager, with its batch norms folded, folded in bfloat16
-    (on CPUs with native bfloat16), in ONNX Runtime (CPU, when installed) and smp's eager model."""
-    folded = fold_batchnorm(ours)
+    """Evaluation forwards on one input: steelnb eager; the model the course scores with (batch norms folded,
+    float32 on a CPU); the model its submission writer predicts with (folded, in bfloat16 on CPUs that compute
+    it natively: ``inference.inference_model``); in ONNX Runtime (CPU, when installed); and smp's eager model."""
     steps = {"eager": model_step(ours, gray, device=device, amp=amp),
-             "BN folded": model_step(folded, gray, device=device, amp=amp)}
+             "BN folded": model_step(inference_model(ours), gray, device=device, amp=amp)}
     if device.type == "cpu" and cpu_has_native_bf16():
-        steps["BN folded, bf16"] = model_step(folded, gray, device=device, amp=True)
+        submission_model = inference_model(ours, autocast_dtype(device))
+        steps["BN folded, bf16"] = model_step(submission_model, gray, device=device, amp=False)
     onnx_step = onnx_runtime_step(ours, gray, folder) if device.type == "cpu" else None
     if onnx_step is not None:
         steps["ONNX Runtime"] = onnx_step

@@ -3,7 +3,7 @@ import warnings
 import pytest
 import torch
 
-from steelnb.evaluation.inference import fold_batchnorm
+from steelnb.evaluation.inference import fold_batchnorm, inference_model
 from steelnb.models import (
     BACKBONES,
     LOW_STRIDE,
@@ -175,3 +175,24 @@ def test_folding_batch_norms_keeps_the_predictions(backbone, batch_norms_left):
     assert (logits.argmax(1) == expected.argmax(1)).float().mean() > 0.999
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()) == batch_norms_left
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original is unchanged
+
+
+def test_the_course_predicts_with_the_folded_model():
+    model = build_model("deeplabv3plus", "resnet18", num_classes=3, pretrained=False).train()
+    folded = inference_model(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()) and not folded.training
+    assert model.training  # the model being trained stays in training mode
+    assert inference_model(folded) is folded  # folded once
+    ema = torch.optim.swa_utils.AveragedModel(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in inference_model(ema).modules())
+    in_bf16 = inference_model(model, torch.bfloat16)
+    images = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        assert in_bf16(images).dtype == torch.float32  # float32 logits out of a bfloat16 forward
+        assert torch.allclose(in_bf16(images), folded(images), atol=0.1)  # bfloat16 keeps about 3 digits
+
+    class Untraceable(torch.nn.Module):  # control flow on the input's shape: torch.fx cannot trace it
+        def forward(self, images):
+            return torch.zeros(images.shape[0], 3, *images.shape[2:])
+
+    assert inference_model(Untraceable())(images).shape == (1, 3, 32, 32)  # used unfolded

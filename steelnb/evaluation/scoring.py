@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..data.index import SegmentationIndex
-from .inference import predict_image_probs, predict_mask
+from .inference import inference_model, predict_image_probs, predict_mask
 from .metrics import MetricAccumulator
 
 
@@ -17,7 +17,9 @@ from .metrics import MetricAccumulator
 def original_resolution_counts(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
                                input_size: tuple[int, int] | None, tta: str = "none") -> np.ndarray:
     """Pixel counts of ``model`` on full-resolution masks: predictions are made at ``input_size`` and
-    their probabilities resized back (None = feed the original image)."""
+    their probabilities resized back (None = feed the original image), by the model with its batch norms
+    folded, in float32 (``inference.inference_model``)."""
+    model = inference_model(model)
     return label_counts([predict_mask(model, index.image(i), input_size, tta=tta) for i in image_ids],
                         index, image_ids)
 
@@ -25,7 +27,9 @@ def original_resolution_counts(model: torch.nn.Module, index: SegmentationIndex,
 def split_probabilities(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
                         input_size: tuple[int, int] | None, output_size: tuple[int, int],
                         tta: str = "none") -> list[np.ndarray]:
-    """Per image, float16 class probabilities (C+1, *output_size), for tuning post-processing."""
+    """Per image, float16 class probabilities (C+1, *output_size), for tuning post-processing (computed by the
+    model with its batch norms folded, in float32)."""
+    model = inference_model(model)
     return [predict_image_probs(model, index.image(i), input_size, tta, output_size).cpu().numpy().astype(np.float16)
             for i in image_ids]
 

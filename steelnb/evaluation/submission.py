@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from ..data.images import read_gray
 from ..data.index import DatasetFormatError, SegmentationIndex
 from ..data.rle import RLEError, rle_decode, rle_encode
 from ..data.severstal import read_rle_csv
-from .inference import predict_image_probs
+from .inference import inference_model, predict_image_probs
 from .metrics import kaggle_dice
 from .postprocess import PostProcessing
 
@@ -30,16 +31,20 @@ SUBMISSION_COLUMNS = ("ImageId", "EncodedPixels", "ClassId")
 
 def predict_labels(model: nn.Module, image_paths: Mapping[str, str | Path], input_size: tuple[int, int] | None,
                    postprocessing: PostProcessing | None = None, tta: str = "none",
-                   image_shape: tuple[int, int] | None = None) -> Iterator[tuple[str, np.ndarray]]:
+                   image_shape: tuple[int, int] | None = None,
+                   dtype: torch.dtype | None = None) -> Iterator[tuple[str, np.ndarray]]:
     """Per image, its id and predicted label mask, uint8 (H, W) at the image's own resolution.
 
     Each image is read from ``image_paths`` (id -> file), fed at ``input_size`` (None: as it is) and its class
     probabilities are resized back to (H, W), then turned into labels by ``postprocessing`` (default: argmax).
-    A generator, so that a test set of thousands of images never sits in memory at once.
+    The model runs with its batch norms folded, in autocast to ``dtype`` when given
+    (``inference.inference_model``; ``training.precision.autocast_dtype(device)`` picks bfloat16 where the CPU
+    computes it natively). A generator, so that a test set of thousands of images never sits in memory at once.
 
     Raises:
         ImageReadError: a missing or unreadable image, or one whose shape differs from ``image_shape``.
     """
+    model = inference_model(model, dtype)
     for image_id, path in image_paths.items():
         probs = predict_image_probs(model, read_gray(path, image_shape), input_size, tta).cpu().numpy()
         yield image_id, (probs.argmax(0).astype(np.uint8) if postprocessing is None else postprocessing(probs))
