@@ -28,19 +28,9 @@ from nbconvert import HTMLExporter
 from PIL import Image
 
 from ..course.colab import BADGE_MARKS
+from ..course.preface import notebook_heading
 from ..data.staging import write_text_atomically
 from ..env import PROJECT_ROOT, chapter_notebooks
-
-
-def _chapter_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
-    """The notebook's first level-1 heading ("# 04 · The bare-bone baseline"), or ``fallback``."""
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            match = re.search(r"^# (.+)$", cell.source, flags=re.MULTILINE)
-            if match:
-                return match.group(1).strip()
-    return fallback
-
 
 #: Code cells tagged with this (cell metadata ``tags``) check a student's exercise answer: not for the page.
 EXERCISE_TAG = "exercise"
@@ -200,7 +190,7 @@ def build_html_report(executed_dir: Path, figures_dir: Path, title: str, intro: 
     if not paths:
         raise FileNotFoundError(f"no executed notebook in {executed_dir}: run `python -m steelnb report` first")
     notebooks = [nbformat.read(path, as_version=4) for path in paths]
-    titles = [_chapter_title(nb, path.stem) for nb, path in zip(notebooks, paths, strict=True)]
+    titles = [notebook_heading(nb.cells) or path.stem for nb, path in zip(notebooks, paths, strict=True)]
     contents = "\n".join(f"{i + 1}. [{title}](#{_anchor(title)})" for i, title in enumerate(titles))
     provenance = figures_dir / "README.md"
     opening = f"# {title}\n\n{intro}\n\n## Chapters\n\n{contents}\n"

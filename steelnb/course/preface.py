@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -30,12 +31,19 @@ READING_WORDS_PER_MINUTE = 150
 BEGIN, END = "<!-- chapter table: written by python -m steelnb.course.preface -->", "<!-- end chapter table -->"
 
 
+def notebook_heading(cells: Sequence[Mapping]) -> str | None:
+    """The first level-1 markdown heading of a notebook's ``cells`` (as read from its JSON or by nbformat),
+    without the "# ", e.g. "01 · Exploratory data analysis"; None if it has none."""
+    return next((line[2:].strip() for cell in cells if cell["cell_type"] == "markdown"
+                 for line in "".join(cell["source"]).splitlines() if line.startswith("# ")), None)
+
+
 def chapter_title(path: Path) -> str:
     """A notebook's title: its first markdown heading without the number, e.g. "Exploratory data analysis"."""
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    heading = next(line for cell in cells if cell["cell_type"] == "markdown"
-                   for line in "".join(cell["source"]).splitlines() if line.startswith("# "))
-    return re.sub(r"^# \d\d · ", "", heading).strip()
+    heading = notebook_heading(json.loads(path.read_text(encoding="utf-8"))["cells"])
+    if heading is None:
+        raise ValueError(f"{path} has no level-1 markdown heading (# NN · Title) to name the chapter by")
+    return re.sub(r"^\d\d · ", "", heading)
 
 
 def reading_minutes(path: Path) -> int:

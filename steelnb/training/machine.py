@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from .precision import autocast_dtype
+from .precision import autocast_dtype, native_bf16_instruction_sets
 
 #: A bfloat16 convolution under autocast: the kernel oneDNN picks for it names the instruction set it used.
 _PROBE = ("import torch\nx = torch.rand(2, 16, 32, 32)\nconv = torch.nn.Conv2d(16, 16, 3)\n"
@@ -32,11 +32,10 @@ def cpu_model() -> str:
 
 def cpu_instruction_sets() -> list[str]:
     """The instruction sets that matter to torch on this CPU, in order: AVX2, AVX512, AVX512-BF16, AMX."""
-    names = [("AVX2", torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")),
-             ("AVX512", torch.backends.cpu.get_cpu_capability() == "AVX512"),
-             ("AVX512-BF16", getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()),
-             ("AMX", getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())]
-    return [name for name, present in names if present]
+    capability = torch.backends.cpu.get_cpu_capability()
+    vector = [name for name, present in (("AVX2", capability in ("AVX2", "AVX512")), ("AVX512", capability == "AVX512"))
+              if present]
+    return vector + native_bf16_instruction_sets()
 
 
 def onednn_bf16_kernel() -> str:

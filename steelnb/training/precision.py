@@ -12,11 +12,18 @@ import contextlib
 
 import torch
 
+#: The instruction sets that compute bfloat16 in hardware, with torch's probe for each.
+NATIVE_BF16_PROBES = {"AVX512-BF16": "_is_avx512_bf16_supported", "AMX": "_is_amx_tile_supported"}
+
+
+def native_bf16_instruction_sets() -> list[str]:
+    """Which of :data:`NATIVE_BF16_PROBES` this CPU has (torch's probes; none where this torch lacks them)."""
+    return [name for name, probe in NATIVE_BF16_PROBES.items() if getattr(torch.cpu, probe, lambda: False)()]
+
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX tiles)."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    return bool(native_bf16_instruction_sets())
 
 
 def autocast_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:
