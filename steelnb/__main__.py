@@ -67,6 +67,9 @@ def train_main(args: argparse.Namespace) -> None:
         run_name = fixed_epochs_run_name(run_name, args.epochs, f"{args.last_epoch_steps}steps"
                                          if args.last_epoch_steps else "")
         overrides = {"epochs": args.epochs, "time_budget_s": None, "last_epoch_steps": args.last_epoch_steps}
+    if args.float32:
+        run_name = f"{run_name}-float32"
+        overrides["amp"] = False
     if args.seed is not None:
         run_name = seeded_run_name(run_name, args.seed)
         overrides["seed"] = args.seed
@@ -137,6 +140,9 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--seed", type=int, default=None,
                        help="seed of the weights, the shuffle and the augmentation (default: the recipe's, 0); "
                             "another seed trains a run of its own, to measure the spread between seeds")
+        p.add_argument("--float32", action="store_true",
+                       help="train in float32 where the CPU would use bfloat16: what a CPU without native bfloat16 "
+                            "gets, on this one (a run of its own)")
     report = sub.add_parser("report", help="run the notebooks in order; record each figure's provenance")
     report.add_argument("--from", dest="first", default="00", help="first notebook number (default 00)")
     report.add_argument("--to", dest="last", default="99", help="last notebook number (default: the last)")

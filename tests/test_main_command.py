@@ -31,6 +31,20 @@ def test_main_command_trains_scores_and_ends_with_the_summary_line(tmp_path):
 
 
 
+@pytest.mark.slow
+def test_float32_trains_a_run_of_its_own_without_mixed_precision(tmp_path):
+    # a stand-in for a CPU without native bfloat16: its own folder, and a checkpoint that says float32
+    from steelnb.training.checkpoint import load_checkpoint
+    env = {key: value for key, value in os.environ.items() if key != "STEELNB_DATA"}
+    env.update(STEELNB_HOME=str(tmp_path / "home"), STEELNB_PROFILE="smoke", STEELNB_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-m", "steelnb", "--float32", "--epochs", "1"], env=env, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Run 'resnet101-1epochs-float32'" in done.stdout
+    state = load_checkpoint(tmp_path / "home" / "runs" / "smoke" / "demo" / "resnet101-1epochs-float32" / "last.pt")
+    assert state["config"]["amp"] is False and len(state["history"]) == 1
+
+
 def test_the_score_line_prints_what_it_parses_and_refuses_other_lines():
     line = ("test mIoU 0.809 (all-empty 0.405) | defect mIoU 0.688 | Dice 0.908 | class-mean defect IoU 0.725 | "
             "dataset mIoU with background 0.784")

@@ -48,10 +48,11 @@ def onednn_bf16_kernel() -> str:
     return kernels[0] if kernels else "unknown"
 
 
-def machine_line(threads: int | None = None) -> str:
+def machine_line(threads: int | None = None, amp: bool = True) -> str:
     """One line naming what a CPU measurement ran on: the CPU model, its instruction sets, the kernel oneDNN
-    used for bfloat16 (does it use AMX?), the threads, the torch version and the training precision."""
-    precision = autocast_dtype(torch.device("cpu")) or torch.float32
+    used for bfloat16 (does it use AMX?), the threads, the torch version and the training precision (with
+    ``amp`` False, float32 on every CPU)."""
+    precision = autocast_dtype(torch.device("cpu"), amp) or torch.float32
     kernel = onednn_bf16_kernel() if precision == torch.bfloat16 else "not used (float32)"
     return (f"{cpu_model()}; {'+'.join(cpu_instruction_sets()) or 'no AVX2'}; oneDNN bf16 kernel {kernel}; "
             f"{threads or torch.get_num_threads()} threads; torch {torch.__version__}; "
