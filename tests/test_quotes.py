@@ -44,4 +44,6 @@ def test_a_record_s_mean_and_sd_are_quoted_from_its_rows(tmp_path):
                                         "<!-- seeds.csv :: max :: score :: .2f -->0.85<!-- end -->\n")
     stale = stale_quotes(tmp_path, ("README.md",))
     assert len(stale) == 1 and "the source says 0.84" in stale[0]  # the max is 0.84, not 0.85
+    (tmp_path / "README.md").write_text("seed 1 scored <!-- seeds.csv :: 1 :: score -->0.820<!-- end -->\n")
+    assert stale_quotes(tmp_path, ("README.md",)) == []  # a row named by its seed number
 

@@ -84,6 +84,7 @@ def source_value(root: Path, source: str, spec: str) -> str:
             raise QuoteSourceError(f"a quote from {source} needs 'row :: column [:: format]', not {spec!r}")
         row, column, number_format = (*parts, ".3f") if len(parts) == 2 else parts
         table = pd.read_csv(path, index_col=0)
+        table.index = table.index.astype(str)  # a row named by a number (a seed) is quoted as its text
         if column not in table.columns or (row not in table.index and row not in SUMMARIES):
             raise QuoteSourceError(f"{source} has no cell ({row!r}, {column!r})")
         if row not in table.index:  # a summary of the file's rows, e.g. over the seeds of a record
