@@ -9,8 +9,9 @@ training step (SGD, cross-entropy, batch 16 of 256x256), and evaluation forwards
 and on one 256x1600 strip. Evaluation is timed for steelnb's eager model, for the model the course scores
 with (batch norms folded into the convolutions, float32: ``steelnb.evaluation.inference.inference_model``),
 for the one its submission writer predicts with (folded, in bfloat16 autocast on CPUs with native
-bfloat16), and in ONNX Runtime (with the optional ``onnx`` extra), each against smp's eager model. The first ``--warmup`` repetitions are dropped; the table shows medians, the spread
-(interquartile range) and the ratio steelnb / smp (below 1: steelnb is faster). On the CPU both run in
+bfloat16), and in ONNX Runtime (with the optional ``onnx`` extra), each against smp's eager model. The
+first ``--warmup`` repetitions are dropped; the table shows medians, the spread (interquartile range) and
+the ratio steelnb / smp (below 1: steelnb is faster). On the CPU both run in
 float32 (except the bfloat16 variant) with their default memory format (steelnb's models are
 channels_last by design), with the same number of threads (``--threads``, ONNX Runtime included); with
 ``--device cuda`` both run with float16 autocast and in channels_last, and every timing waits for the

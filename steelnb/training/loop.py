@@ -49,8 +49,9 @@ from .seeding import rng_state, seed_everything, set_rng_state
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: torch.device | None = None,
              loss_fn: nn.Module | None = None, amp: bool = True, tta: str = "none") -> tuple[float, MetricAccumulator]:
-    """Mean loss (NaN without ``loss_fn``) and the per-image pixel counts of ``model`` on ``loader``
-    (``amp``: mixed precision as in ``training/precision.py``, the same switch as training's). With flip
+    """Mean loss (NaN without ``loss_fn``) and the per-image pixel counts of ``model`` on ``loader``, computed by
+    its copy with the batch norms folded (``inference.inference_model``; ``model`` keeps its mode) (``amp``:
+    mixed precision as in ``training/precision.py``, the same switch as training's). With flip
     test-time augmentation ``tta`` (``inference.TTA_FLIPS``) the counts come from the averaged probabilities
     and the loss is that of the plain prediction."""
     device = device or default_device()
