@@ -21,9 +21,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 
+from steelnb.course.experiment import ExperimentResult
 from steelnb.course.profile import Profile
 from steelnb.course.runs import fixed_epochs_run_name, main_run, seeded_run_name, train_run
 from steelnb.course.setup import course_setup
+from steelnb.data.index import SegmentationIndex
 from steelnb.evaluation.intervals import mean_sd, seed_gain
 from steelnb.evaluation.metrics import summarize
 from steelnb.evaluation.scoring import original_resolution_counts
@@ -47,6 +49,8 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
                    lambda profile: {"aspp_rates": aspp_rates_for(profile.image_size)}, None, 1.0),
     "crops200": ("random 128x128 crops of the 200x200 images in training; whole 200x200 images in scoring",
                  lambda profile: {"train_crop": profile.image_size}, (200, 200), 1.0),
+    "zero_init": ("every ResNet block starts as the identity (last batch norm's gamma 0, zero_init_residual)",
+                  {"zero_init_residual": True}, None, 1.0),
 }
 
 
@@ -55,15 +59,23 @@ COLUMNS = [("miou", False), ("miou", True), ("class_iou_defects", False), ("clas
            ("dataset_miou", False), ("dataset_miou", True)]
 
 
-def lever_scores(lever: str, seed: int, epochs: int, profile, index, split) -> tuple[float, list[float]]:
-    """Train (or reload) ``lever`` with ``seed`` for ``epochs``; (training minutes, the :data:`COLUMNS` scores on
-    the validation split)."""
+def lever_run(lever: str, seed: int, epochs: int, profile: Profile, index: SegmentationIndex,
+              split: dict[str, list[str]]) -> ExperimentResult:
+    """Train (or reload, by its run name) ``lever`` with ``seed`` for ``epochs``, scored on the validation split
+    without test-time augmentation."""
     _, overrides, size, _ = LEVERS[lever]
     overrides = overrides(profile) if callable(overrides) else overrides
     lever_profile = profile if size is None else replace(profile, image_size=size)
     name = seeded_run_name(fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever), seed)
-    plain = train_run(main_run().name, index, split, lever_profile, progress=False, run_name=name, score_on="val",
-                      epochs=epochs, time_budget_s=None, seed=seed, **overrides)
+    return train_run(main_run().name, index, split, lever_profile, progress=False, run_name=name, score_on="val",
+                     epochs=epochs, time_budget_s=None, seed=seed, **overrides)
+
+
+def lever_scores(lever: str, seed: int, epochs: int, profile: Profile, index: SegmentationIndex,
+                 split: dict[str, list[str]]) -> tuple[float, list[float]]:
+    """Train (or reload) ``lever`` with ``seed`` for ``epochs``; (training minutes, the :data:`COLUMNS` scores on
+    the validation split)."""
+    plain = lever_run(lever, seed, epochs, profile, index, split)
     flipped = original_resolution_counts(plain.model, index, split["val"], plain.input_size, tta="hv")
     scores = {False: summarize(plain.counts_original), True: summarize(flipped)}
     return sum(h["seconds"] for h in plain.history) / 60, [scores[tta][key] for key, tta in COLUMNS]

@@ -18,7 +18,7 @@ from steelnb.course.profile import CPU_RECIPE, Profile
 from steelnb.course.setup import course_split
 from steelnb.data.layouts import open_dataset
 from steelnb.data.torch_dataset import SteelDataset
-from steelnb.models import build_model
+from steelnb.models import SegmentationModel, build_model
 from steelnb.training.checkpoint import (
     ORPHAN_WAIT_S,
     RunCheckpoints,
@@ -120,6 +120,19 @@ def test_a_run_keeps_its_aspp_rates_and_training_crop(tmp_path):
     with pytest.raises(ValueError, match="baseline's decoder has no option aspp_rates; it takes none"):
         run_experiment("other", index, split, profile, "baseline", "resnet18", pretrained=False, progress=False,
                        aspp_rates=(1, 2, 3))
+
+
+def test_zero_init_residual_is_for_random_resnet_weights_only(tmp_path, monkeypatch):
+    profile = _profile(tmp_path)
+    index = open_dataset(_generic(tmp_path / "steel", 20, ("crack", "pit"), seed=0))
+    split = course_split(index, profile)
+    with pytest.raises(ValueError, match="needs a ResNet backbone; densenet121 has no residual blocks"):
+        run_experiment("dense", index, split, profile, "deeplabv3plus", "densenet121", pretrained=False,
+                       progress=False, zero_init_residual=True)
+    monkeypatch.setattr(SegmentationModel, "pretrained", property(lambda model: True))  # as if ImageNet loaded
+    with pytest.raises(ValueError, match="it would erase the ImageNet weights"):
+        run_experiment("imagenet", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False,
+                       progress=False, zero_init_residual=True)
 
 
 def test_fingerprint_follows_names_count_and_ids_not_the_folder(tmp_path):

@@ -107,3 +107,21 @@ def test_the_course_has_a_check_for_every_chapter_and_twenty_in_all():
         code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
         used = set(re.findall(r"\b(check_\w+)\(", code)) & helpers
         assert used, f"{path.name} calls no check_ helper"
+
+
+def test_every_cell_that_calls_a_check_is_tagged_as_an_exercise():
+    # an untagged check cell printed "Set your answer first" on the reference page, which leaves out tagged ones
+    import json
+    import re
+    from pathlib import Path
+
+    from steelnb.commands.html_report import EXERCISE_TAG
+    from steelnb.course import lessons
+    helpers = {name for name in dir(lessons) if name.startswith("check_")}
+    untagged = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for n, cell in enumerate(json.loads(path.read_text())["cells"]):
+            calls = set(re.findall(r"\b(check_\w+)\(", "".join(cell["source"]))) & helpers
+            if cell["cell_type"] == "code" and calls and EXERCISE_TAG not in cell["metadata"].get("tags", []):
+                untagged.append(f"{path.name} cell {n}")
+    assert not untagged

@@ -11,6 +11,7 @@ from steelnb.models import (
     PretrainedWeightsWarning,
     build_backbone,
     build_model,
+    zero_init_residual_blocks,
 )
 from steelnb.models.backbones import LAST_STAGE_DILATION
 from steelnb.models.baseline import BareBoneDecoder
@@ -102,6 +103,15 @@ def test_weights_from_local_file(tmp_path):
         warnings.simplefilter("error", PretrainedWeightsWarning)
         parts = build_backbone("resnet18", pretrained=True, weights_file=str(path))
     assert torch.equal(parts.low[0].weight, reference.conv1.weight)
+
+
+def test_zero_init_residual_makes_every_resnet_block_an_identity():
+    model = build_model("deeplabv3plus", "resnet18", num_classes=3, pretrained=False)
+    assert zero_init_residual_blocks(model.encoder) == 8  # ResNet18: 2 blocks in each of its 4 stages
+    block = next(m for m in model.modules() if type(m).__name__ == "BasicBlock" and m.downsample is None)
+    x = torch.randn(2, block.conv1.in_channels, 9, 9)
+    assert torch.allclose(block.train()(x), x.relu())  # the branch adds 0 (gamma 0, beta 0): relu(0 + x)
+    assert zero_init_residual_blocks(build_model("deeplabv3plus", "densenet121", 3, pretrained=False).encoder) == 0
 
 
 def test_unknown_names():

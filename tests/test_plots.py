@@ -113,6 +113,27 @@ def test_one_square_example_with_many_panels_wraps_into_lines_of_columns():
     assert len({round(ax.get_position().y0, 3) for ax in wide.axes if ax.images}) == 1
 
 
+def test_three_line_panel_titles_of_a_wrapped_figure_stay_below_the_line_above():
+    # Figures 5-7 title each model's panel with three lines; the second line's titles once covered the first
+    # line's images
+    import matplotlib.text
+    import numpy as np
+
+    from steelnb.course.plots import plot_examples
+    image, mask = np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8)
+    row = {"image": image, "ground truth": mask,
+           **{f"model {k}\nDeepLabV3+ resnet18\nrandom init, IoU 0.97": mask for k in range(4)}}
+    fig = plot_examples([row], ["a", "b", "c"], columns=3)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    shown = sorted((ax for ax in fig.axes if ax.images), key=lambda ax: -ax.get_position().y0)
+    first_line_bottom = min(ax.get_window_extent(renderer).y0 for ax in shown[:3])
+    second_line_titles = [ax.get_title(loc="left") for ax in shown[3:]]
+    boxes = [text.get_window_extent(renderer) for text in fig.findobj(matplotlib.text.Text)
+             if text.get_text() in second_line_titles]
+    assert len(boxes) == 3 and all(box.y1 < first_line_bottom for box in boxes)
+
+
 def test_the_forest_plot_fills_only_the_intervals_that_leave_out_zero():
     from steelnb.course.plots import plot_differences
     from steelnb.evaluation.intervals import Difference

@@ -102,12 +102,14 @@ def test_html_report_leaves_out_exercise_checks_widgets_and_resume_notes(tmp_pat
         "application/vnd.jupyter.widget-view+json": {"model_id": "abc"}, "text/plain": "interactive(children=(...))"})]
     trained = nbformat.v4.new_code_cell("result = train_run(...)")
     trained.outputs = [nbformat.v4.new_output("stream", name="stdout",
-                                              text="Resuming runs/default/x after epoch 5 of 5.\nbest epoch 4\n")]
+                                              text="Resuming runs/default/x after epoch 5 of 5.\nbest epoch 4\n"
+                                              'Downloading: "https://download.pytorch.org/models/r.pth" to '
+                                              "/home/someone/.cache/torch/hub/checkpoints/r.pth\n")]
     text = nbformat.v4.new_markdown_cell("# 08 · Evaluation\n\nThe next cell scores it; check it with the cell below.")
     nbformat.write(nbformat.v4.new_notebook(cells=[text, check, widget, trained]), executed / "08_chapter.ipynb")
     html = build_html_report(executed, figures, "steelnb report: demo").read_text()
     assert "Set your answer first" not in html and "interactive(children" not in html
-    assert "Resuming" not in html and "best epoch 4" in html
+    assert "Resuming" not in html and "best epoch 4" in html and "someone" not in html
     assert "The notebook&#39;s next cell scores it" in html or "The notebook's next cell scores it" in html
     assert "the notebook's cell below" in html or "the notebook&#39;s cell below" in html
 
@@ -186,10 +188,12 @@ def test_the_trained_runs_section_comes_from_the_runs_histories(tmp_path):
         (tmp_path / name).mkdir()
         save_atomic({"history": history}, tmp_path / name / "last.pt")
     (tmp_path / "unfinished").mkdir()  # no epoch yet: no row
-    section = trained_runs_section(tmp_path)
+    (tmp_path / "resnet101-6epochs-seed1").mkdir()  # a lever's run, not one the chapters use: no row
+    save_atomic({"history": quiet}, tmp_path / "resnet101-6epochs-seed1" / "last.pt")
+    section = trained_runs_section(tmp_path, {"resnet101", "baseline", "unfinished"})
     assert "| resnet101 | 2 | 10.0 | 2.0-2.0 (2 cores) | no | Test CPU | `abc1234` |" in section
     assert "| baseline | 1 | 7.0 | 3.9-3.9 (2 cores) | yes: other work shared the cores |" in section
-    assert "unfinished" not in section
+    assert "unfinished" not in section and "resnet101-6epochs" not in section
     readme = "# Figures and tables\n\n| file |\n\n" + TRAINED_HEADING + "\n\nold, typed by hand\n\n## Demo\n\nkept\n"
     updated = with_trained_runs(readme, section)
     assert "old, typed by hand" not in updated and "| resnet101 | 2 |" in updated and updated.endswith("## Demo\n\nkept\n")

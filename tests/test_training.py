@@ -290,7 +290,7 @@ class _PixelwiseModel(torch.nn.Module):
 def test_flip_tta_undoes_its_flip():
     images = torch.linspace(0, 1, 64).repeat(2, 1, 32, 1)  # (2, 1, 32, 64), bright on the right
     plain = predict_probs(_PixelwiseModel(), images)
-    for variant in ("h", "v", "hv"):
+    for variant in ("h", "v", "hv", "all"):
         assert torch.allclose(predict_probs(_PixelwiseModel(), images, tta=variant), plain, atol=1e-6)
     assert not torch.allclose(plain, plain.flip(-1), atol=1e-3)  # the image is not symmetric
     with pytest.raises(ValueError, match="tta must be one of"):
@@ -316,6 +316,8 @@ def test_tta_variants_average_the_flips_they_name():
     assert torch.allclose(predict_probs(Ramp(), images, "h"), (plain + mirrored) / 2, atol=1e-6)
     assert torch.allclose(predict_probs(Ramp(), images, "v"), plain, atol=1e-6)  # the ramp has no vertical change
     assert torch.allclose(predict_probs(Ramp(), images, "hv"), (2 * plain + mirrored) / 3, atol=1e-6)
+    # the fourth view (both flips) flips the ramp left-right too: 2 plain + 2 mirrored
+    assert torch.allclose(predict_probs(Ramp(), images, "all"), (plain + mirrored) / 2, atol=1e-6)
 
 
 #: How far folded bfloat16 inference may drift from float32 (the tolerance benchmarks/vs_smp.py's bf16 row

@@ -8,7 +8,7 @@ from steelnb.course.verdict import VERDICTS, noise_threshold, verdict_table
 TABLE2 = (",epochs,mIoU @orig\nbaseline,8,{baseline}\nresnet101,5,0.814\ndensenet201,3,{densenet}\n"
           "efficientnet_b1,4,{efficientnet}\nall-empty prediction,,0.405\n")
 SPEED = ",train it/s\nbaseline,1.84\nresnet101,1.46\ndensenet201,0.99\nefficientnet_b1,1.65\n"
-LOSSES = ",mIoU @orig\nCE (paper),0.755\nweighted CE,{weighted}\nmixup,0.766\n"
+LOSSES = ",epochs,mIoU @orig\nCE (paper),2,0.755\nweighted CE,2,{weighted}\nmixup,2,0.766\n"
 
 
 def _results(tmp_path, sd_values=(0.80, 0.81, 0.82), baseline=0.736, densenet=0.815, efficientnet=0.763,
@@ -39,7 +39,9 @@ def test_each_verdict_follows_the_gap_and_the_noise(tmp_path):
     assert densenet == "not reproduced"  # a tie, where the paper has a gap of 0.245
     assert efficientnet == "not reproduced"  # 0.051 below ResNet, outside the noise
     assert fastest == "the paper contradicts itself"
-    assert weighted == mixup == "inconclusive"  # one-epoch runs: the main job's seed noise does not cover them
+    assert weighted == mixup == "inconclusive"  # two-epoch runs: the main job's seed noise does not cover them
+    evidence = verdict_table(tmp_path, record)["our evidence"].tolist()
+    assert "2 epoch(s) and one seed each" in evidence[4] and "2 epoch(s) and one seed each" in evidence[5]
     assert metric == "inconclusive"
     quiet = _results(tmp_path, (0.80, 0.80, 0.80), densenet=0.70, efficientnet=0.814, weighted=0.80)
     beats, densenet, efficientnet, _, weighted, mixup, _ = verdict_table(tmp_path, quiet)["verdict"].tolist()

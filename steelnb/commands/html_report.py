@@ -34,8 +34,9 @@ from ..env import PROJECT_ROOT, chapter_notebooks
 
 #: Code cells tagged with this (cell metadata ``tags``) check a student's exercise answer: not for the page.
 EXERCISE_TAG = "exercise"
-#: Output lines about the run rather than its results ("Resuming <run> after epoch 3 of 5.").
-_RUN_CHATTER = re.compile(r"^Resuming .*$\n?", flags=re.MULTILINE)
+#: Output lines about the run rather than its results: "Resuming <run> after epoch 3 of 5.", and torch.hub's
+#: 'Downloading: "<url>" to <the builder's home folder>' when it tries to fetch ImageNet weights.
+_RUN_CHATTER = re.compile(r'^(?:Resuming .*|Downloading: ".*" to .*)$\n?', flags=re.MULTILINE)
 #: Markdown that points at a code cell, which the page leaves out: "the next cell", "the cell below", ...
 _CELL_POINTER = re.compile(r"\b([Tt])he ((?:next )?(?:[\w-]+ )?cell(?: below)?)\b")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

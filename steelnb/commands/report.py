@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from nbformat.reader import NotJSONError
 from tqdm.auto import tqdm
 
 from ..course.profile import REFERENCE_FIGURES, Profile, current_profile
+from ..course.runs import RUNS
 from ..data.locations import load_course_dataset
 from ..data.staging import write_text_atomically
 from ..env import NOTEBOOKS, PROJECT_ROOT, chapter_notebooks, commit_description
@@ -117,14 +119,15 @@ def figures_readme(runs: list[NotebookRun], dataset: str, profile: Profile, comm
 TRAINED_HEADING = "## Where the trained models come from"
 
 
-def trained_runs_section(folder: Path) -> str:
-    """The figures README's section on the trained runs in ``folder`` (``<runs>/<profile>/<dataset>``), written
-    from each run's saved history (``last.pt``): epochs, training and validation minutes, the machine's load
+def trained_runs_section(folder: Path, run_names: Collection[str]) -> str:
+    """The figures README's section on the trained runs named in ``run_names`` (the chapters' runs,
+    :data:`course.runs.RUNS`; benchmark and lever runs kept in the same folder are left out) in ``folder``
+    (``<runs>/<profile>/<dataset>``), written from each run's saved history (``last.pt``): epochs, training and validation minutes, the machine's load
     (1-minute average, lowest and highest epoch), the CPU and the commit it trained at. A run whose load rose
     above the machine's cores was slowed by other work, and its row says so; the epochs it bought are then
     fewer than a quiet machine gives. Empty when ``folder`` holds no finished epoch."""
     rows = []
-    for run_dir in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+    for run_dir in sorted(p for p in folder.iterdir() if p.is_dir() and p.name in run_names) if folder.is_dir() else []:
         if not RunCheckpoints(run_dir).last.is_file():
             continue
         history = RunCheckpoints(run_dir).read_last()["history"]
@@ -243,7 +246,7 @@ def run_report(first: str = "00", last: str = "99", html_only: bool = False,
     readme = profile.figures_dir / "README.md"
     previous = readme.read_text() if readme.is_file() else ""
     provenance = figures_readme(runs, index.name, profile, shown, commit, previous)
-    write_text_atomically(readme, with_trained_runs(provenance, trained_runs_section(profile.runs_dir / index.name)))
+    write_text_atomically(readme, with_trained_runs(provenance, trained_runs_section(profile.runs_dir / index.name, RUNS)))
     page = write_html(output_dir, index.title, profile, commit, page)
     print(f"Executed notebooks in {output_dir}; provenance in {profile.figures_dir / 'README.md'}; report: {page}")
     failed = [run.name for run in runs if run.error]

@@ -19,7 +19,7 @@ from ..evaluation.inference import predict_mask
 from ..evaluation.metrics import all_empty_scores, image_miou, summarize
 from ..evaluation.score_line import ScoreLine
 from ..evaluation.scoring import original_resolution_counts
-from ..models import build_model
+from ..models import build_model, zero_init_residual_blocks
 from ..training.checkpoint import load_weights
 from ..training.device import default_device
 from ..training.loop import evaluate, fit
@@ -164,6 +164,13 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     torch.manual_seed(config.seed)
     model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained,
                         **({"aspp_rates": config.aspp_rates} if config.aspp_rates else {}))
+    if config.zero_init_residual:
+        if model.pretrained:
+            raise ValueError(f"run {name!r}: zero_init_residual is for random initial weights; it would erase the "
+                             "ImageNet weights this model loaded")
+        if not zero_init_residual_blocks(model.encoder):
+            raise ValueError(f"run {name!r}: zero_init_residual needs a ResNet backbone; {backbone} has no "
+                             "residual blocks")
     run_dir = profile.runs_dir / index.name / name
     history = fit(model, train_set, val_set, run_dir, config, index.num_classes, device, progress,
                   data={**index.fingerprint(), "split": {name: list(ids) for name, ids in split.items()}})

@@ -196,7 +196,7 @@ def check_squashed_columns(width_px: int, answer: int | None) -> bool:
 
 
 def check_tta_forward_passes(tta: str, answer: int | None) -> bool:
-    """Chapter 11: the forward passes flip TTA ``tta`` ("none", "h", "v" or "hv") makes per image."""
+    """Chapter 11: the forward passes flip TTA ``tta`` ("none", "h", "v", "hv" or "all") makes per image."""
     return _report_exact(answer, 1 + len(TTA_FLIPS[tta]), "one for the image itself, one for each flip.")
 
 

@@ -74,7 +74,10 @@ def plot_examples(rows: Sequence[Mapping[str, np.ndarray]], class_names: Sequenc
         ratios, grid, panel_width = [aspects[0]] * lines, (lines, columns), width / columns
     else:
         ratios, grid, panel_width = aspects, (len(rows), len(keys)), width / len(keys)
-    heights = [panel_width * ratio + 0.3 for ratio in ratios]
+    # each line of panels gets its images' height plus room for its titles' lines (about 0.15 in each at 8 pt)
+    title_lines = 1 + max(key.count("\n") + (0 if titles is None else titles[r].count("\n"))
+                          for r in range(len(rows)) for key in keys)
+    heights = [panel_width * ratio + 0.15 * title_lines + 0.15 for ratio in ratios]
     fig, axes = plt.subplots(*grid, squeeze=False, figsize=(width, sum(heights) + 0.4 + 0.2 * len(class_names) / 6),
                              gridspec_kw={"height_ratios": heights})
     for ax in axes.flat:

@@ -81,8 +81,9 @@ def verdict_table(figures: Path = REFERENCE_FIGURES, record: Path = SEED_RECORD)
                  "the paper contradicts itself"))
 
     ce, weighted, mixup = (losses.loc[name, "mIoU @orig"] for name in ("CE (paper)", "weighted CE", "mixup"))
-    short = ("one epoch and one seed each: the main job's seed noise does not cover runs this short, whose own "
-             "spread was not measured")
+    epochs = "/".join(f"{e:.0f}" for e in sorted(set(losses["epochs"].dropna())))
+    short = (f"{epochs} epoch(s) and one seed each: the main job's seed noise does not cover runs this short, whose "
+             "own spread was not measured")
     for claim, name, value in (("a weighted loss should help (future work)", "weighted CE", weighted),
                                ("mixup should help (future work)", "mixup", mixup)):
         words, _ = _gap(value, ce, noise, name, "CE")

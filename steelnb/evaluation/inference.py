@@ -12,8 +12,11 @@ from torch.fx.proxy import TraceError
 from torch.optim.swa_utils import AveragedModel
 
 #: Test-time augmentation variants: the flips (tensor dimensions of (N, C, H, W)) whose predictions are
-#: averaged with the plain one. "hv" (both flips) is the usual Kaggle choice.
-TTA_FLIPS: dict[str, tuple[tuple[int, ...], ...]] = {"none": (), "h": ((3,),), "v": ((2,),), "hv": ((3,), (2,))}
+#: averaged with the plain one. "hv" (the horizontal and the vertical flip, 3 views) is the usual Kaggle
+#: choice; "all" adds the fourth view, both flips at once (a 180-degree turn), so every orientation the
+#: training flips show is seen once.
+TTA_FLIPS: dict[str, tuple[tuple[int, ...], ...]] = {"none": (), "h": ((3,),), "v": ((2,),), "hv": ((3,), (2,)),
+                                                      "all": ((3,), (2,), (2, 3))}
 
 
 @torch.inference_mode()
@@ -21,7 +24,8 @@ def predict_probs(model: nn.Module, images: torch.Tensor, tta: str = "none") -> 
     """Softmax probabilities (N, C+1, H, W) for images (N, 1, H, W) in [0, 1].
 
     ``tta`` (a key of :data:`TTA_FLIPS`) averages the probabilities with those of the horizontally ("h"),
-    vertically ("v") or both ("hv") flipped image, each flipped back.
+    vertically ("v"), horizontally and vertically ("hv", 3 views) or also both-ways ("all", 4 views) flipped
+    image, each flipped back.
     """
     if tta not in TTA_FLIPS:
         raise ValueError(f"tta must be one of {list(TTA_FLIPS)}, not {tta!r}")

@@ -4,7 +4,14 @@ baseline (baseline.py), both an ``encoder`` (encoder.py, backbones.py) -> ``deco
 import inspect
 from typing import Any
 
-from .backbones import BACKBONES, LIGHTEST_BACKBONE, OUTPUT_STRIDE, build_backbone, set_memory_format
+from .backbones import (
+    BACKBONES,
+    LIGHTEST_BACKBONE,
+    OUTPUT_STRIDE,
+    build_backbone,
+    set_memory_format,
+    zero_init_residual_blocks,
+)
 from .baseline import BareBoneBaseline
 from .deeplab import DeepLabV3Plus
 from .encoder import LOW_STRIDE, Encoder, SegmentationModel
@@ -32,4 +39,4 @@ def build_model(architecture: str, backbone: str, num_classes: int, pretrained: 
 
 __all__ = ["ARCHITECTURES", "BACKBONES", "LIGHTEST_BACKBONE", "LOW_STRIDE", "OUTPUT_STRIDE", "BareBoneBaseline", "DeepLabV3Plus", "Encoder",
            "SegmentationModel", "PretrainedWeightsWarning",
-           "build_backbone", "build_model", "load_imagenet_weights", "set_memory_format"]
+           "build_backbone", "build_model", "load_imagenet_weights", "set_memory_format", "zero_init_residual_blocks"]

@@ -20,7 +20,9 @@ class TrainConfig:
     ``aspp_rates`` replaces DeepLabV3+'s ASPP dilations (None: DeepLabv3's 6/12/18; ``deeplab.aspp_rates_for``
     derives them from the input size). ``train_crop`` = (height, width) trains on random crops of that size
     of the images at the input size, while validation and scoring see whole images (None: whole images).
-    Both are kept here, with the recipe, because a checkpoint must say which model and data it was trained on.
+    ``zero_init_residual`` starts every ResNet block as the identity (``backbones.zero_init_residual_blocks``);
+    it applies to random initial weights only, and a run that loads ImageNet weights refuses it.
+    These three are kept here, with the recipe, because a checkpoint must say which model and data it was trained on.
     """
 
     epochs: int = 30
@@ -45,3 +47,4 @@ class TrainConfig:
     select_on: str = "class_iou_defects"
     aspp_rates: tuple[int, ...] | None = None
     train_crop: tuple[int, int] | None = None
+    zero_init_residual: bool = False
