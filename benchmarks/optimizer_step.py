@@ -7,9 +7,10 @@ batched ("foreach", the default when the parameters allow it) operations, or as 
 parameter group ("fused=True"). This script builds the main job's model (the default profile's backbone and
 input size, random weights), gives every parameter a random gradient, and times ``optimizer.step()`` alone
 in each form, interleaved round by round so that a passing load hits all three alike. It also times one
-whole training step (forward, backward, step; the default profile's batch and mixed precision) and prints
-each form's step time as a share of it: the fraction of a time budget that a faster update would give back
-to training. All numbers are medians of ``--repeats`` rounds measured in this one run.
+whole training step as the time budget times it (forward, backward and a plain SGD update, which costs next
+to nothing; the default profile's batch and mixed precision) and prints each form's update time as a share
+of it: roughly the fraction of a time budget that a faster update would give back to training. All numbers
+are medians of ``--repeats`` rounds measured in this one run.
 """
 from __future__ import annotations
 
@@ -69,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     update = optimizer_step_seconds(model, args.repeats)
     print(f"CPU: {cpu_model()} ({', '.join(cpu_instruction_sets())}), {args.threads} threads, torch "
           f"{torch.__version__}; model: {MAIN.architecture} on {backbone}, {parameters / 1e6:.1f} M parameters, "
-          f"random weights; whole training step (batch {batch[0]}, {batch[2]}x{batch[3]}, "
+          f"random weights; whole training step with an SGD update (batch {batch[0]}, {batch[2]}x{batch[3]}, "
           f"{'bfloat16 autocast' if amp else 'float32'}): {whole_step * 1000:.0f} ms\n")
-    print("| AdamW update | ms per step | x foreach's time | share of a whole training step |\n|---|---|---|---|")
+    print("| AdamW update | ms per step | x foreach's time | share of a whole SGD training step |\n|---|---|---|---|")
     for name, seconds in update.items():
         print(f"| {name} | {seconds * 1000:.1f} | {seconds / update['foreach']:.2f} | {seconds / whole_step:.1%} |")
     return 0
