@@ -12,7 +12,9 @@ def test_every_quoted_number_agrees_with_the_committed_result_it_comes_from():
     assert stale_quotes(ROOT) == []
     quoted = {document: quotes_in((ROOT / document).read_text(encoding="utf-8"), document)
               for document in QUOTING_DOCUMENTS if (ROOT / document).is_file()}
-    assert len(quoted["README.md"]) >= 30 and quoted["figures/README.md"] and quoted["teachers/README.md"]
+    # figures/README.md is checked too, but quotes nothing now: its trained-runs table is written from the runs'
+    # histories by the report, not typed
+    assert len(quoted["README.md"]) >= 30 and quoted["teachers/README.md"]
 
 
 def test_a_number_typed_differently_from_its_source_is_found_and_rewritten(tmp_path):
