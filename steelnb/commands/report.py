@@ -122,8 +122,9 @@ TRAINED_HEADING = "## Where the trained models come from"
 def trained_runs_section(folder: Path, run_names: Collection[str]) -> str:
     """The figures README's section on the trained runs named in ``run_names`` (the chapters' runs,
     :data:`course.runs.RUNS`; benchmark and lever runs kept in the same folder are left out) in ``folder``
-    (``<runs>/<profile>/<dataset>``), written from each run's saved history (``last.pt``): epochs, training and validation minutes, the machine's load
-    (1-minute average, lowest and highest epoch), the CPU and the commit it trained at. A run whose load rose
+    (``<runs>/<profile>/<dataset>``), written from each run's saved history (``last.pt``): epochs, training
+    and validation minutes, the machine's load (1-minute average, lowest and highest epoch), the CPU and the
+    commit it trained at. A run whose load rose
     above the machine's cores was slowed by other work, and its row says so; the epochs it bought are then
     fewer than a quiet machine gives. Empty when ``folder`` holds no finished epoch."""
     rows = []

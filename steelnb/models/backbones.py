@@ -129,7 +129,8 @@ def zero_init_residual_blocks(model: nn.Module) -> int:
     """Set to zero the scale (gamma) of the last batch norm of every torchvision ResNet block in ``model``, so
     each residual branch starts switched off and each block as the identity (Goyal et al. 2017; torchvision's
     ``zero_init_residual``). A network trained from random weights then behaves like a shallow one in its
-    first steps, which the speedrun recipes find trains faster. For random initial weights only: on ImageNet
+    first steps, a common speedrun initialisation; whether it helps here is what the ``zero_init`` lever of
+    ``benchmarks/levers.py`` measures. For random initial weights only: on ImageNet
     weights it would erase what they learned. Returns the number of blocks changed (0 for a backbone without
     residual blocks, such as DenseNet)."""
     changed = 0
