@@ -33,9 +33,10 @@ from steelnb.models.deeplab import aspp_rates_for
 
 #: Lever name -> (what changes, TrainConfig overrides (or a function of the profile that gives them), input size
 #: or None for the profile's, epoch factor).
-#: The epoch factor keeps a slower or faster step's run near the reference's compute (a 200x200 step
-#: costs about 2.3x a 128x128 one, a 96x96 step about 0.56x); "epochs12" doubles it, to show how far
-#: twice the budget would take the recipe.
+#: The epoch factor keeps a slower or faster step's run near the reference's training time (a 200x200 step
+#: costs about 2.3x a 128x128 one, a 96x96 step about 0.56x, a "light" step 0.58-0.67x: 0.236-0.238 s against
+#: 0.353-0.412 s, timed by ``budget.seconds_per_step`` on the 2-core AVX512-BF16 CPU); "epochs12" doubles it, to
+#: show how far twice the budget would take the recipe.
 LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] | None, float]] = {
     "reference": ("the default profile's recipe", {}, None, 1.0),
     "ema": ("EMA of the weights, decay 0.995", {"ema_decay": 0.995}, None, 1.0),
@@ -51,6 +52,8 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
                  lambda profile: {"train_crop": profile.image_size}, (200, 200), 1.0),
     "zero_init": ("every ResNet block starts as the identity (last batch norm's gamma 0, zero_init_residual)",
                   {"zero_init_residual": True}, None, 1.0),
+    "light": ("layer4 at 256 planes and a 128-channel decoder (half the FLOPs), epochs x 1.5 (a step costs 0.67x)",
+              {"last_stage_width": 256, "decoder_width": 128}, None, 1.5),
 }
 
 

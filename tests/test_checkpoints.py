@@ -122,6 +122,18 @@ def test_a_run_keeps_its_aspp_rates_and_training_crop(tmp_path):
                        aspp_rates=(1, 2, 3))
 
 
+def test_a_run_keeps_its_narrower_model(tmp_path):
+    profile = _profile(tmp_path)
+    index = open_dataset(_generic(tmp_path / "steel", 20, ("crack", "pit"), seed=0))
+    split = course_split(index, profile)
+    run = run_experiment("light", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False,
+                         progress=False, last_stage_width=128, decoder_width=64)
+    assert run.model.encoder.channels[16] == 128 and run.model.decoder.out_channels == 64
+    with pytest.raises(ValueError, match="was trained with"):
+        run_experiment("light", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False,
+                       progress=False, last_stage_width=128)
+
+
 def test_zero_init_residual_is_for_random_resnet_weights_only(tmp_path, monkeypatch):
     profile = _profile(tmp_path)
     index = open_dataset(_generic(tmp_path / "steel", 20, ("crack", "pit"), seed=0))

@@ -114,6 +114,26 @@ def test_zero_init_residual_makes_every_resnet_block_an_identity():
     assert zero_init_residual_blocks(build_model("deeplabv3plus", "densenet121", 3, pretrained=False).encoder) == 0
 
 
+def test_a_narrower_last_stage_and_decoder_keep_the_shapes_and_cost_less():
+    # 16 x 128 x 128 inputs: hand-counted, layer4 of ResNet18 at 512 planes is 2 blocks of 3x3 convs 256->512 and
+    # 512->512 on 8x8; at 256 planes every one of them is 256->256, about a quarter of the multiply-adds
+    model = build_model("deeplabv3plus", "resnet18", num_classes=4, pretrained=False, last_stage_width=256, width=128)
+    assert model.encoder.channels == {LOW_STRIDE: 64, OUTPUT_STRIDE: 256}
+    assert model.decoder.out_channels == model.segmentation_head.in_channels == 128
+    assert all(branch[-2].num_features == 128 for branch in model.decoder.aspp[0].branches)
+    layer4 = model.encoder.high[-1]
+    assert [block.conv1.in_channels for block in layer4] == [256, 256]
+    assert layer4[0].conv2.dilation == (LAST_STAGE_DILATION,) * 2  # still dilated: output stride 16
+    assert model(torch.rand(2, 1, 64, 48)).shape == (2, 4, 64, 48)
+    assert torch.equal(layer4[0].bn1.weight, torch.ones(256))  # torchvision's initialisation
+    assert build_model("deeplabv3plus", "resnet50", 4, pretrained=False, last_stage_width=256).encoder.channels[
+        OUTPUT_STRIDE] == 1024  # Bottleneck: 256 planes x expansion 4
+    with pytest.raises(ValueError, match="last_stage_width is for ResNet backbones; densenet121"):
+        build_model("deeplabv3plus", "densenet121", 4, pretrained=False, last_stage_width=256)
+    with pytest.raises(ValueError, match="baseline's decoder has no option width"):
+        build_model("baseline", "resnet18", 4, pretrained=False, width=128)
+
+
 def test_unknown_names():
     # an unknown name is refused with the list of known ones (never sent to another family's splitter)
     with pytest.raises(ValueError, match="unknown backbone 'vgg16'; the known backbones are resnet18, resnet50, "

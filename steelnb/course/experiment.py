@@ -162,8 +162,10 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     val_set = SteelDataset(index, split["val"], size=size, cache=True)
     scored_set = SteelDataset(index, split[score_on], size=size)
     torch.manual_seed(config.seed)
+    decoder_options = {name: value for name, value in (("aspp_rates", config.aspp_rates),
+                                                        ("width", config.decoder_width)) if value is not None}
     model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained,
-                        **({"aspp_rates": config.aspp_rates} if config.aspp_rates else {}))
+                        last_stage_width=config.last_stage_width, **decoder_options)
     if config.zero_init_residual:
         if model.pretrained:
             raise ValueError(f"run {name!r}: zero_init_residual is for random initial weights; it would erase the "

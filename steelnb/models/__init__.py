@@ -9,6 +9,7 @@ from .backbones import (
     LIGHTEST_BACKBONE,
     OUTPUT_STRIDE,
     build_backbone,
+    narrow_resnet_last_stage,
     set_memory_format,
     zero_init_residual_blocks,
 )
@@ -22,11 +23,13 @@ ARCHITECTURES = {model.architecture: model for model in (DeepLabV3Plus, BareBone
 
 
 def build_model(architecture: str, backbone: str, num_classes: int, pretrained: bool = True,
-                weights_file: str | None = None, **decoder_options: Any) -> SegmentationModel:
+                weights_file: str | None = None, last_stage_width: int | None = None,
+                **decoder_options: Any) -> SegmentationModel:
     """Build ``architecture`` ("deeplabv3plus" or "baseline") on ``backbone`` (one of BACKBONES) for
     ``num_classes`` labels (background included), with ImageNet weights unless ``pretrained`` is False.
+    ``last_stage_width`` narrows a ResNet's last stage (None: torchvision's width).
     ``decoder_options`` go to the decoder: DeepLabV3+ takes ``aspp_rates`` (the dilations of ASPP's 3x3
-    branches, default DeepLabv3's 6/12/18); the baseline takes none."""
+    branches, default DeepLabv3's 6/12/18) and ``width`` (its channels, default 256); the baseline takes none."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}")
     decoder = ARCHITECTURES[architecture].decoder_class
@@ -34,9 +37,10 @@ def build_model(architecture: str, backbone: str, num_classes: int, pretrained: 
     if unknown := sorted(set(decoder_options) - set(accepted)):
         raise ValueError(f"{architecture}'s decoder has no option {', '.join(unknown)}; it takes "
                          f"{', '.join(accepted) or 'none'}")
-    return ARCHITECTURES[architecture](backbone, num_classes, pretrained, weights_file, **decoder_options)
+    return ARCHITECTURES[architecture](backbone, num_classes, pretrained, weights_file, last_stage_width,
+                                       **decoder_options)
 
 
 __all__ = ["ARCHITECTURES", "BACKBONES", "LIGHTEST_BACKBONE", "LOW_STRIDE", "OUTPUT_STRIDE", "BareBoneBaseline", "DeepLabV3Plus", "Encoder",
            "SegmentationModel", "PretrainedWeightsWarning",
-           "build_backbone", "build_model", "load_imagenet_weights", "set_memory_format", "zero_init_residual_blocks"]
+           "build_backbone", "build_model", "load_imagenet_weights", "narrow_resnet_last_stage", "set_memory_format", "zero_init_residual_blocks"]

@@ -57,6 +57,22 @@ class BackboneParts:
         self.low.train(), self.high.train()
 
 
+def narrow_resnet_last_stage(net: models.ResNet, width: int) -> None:
+    """Rebuild ``net.layer4`` with ``width`` planes instead of torchvision's 512 (output ``width`` x the block's
+    expansion channels: 256 for ResNet18 at width 256), same block type and count, freshly initialised as
+    torchvision initialises a ResNet (Kaiming-normal convolutions, batch norms at 1 and 0). The stage runs on the
+    smallest map but, dilated at output stride 16, holds about half of a ResNet18 DeepLabV3+'s FLOPs at
+    128x128; a narrower one buys epochs in a CPU time budget. Any ImageNet weights of that stage are dropped."""
+    block = type(net.layer4[0])
+    net.inplanes = net.layer3[-1].conv1.in_channels  # layer3's output channels, what layer4 reads
+    net.layer4 = net._make_layer(block, width, len(net.layer4), stride=2)
+    for module in net.layer4.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight), nn.init.zeros_(module.bias)
+
+
 def _resnet(net: nn.Module) -> BackboneParts:
     dilate_stage(net.layer4)
     return BackboneParts(nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1),
@@ -90,14 +106,15 @@ class Backbone:
 
     build: Callable[[], nn.Module]
     split: Callable[[nn.Module], BackboneParts]
+    narrow: Callable[[nn.Module, int], None] | None = None  # rebuilds the last stage at a width (ResNets only)
 
 
 #: Every backbone the models take, by torchvision name; a new backbone is one more entry (and, for a new family,
 #: a splitter above), as segmentation-models-pytorch's encoder dict and timm's model registry do.
 BACKBONES: dict[str, Backbone] = {
-    "resnet18": Backbone(models.resnet18, _resnet),
-    "resnet50": Backbone(models.resnet50, _resnet),
-    "resnet101": Backbone(models.resnet101, _resnet),
+    "resnet18": Backbone(models.resnet18, _resnet, narrow_resnet_last_stage),
+    "resnet50": Backbone(models.resnet50, _resnet, narrow_resnet_last_stage),
+    "resnet101": Backbone(models.resnet101, _resnet, narrow_resnet_last_stage),
     "densenet121": Backbone(models.densenet121, _densenet),
     "densenet201": Backbone(models.densenet201, _densenet),
     "efficientnet_b0": Backbone(models.efficientnet_b0, _efficientnet),
@@ -109,17 +126,25 @@ BACKBONES: dict[str, Backbone] = {
 LIGHTEST_BACKBONE = "mobilenet_v3_large"
 
 
-def build_backbone(backbone: str, pretrained: bool = True, weights_file: str | None = None) -> BackboneParts:
+def build_backbone(backbone: str, pretrained: bool = True, weights_file: str | None = None,
+                   last_stage_width: int | None = None) -> BackboneParts:
     """Build ``backbone`` (a key of :data:`BACKBONES`) at output stride 16, with ImageNet weights when available.
+    ``last_stage_width`` rebuilds the last stage narrower (ResNets only: :func:`narrow_resnet_last_stage`);
+    None keeps torchvision's.
 
     Raises:
-        ValueError: an unknown name; the message lists the known ones.
+        ValueError: an unknown name (the message lists the known ones), or a width for a backbone that has none.
     """
     if backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r}; the known backbones are {', '.join(BACKBONES)}")
     entry = BACKBONES[backbone]
+    if last_stage_width is not None and entry.narrow is None:
+        raise ValueError(f"last_stage_width is for ResNet backbones; {backbone} has no narrower last stage here "
+                         f"(the ones that have: {', '.join(name for name, b in BACKBONES.items() if b.narrow)})")
     net = entry.build()
     loaded = pretrained and load_imagenet_weights(net, backbone, weights_file)
+    if last_stage_width is not None:
+        entry.narrow(net, last_stage_width)
     parts = entry.split(net)
     parts.pretrained = loaded
     return parts

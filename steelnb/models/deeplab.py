@@ -13,6 +13,10 @@ from .layers import conv_bn_relu
 DEEPLAB_ASPP_RATES = (6, 12, 18)
 #: The side of the stride-16 feature map DeepLabv3 chose its rates for (its 513x513 training crops).
 DEEPLAB_FEATURE_SIDE = 33
+#: DeepLabV3+'s decoder width: the channels of ASPP's branches and of the fused stride-4 features.
+DECODER_WIDTH = 256
+#: DeepLabV3+'s 1x1 projection of the stride-4 skip features.
+SKIP_CHANNELS = 48
 
 
 def aspp_rates_for(input_size: tuple[int, int], output_stride: int = OUTPUT_STRIDE) -> tuple[int, ...]:
@@ -33,7 +37,8 @@ class ASPP(nn.Module):
     pooling, fused by a 1x1 conv. A rate at least as large as the feature map puts every tap but the centre
     on zero padding, so that branch acts as a 1x1 conv."""
 
-    def __init__(self, in_channels: int, out_channels: int = 256, rates: tuple[int, ...] = DEEPLAB_ASPP_RATES) -> None:
+    def __init__(self, in_channels: int, out_channels: int = DECODER_WIDTH,
+                 rates: tuple[int, ...] = DEEPLAB_ASPP_RATES) -> None:
         super().__init__()
         self.branches = nn.ModuleList([conv_bn_relu(in_channels, out_channels, 1)] +
                                       [conv_bn_relu(in_channels, out_channels, 3, r, separable=True) for r in rates])
@@ -42,31 +47,32 @@ class ASPP(nn.Module):
         self.project = nn.Sequential(conv_bn_relu(out_channels * (len(rates) + 2), out_channels, 1), nn.Dropout(0.1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N, C_high, H/16, W/16)
-        pooled = self.image_pool(x).expand(-1, -1, x.shape[2], x.shape[3])  # (N, 256, H/16, W/16)
-        branches = torch.cat([branch(x) for branch in self.branches] + [pooled], dim=1)  # (N, (rates+2) * 256, ...)
-        return self.project(branches)  # (N, 256, H/16, W/16)
+        # x: (N, C_high, H/16, W/16); C = out_channels below
+        pooled = self.image_pool(x).expand(-1, -1, x.shape[2], x.shape[3])  # (N, C, H/16, W/16)
+        branches = torch.cat([branch(x) for branch in self.branches] + [pooled], dim=1)  # (N, (rates+2) * C, ...)
+        return self.project(branches)  # (N, C, H/16, W/16)
 
 
 class DeepLabV3PlusDecoder(nn.Module):
     """ASPP on the stride-16 features, upsampled x4 and joined with a 48-channel 1x1 projection of the
     stride-4 features, then fused by a separable 3x3 conv. ``channels``: the encoder's channels by stride;
-    ``aspp_rates``: the dilations of ASPP's 3x3 branches."""
+    ``aspp_rates``: the dilations of ASPP's 3x3 branches; ``width``: the channels of ASPP and of the fused
+    output (DeepLabV3+'s 256; 128 costs about half the decoder's FLOPs)."""
 
-    out_channels = 256
-
-    def __init__(self, channels: dict[int, int], aspp_rates: tuple[int, ...] = DEEPLAB_ASPP_RATES) -> None:
+    def __init__(self, channels: dict[int, int], aspp_rates: tuple[int, ...] = DEEPLAB_ASPP_RATES,
+                 width: int = DECODER_WIDTH) -> None:
         super().__init__()
         low_channels, high_channels = channels[LOW_STRIDE], channels[OUTPUT_STRIDE]
-        self.aspp = nn.Sequential(ASPP(high_channels, rates=aspp_rates), conv_bn_relu(256, 256, separable=True))
-        self.skip = conv_bn_relu(low_channels, 48, 1)
-        self.fuse = conv_bn_relu(256 + 48, 256, separable=True)
+        self.out_channels = width
+        self.aspp = nn.Sequential(ASPP(high_channels, width, aspp_rates), conv_bn_relu(width, width, separable=True))
+        self.skip = conv_bn_relu(low_channels, SKIP_CHANNELS, 1)
+        self.fuse = conv_bn_relu(width + SKIP_CHANNELS, width, separable=True)
 
     def forward(self, features: dict[int, torch.Tensor]) -> torch.Tensor:
         low, high = features[LOW_STRIDE], features[OUTPUT_STRIDE]  # (N, C_low, H/4, W/4), (N, C_high, H/16, W/16)
-        context = self.aspp(high)                                                          # (N, 256, H/16, W/16)
-        context = F.interpolate(context, size=low.shape[2:], mode="bilinear", align_corners=False)  # (N, 256, H/4, W/4)
-        return self.fuse(torch.cat([context, self.skip(low)], dim=1))                      # (N, 256, H/4, W/4)
+        context = self.aspp(high)                                                        # (N, width, H/16, W/16)
+        context = F.interpolate(context, size=low.shape[2:], mode="bilinear", align_corners=False)  # (N, width, H/4, W/4)
+        return self.fuse(torch.cat([context, self.skip(low)], dim=1))                    # (N, width, H/4, W/4)
 
 
 class DeepLabV3Plus(SegmentationModel):

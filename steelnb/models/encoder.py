@@ -21,11 +21,13 @@ LOW_STRIDE = 4
 
 class Encoder(nn.Module):
     """ImageNet input normalisation, then a torchvision backbone split at stride 4 (``low``, the
-    DeepLabV3+ skip) and stride 16 (``high``, the context). ``channels`` maps each stride to its channels."""
+    DeepLabV3+ skip) and stride 16 (``high``, the context). ``channels`` maps each stride to its channels.
+    ``last_stage_width`` narrows a ResNet's last stage (``backbones.narrow_resnet_last_stage``)."""
 
-    def __init__(self, backbone: str, pretrained: bool = True, weights_file: str | None = None) -> None:
+    def __init__(self, backbone: str, pretrained: bool = True, weights_file: str | None = None,
+                 last_stage_width: int | None = None) -> None:
         super().__init__()
-        parts = build_backbone(backbone, pretrained, weights_file)
+        parts = build_backbone(backbone, pretrained, weights_file, last_stage_width)
         self.name = backbone
         self.pretrained = parts.pretrained  # whether ImageNet weights were loaded (False: random initial weights)
         self.channels = {LOW_STRIDE: parts.low_channels, OUTPUT_STRIDE: parts.high_channels}
@@ -56,9 +58,10 @@ class SegmentationModel(nn.Module):
     decoder_class: type[nn.Module]
 
     def __init__(self, backbone: str, num_classes: int, pretrained: bool = True,
-                 weights_file: str | None = None, **decoder_options: Any) -> None:
+                 weights_file: str | None = None, last_stage_width: int | None = None,
+                 **decoder_options: Any) -> None:
         super().__init__()
-        self.encoder = Encoder(backbone, pretrained, weights_file)
+        self.encoder = Encoder(backbone, pretrained, weights_file, last_stage_width)
         self.decoder = self.decoder_class(self.encoder.channels, **decoder_options)
         self.segmentation_head = nn.Conv2d(self.decoder.out_channels, num_classes, 1)
         self.to(memory_format=torch.channels_last)

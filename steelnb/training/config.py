@@ -22,7 +22,10 @@ class TrainConfig:
     of the images at the input size, while validation and scoring see whole images (None: whole images).
     ``zero_init_residual`` starts every ResNet block as the identity (``backbones.zero_init_residual_blocks``);
     it applies to random initial weights only, and a run that loads ImageNet weights refuses it.
-    These three are kept here, with the recipe, because a checkpoint must say which model and data it was trained on.
+    ``last_stage_width`` rebuilds a ResNet's last stage with that many planes (``backbones.narrow_resnet_last_stage``)
+    and ``decoder_width`` sets DeepLabV3+'s decoder channels (None: torchvision's stage and the decoder's 256):
+    fewer FLOPs per step, so more epochs in a time budget.
+    These model options are kept here, with the recipe, because a checkpoint must say which model and data it was trained on.
     """
 
     epochs: int = 30
@@ -48,3 +51,5 @@ class TrainConfig:
     aspp_rates: tuple[int, ...] | None = None
     train_crop: tuple[int, int] | None = None
     zero_init_residual: bool = False
+    last_stage_width: int | None = None
+    decoder_width: int | None = None
