@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from steelnb.course.experiment import ExperimentResult
-from steelnb.course.profile import Profile
+from steelnb.course.profile import LIGHT_MODEL, Profile
 from steelnb.course.runs import fixed_epochs_run_name, main_run, seeded_run_name, train_run
 from steelnb.course.setup import course_setup
 from steelnb.data.index import SegmentationIndex
@@ -53,7 +53,7 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
     "zero_init": ("every ResNet block starts as the identity (last batch norm's gamma 0, zero_init_residual)",
                   {"zero_init_residual": True}, None, 1.0),
     "light": ("layer4 at 256 planes and a 128-channel decoder (half the FLOPs), epochs x 1.5 (a step costs 0.67x)",
-              {"last_stage_width": 256, "decoder_width": 128}, None, 1.5),
+              LIGHT_MODEL, None, 1.5),
 }
 
 

@@ -1,6 +1,6 @@
 """The course's main job as a speedrun record: run it from scratch over several seeds, print mean ± sd.
 
-    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/main_job.py [--seeds 3] [--csv FILE] [--float32] [--max-minutes 20] ...
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/main_job.py [--seeds 3] [--csv FILE] [--float32] [--light] [--max-minutes 20] ...
 
 Runs ``python -m steelnb --seed S`` for S = 0 .. seeds-1, each in a fresh, temporary ``STEELNB_HOME`` (so no
 finished run is reused), measures its wall time and reads the scores it ends with. Prints one row per seed,
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from steelnb.course.profile import profile_named
+from steelnb.course.profile import LIGHT_MODEL, profile_named
 from steelnb.course.runs import main_run
 from steelnb.evaluation.intervals import mean_sd
 from steelnb.evaluation.score_line import ScoreLine
@@ -43,29 +43,31 @@ SCORES = [("miou", "test mIoU"), ("miou_defects", "defect mIoU"), ("dice", "Dice
           ("class_iou_defects", "class-mean defect IoU"), ("dataset_miou", "dataset mIoU with background")]
 
 
-def training_flops_per_image(amp: bool = True) -> float:
-    """Training FLOPs per image of the main job's model at the default profile's input size: one counted
-    training step (forward, backward, in the profile's precision, or float32 without ``amp``) divided by its
-    batch size."""
+def training_flops_per_image(amp: bool = True, light: bool = False) -> float:
+    """Training FLOPs per image of the main job's model (the lighter one with ``light``: ``profile.LIGHT_MODEL``)
+    at the default profile's input size: one counted training step (forward, backward, in the profile's
+    precision, or float32 without ``amp``) divided by its batch size."""
     profile, run = profile_named("default"), main_run()
     torch.manual_seed(0)
-    model = build_model(run.architecture, profile.backbone(run.paper_backbone), num_classes=4, pretrained=False)
+    options = {"last_stage_width": LIGHT_MODEL["last_stage_width"], "width": LIGHT_MODEL["decoder_width"]} if light else {}
+    model = build_model(run.architecture, profile.backbone(run.paper_backbone), num_classes=4, pretrained=False,
+                        **options)
     batch = 2
     images, target = torch.rand(batch, 1, *profile.image_size), torch.randint(0, 4, (batch, *profile.image_size))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     return counted_flops(model_step(model.train(), images, target, optimizer, torch.device("cpu"), amp=amp)) / batch
 
 
-def run_main_job(seed: int, root: Path, float32: bool = False) -> tuple[float, ScoreLine, int, int]:
-    """One from-scratch main job with ``seed`` (trained in float32 with ``float32``): (wall minutes, scores,
-    epochs, images seen).
+def run_main_job(seed: int, root: Path, flags: list[str]) -> tuple[float, ScoreLine, int, int]:
+    """One from-scratch main job with ``seed`` and the extra command-line ``flags`` of ``python -m steelnb``
+    (``--float32``, ``--light``): (wall minutes, scores, epochs, images seen).
 
     Raises:
         RuntimeError: the job failed or printed no score line (its output's end is in the message).
     """
     with tempfile.TemporaryDirectory() as home:
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "steelnb", "--seed", str(seed), *(["--float32"] if float32 else [])], cwd=root,
+        done = subprocess.run([sys.executable, "-m", "steelnb", "--seed", str(seed), *flags], cwd=root,
                               env={**os.environ, "STEELNB_HOME": home}, capture_output=True, text=True)
         minutes = (time.perf_counter() - start) / 60
     trained = re.search(r"Trained (\d+) epochs, ([\d,]+) images seen", done.stdout)
@@ -97,15 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-dataset-miou", type=float, default=0.82)
     parser.add_argument("--float32", action="store_true", help="train in float32 where the CPU has native bfloat16: "
                         "a stand-in, on this CPU, for one without it")
+    parser.add_argument("--light", action="store_true", help="the lighter DeepLabV3+ (python -m steelnb --light)")
     args = parser.parse_args(argv)
     root = Path(__file__).resolve().parents[1]
     print("machine:", machine_line(amp=not args.float32), flush=True)
-    per_image = training_flops_per_image(amp=not args.float32)
+    per_image = training_flops_per_image(amp=not args.float32, light=args.light)
+    flags = [flag for flag, on in (("--float32", args.float32), ("--light", args.light)) if on]
     print("| seed | wall min | epochs | images seen | training PFLOP | " + " | ".join(c for _, c in SCORES) + " |\n"
           + "|---" * (5 + len(SCORES)) + "|", flush=True)
     runs = []
     for seed in range(args.seeds):
-        minutes, scores, epochs, seen = run_main_job(seed, root, args.float32)
+        minutes, scores, epochs, seen = run_main_job(seed, root, flags)
         runs.append((minutes, scores, epochs, seen))
         print(f"| {seed} | {minutes:.1f} | {epochs} | {seen:,} | {seen * per_image / 1e15:.2f} | "
               + " | ".join(f"{getattr(scores, field):.3f}" for field, _ in SCORES) + " |", flush=True)

@@ -18,7 +18,7 @@ from .commands.arguments import positive_int
 from .course.experiment import results_table
 from .course.figures import curves_figure, prediction_figure
 from .course.plots import save_figure
-from .course.profile import CPU_SIBLING, profile_named
+from .course.profile import CPU_SIBLING, LIGHT_MODEL, profile_named
 from .course.runs import (
     MAIN_RUN,
     RUNS,
@@ -70,6 +70,9 @@ def train_main(args: argparse.Namespace) -> None:
     if args.float32:
         run_name = f"{run_name}-float32"
         overrides["amp"] = False
+    if args.light:
+        run_name = f"{run_name}-light"
+        overrides.update(LIGHT_MODEL)
     if args.seed is not None:
         run_name = seeded_run_name(run_name, args.seed)
         overrides["seed"] = args.seed
@@ -143,6 +146,9 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--float32", action="store_true",
                        help="train in float32 where the CPU would use bfloat16: what a CPU without native bfloat16 "
                             "gets, on this one (a run of its own)")
+        p.add_argument("--light", action="store_true",
+                       help="a lighter DeepLabV3+ (ResNet's last stage at 256 planes, a 128-channel decoder): half the "
+                            "FLOPs, so about 1.5x the epochs in a time budget (a run of its own)")
     report = sub.add_parser("report", help="run the notebooks in order; record each figure's provenance")
     report.add_argument("--from", dest="first", default="00", help="first notebook number (default 00)")
     report.add_argument("--to", dest="last", default="99", help="last notebook number (default: the last)")

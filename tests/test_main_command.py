@@ -32,17 +32,20 @@ def test_main_command_trains_scores_and_ends_with_the_summary_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_float32_trains_a_run_of_its_own_without_mixed_precision(tmp_path):
-    # a stand-in for a CPU without native bfloat16: its own folder, and a checkpoint that says float32
+def test_float32_and_light_train_a_run_of_their_own(tmp_path):
+    # float32 stands in for a CPU without native bfloat16, --light is the lighter model: each its own folder,
+    # and a checkpoint that says what was trained
     from steelnb.training.checkpoint import load_checkpoint
     env = {key: value for key, value in os.environ.items() if key != "STEELNB_DATA"}
     env.update(STEELNB_HOME=str(tmp_path / "home"), STEELNB_PROFILE="smoke", STEELNB_OFFLINE="1")
-    done = subprocess.run([sys.executable, "-m", "steelnb", "--float32", "--epochs", "1"], env=env, timeout=300,
-                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "steelnb", "--float32", "--light", "--epochs", "1"], env=env,
+                          timeout=300, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "Run 'resnet101-1epochs-float32'" in done.stdout
-    state = load_checkpoint(tmp_path / "home" / "runs" / "smoke" / "demo" / "resnet101-1epochs-float32" / "last.pt")
+    assert "Run 'resnet101-1epochs-float32-light'" in done.stdout
+    state = load_checkpoint(tmp_path / "home" / "runs" / "smoke" / "demo" / "resnet101-1epochs-float32-light" /
+                            "last.pt")
     assert state["config"]["amp"] is False and len(state["history"]) == 1
+    assert (state["config"]["last_stage_width"], state["config"]["decoder_width"]) == (256, 128)
 
 
 def test_the_score_line_prints_what_it_parses_and_refuses_other_lines():

@@ -10,7 +10,7 @@ from steelnb.evaluation.inference import inference_model, predict_mask, predict_
 from steelnb.models import build_model
 from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights, save_atomic
 from steelnb.training.config import TrainConfig
-from steelnb.training.loop import fit, planned_steps, replanned_length, weight_average
+from steelnb.training.loop import build_optimizer, fit, planned_steps, replanned_length, weight_average
 from steelnb.training.losses import DiceLoss, FocalLoss, build_loss, inverse_frequency_weights
 from steelnb.training.precision import cpu_has_native_bf16
 
@@ -230,6 +230,25 @@ def test_a_budget_of_few_long_epochs_is_used_to_its_end_by_a_partial_last_epoch(
     assert (saved["epochs"], saved["last_epoch_steps"]) == (4, 2)  # kept with the run, to repeat its length
     assert len(fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=40, batch_size=4, time_budget_s=budget),
                    2, progress=False)) == 4  # finished: reloaded, not trained further
+
+
+def test_adamw_runs_fused_and_updates_as_the_for_loop_reference_does():
+    # the independent truth is AdamW's plain for-loop implementation, one parameter at a time
+    torch.manual_seed(0)
+    fused_model, loop_model = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    loop_model.load_state_dict(fused_model.state_dict())
+    config = TrainConfig(optimizer="adamw", lr=1e-2, weight_decay=1e-4)
+    fused = build_optimizer(fused_model, config)
+    assert fused.defaults["fused"]
+    reference = torch.optim.AdamW(loop_model.parameters(), lr=1e-2, weight_decay=1e-4, foreach=False)
+    x = torch.randn(8, 5)
+    for _ in range(3):
+        for model, optimizer in ((fused_model, fused), (loop_model, reference)):
+            optimizer.zero_grad()
+            model(x).square().sum().backward()
+            optimizer.step()
+    for ours, theirs in zip(fused_model.parameters(), loop_model.parameters(), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-7)
 
 
 def test_training_learns_the_toy_task(tmp_path):

@@ -51,6 +51,11 @@ CPU_RECIPE = replace(
     flip_augment=True,  # +1.4 to +2.0 points on every NEU-Seg validation score at the same cost (benchmarks/levers.py)
 )
 
+#: The lighter DeepLabV3+ for a CPU time budget (``python -m steelnb --light``): ResNet's last stage at 256 planes and
+#: a 128-channel decoder, half the training FLOPs per image. Measured on NEU-Seg's validation split at the same
+#: training time (``benchmarks/levers.py --lever light``): +0.016 ± 0.006 class-mean defect IoU over 2 seeds.
+LIGHT_MODEL = {"last_stage_width": 256, "decoder_width": 128}
+
 
 @dataclass(frozen=True)
 class Profile:
