@@ -49,15 +49,20 @@ def test_each_verdict_follows_the_gap_and_the_noise(tmp_path):
     assert weighted == mixup == "inconclusive"  # whatever the main job's noise
 
 
-def test_the_readme_s_sentences_on_the_seed_record_hold():
-    # the README says the record stays below UNet-NEU-SEG's 0.806 and PGA-Net's 0.8215, with about a
-    # hundredth of the U-Net's 27-41 PFLOP (benchmarks/reference_flops.py), in at most 20 minutes a run
+def test_the_readme_s_sentences_on_the_seed_records_hold():
+    # the README says the lighter model's record beats the course recipe's, stays below UNet-NEU-SEG's 0.806 and
+    # PGA-Net's 0.8215 with about a hundredth of the U-Net's 27-41 PFLOP (benchmarks/reference_flops.py), and
+    # misses main_job.py's targets 0.78 and 0.82, in at most 20 minutes a run
     import pandas as pd
 
     from steelnb.course.verdict import SEED_RECORD
-    record = pd.read_csv(SEED_RECORD)
-    assert len(record) == 3 and record["wall min"].max() <= 20
-    assert record["class-mean defect IoU"].mean() < 0.806 and record["dataset mIoU with background"].mean() < 0.8215
-    assert 1 / 150 < record["training PFLOP"].mean() / 27.4 and record["training PFLOP"].mean() / 41.1 < 1 / 80
-    readme = (SEED_RECORD.parents[2] / "README.md").read_text()
-    assert "is **not reached**" in readme and "about\na hundredth of that compute" in readme
+    course = pd.read_csv(SEED_RECORD)
+    light = pd.read_csv(SEED_RECORD.with_name("main_job_light_seeds.csv"))
+    assert len(course) == len(light) == 3 and max(course["wall min"].max(), light["wall min"].max()) <= 20
+    class_mean, dataset = light["class-mean defect IoU"].mean(), light["dataset mIoU with background"].mean()
+    assert class_mean < 0.78 < 0.806 and dataset < 0.82 < 0.8215
+    assert class_mean > course["class-mean defect IoU"].max() and light["training PFLOP"].max() < course[
+        "training PFLOP"].min()  # "with fewer training FLOPs"
+    assert 1 / 170 < light["training PFLOP"].mean() / 41.1 and light["training PFLOP"].mean() / 27.4 < 1 / 80
+    readme = " ".join((SEED_RECORD.parents[2] / "README.md").read_text().split())
+    assert "is **not reached**: the lighter model's record spends about a hundredth of that compute" in readme
