@@ -54,6 +54,9 @@ def train_main(args: argparse.Namespace) -> None:
     ``torchrun --nproc_per_node=N -m steelnb train`` the N processes share the training
     (``training/distributed.py``); rank 0 prints, writes checkpoints and figures.
     """
+    if args.light and args.architecture != "deeplabv3plus":
+        raise SystemExit(f"--light narrows DeepLabV3+'s decoder and its ResNet's last stage; {args.architecture} "
+                         "has no such decoder (drop --light, or train deeplabv3plus)")
     start = time.perf_counter()
     world = init_from_env()
     profile, index, split = course_setup(verbose=world.is_main)

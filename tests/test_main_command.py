@@ -48,6 +48,12 @@ def test_float32_and_light_train_a_run_of_their_own(tmp_path):
     assert (state["config"]["last_stage_width"], state["config"]["decoder_width"]) == (256, 128)
 
 
+def test_light_is_refused_for_the_baseline_before_anything_runs():
+    from steelnb.__main__ import main
+    with pytest.raises(SystemExit, match="--light narrows DeepLabV3\\+'s decoder.*baseline has no such decoder"):
+        main(["--light", "--architecture", "baseline"])
+
+
 def test_the_score_line_prints_what_it_parses_and_refuses_other_lines():
     line = ("test mIoU 0.809 (all-empty 0.405) | defect mIoU 0.688 | Dice 0.908 | class-mean defect IoU 0.725 | "
             "dataset mIoU with background 0.784")
