@@ -1,6 +1,6 @@
 """Measure the main job's levers one at a time, on the validation split only.
 
-    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/levers.py [--epochs 6] [--seeds 2] [--lever ema --lever lovasz ...]
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/levers.py [--epochs 6] [--seeds 2] [--float32] [--csv FILE] [--lever ema ...]
 
 Each lever is the main job's run (chapter 05's DeepLabV3+ under the default profile) with one change,
 trained for a fixed number of epochs (the main job's budget buys about 6 at 128x128 on 2 cores), so
@@ -10,23 +10,27 @@ test split is never read. Runs are kept under the course's runs folder (``STEELN
 second call reloads them. With ``--seeds N`` every lever trains with seeds 0 .. N-1, and each cell is the mean ±
 the sample standard deviation over the seeds; the last column is the lever's gain over the reference in
 class-mean defect IoU (flip TTA) with a 95% interval (± 1.96 x the standard error of a difference of two means
-of N seeds). A gain whose interval holds 0 is no gain we can detect. Prints one markdown table; pick the recipe
+of N seeds). A gain whose interval holds 0 is no gain we can detect. ``--float32`` trains every lever, the reference
+too, in float32, as a CPU without native bfloat16 would (runs of their own). ``--csv FILE`` also writes the table's
+numbers, one row per lever, for the documents to quote (``course/quotes.py``). Prints one markdown table; pick the recipe
 from it, then score the test split once with ``benchmarks/main_job.py``.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from steelnb.course.experiment import ExperimentResult
 from steelnb.course.profile import LIGHT_MODEL, Profile
 from steelnb.course.runs import fixed_epochs_run_name, main_run, seeded_run_name, train_run
 from steelnb.course.setup import course_setup
 from steelnb.data.index import SegmentationIndex
-from steelnb.evaluation.intervals import mean_sd, seed_gain
+from steelnb.evaluation.intervals import mean_sd, seed_gain, seed_gain_interval
 from steelnb.evaluation.metrics import summarize
 from steelnb.evaluation.scoring import original_resolution_counts
 from steelnb.models.deeplab import aspp_rates_for
@@ -61,24 +65,29 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
 COLUMNS = [("miou", False), ("miou", True), ("class_iou_defects", False), ("class_iou_defects", True),
            ("dataset_miou", False), ("dataset_miou", True)]
 
+#: The CSV's name of each of :data:`COLUMNS`.
+CSV_COLUMNS = ["val mIoU", "val mIoU + TTA", "class-mean defect IoU", "class-mean defect IoU + TTA", "dataset mIoU",
+               "dataset mIoU + TTA"]
+
 
 def lever_run(lever: str, seed: int, epochs: int, profile: Profile, index: SegmentationIndex,
-              split: dict[str, list[str]]) -> ExperimentResult:
-    """Train (or reload, by its run name) ``lever`` with ``seed`` for ``epochs``, scored on the validation split
-    without test-time augmentation."""
+              split: dict[str, list[str]], float32: bool = False) -> ExperimentResult:
+    """Train (or reload, by its run name) ``lever`` with ``seed`` for ``epochs`` (in float32 with ``float32``),
+    scored on the validation split without test-time augmentation."""
     _, overrides, size, _ = LEVERS[lever]
     overrides = overrides(profile) if callable(overrides) else overrides
     lever_profile = profile if size is None else replace(profile, image_size=size)
-    name = seeded_run_name(fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever), seed)
+    name = fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever)
+    name = seeded_run_name(f"{name}-float32" if float32 else name, seed)
     return train_run(main_run().name, index, split, lever_profile, progress=False, run_name=name, score_on="val",
-                     epochs=epochs, time_budget_s=None, seed=seed, **overrides)
+                     epochs=epochs, time_budget_s=None, seed=seed, **overrides, **({"amp": False} if float32 else {}))
 
 
 def lever_scores(lever: str, seed: int, epochs: int, profile: Profile, index: SegmentationIndex,
-                 split: dict[str, list[str]]) -> tuple[float, list[float]]:
-    """Train (or reload) ``lever`` with ``seed`` for ``epochs``; (training minutes, the :data:`COLUMNS` scores on
-    the validation split)."""
-    plain = lever_run(lever, seed, epochs, profile, index, split)
+                 split: dict[str, list[str]], float32: bool = False) -> tuple[float, list[float]]:
+    """Train (or reload) ``lever`` with ``seed`` for ``epochs`` (in float32 with ``float32``); (training minutes,
+    the :data:`COLUMNS` scores on the validation split)."""
+    plain = lever_run(lever, seed, epochs, profile, index, split, float32)
     flipped = original_resolution_counts(plain.model, index, split["val"], plain.input_size, tta="hv")
     scores = {False: summarize(plain.counts_original), True: summarize(flipped)}
     return sum(h["seconds"] for h in plain.history) / 60, [scores[tta][key] for key, tta in COLUMNS]
@@ -90,22 +99,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=6, help="epochs of the reference run (default 6)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per lever, 0 .. seeds-1 (default 1)")
     parser.add_argument("--lever", action="append", choices=list(LEVERS), help="default: all of them")
+    parser.add_argument("--float32", action="store_true",
+                        help="train every lever in float32, as a CPU without native bfloat16 would")
+    parser.add_argument("--csv", type=Path, default=None, help="also write the table's numbers to this CSV file")
     args = parser.parse_args(argv)
     profile, index, split = course_setup(verbose=True)
     print("| lever | change | epochs | train min | val mIoU | + flip TTA | class-mean defect IoU | + flip TTA "
           "| dataset mIoU | + flip TTA | gain in class-mean defect IoU + TTA |\n" + "|---" * 11 + "|")
     reference: list[float] = []  # the reference's per-seed scores: every gain is measured against them
+    rows = []
     for lever in ["reference"] + [name for name in args.lever or list(LEVERS) if name != "reference"]:
         change, _, _, factor = LEVERS[lever]
         epochs = max(1, round(args.epochs * factor))
-        runs = [lever_scores(lever, seed, epochs, profile, index, split) for seed in range(args.seeds)]
+        runs = [lever_scores(lever, seed, epochs, profile, index, split, args.float32)
+                for seed in range(args.seeds)]
         columns = [[scores[i] for _, scores in runs] for i in range(len(COLUMNS))]
         if lever == "reference":
             reference = columns[3]
         print(f"| {lever} | {change} | {epochs} | {statistics.mean(m for m, _ in runs):.1f} | "
               + " | ".join(mean_sd(values) for values in columns)
               + f" | {'' if lever == 'reference' else seed_gain(columns[3], reference)} |", flush=True)
+        rows.append(lever_row(lever, epochs, runs, columns, reference))
+    if args.csv is not None:
+        write_rows(args.csv, rows)
     return 0
+
+
+def lever_row(lever: str, epochs: int, runs: list[tuple[float, list[float]]], columns: list[list[float]],
+              reference: list[float]) -> dict[str, object]:
+    """One lever's CSV row: epochs, mean training minutes, mean and sample sd of every score over the seeds
+    (sd 0 for one seed), and the gain in class-mean defect IoU + TTA over ``reference`` with its 95% half-width
+(empty on the reference's own row)."""
+    row: dict[str, object] = {"lever": lever, "seeds": len(runs), "epochs": epochs,
+                              "train min": round(statistics.mean(m for m, _ in runs), 2)}
+    for name, values in zip(CSV_COLUMNS, columns, strict=True):
+        row[name] = round(statistics.mean(values), 4)
+        row[f"{name} sd"] = round(statistics.stdev(values), 4) if len(values) > 1 else 0.0
+    gain, half_width = seed_gain_interval(columns[3], reference) if lever != "reference" else (None, None)
+    row["gain"] = None if gain is None else round(gain, 4)
+    row["gain 95% half-width"] = None if half_width is None else round(half_width, 4)
+    return row
+
+
+def write_rows(path: Path, rows: list[dict[str, object]]) -> None:
+    """Write the levers' rows (:func:`lever_row`) as CSV, the lever's name first."""
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 if __name__ == "__main__":

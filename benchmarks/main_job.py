@@ -2,7 +2,7 @@
 
     STEELNB_DATA=/path/to/NEU-Seg python benchmarks/main_job.py [--seeds 3] [--csv FILE] [--float32] [--light] [--max-minutes 20] ...
 
-Runs ``python -m steelnb --seed S`` for S = 0 .. seeds-1, each in a fresh, temporary ``STEELNB_HOME`` (so no
+Runs ``python -m steelnb --seed S --full-width`` (or ``--light``) for S = 0 .. seeds-1, each in a fresh, temporary ``STEELNB_HOME`` (so no
 finished run is reused), measures its wall time and reads the scores it ends with. Prints one row per seed,
 then the mean ± sample standard deviation of every score, the training compute (images seen and training
 FLOPs: forward and backward of every training image, as ``torch.utils.flop_counter`` counts one training
@@ -60,7 +60,7 @@ def training_flops_per_image(amp: bool = True, light: bool = False) -> float:
 
 def run_main_job(seed: int, root: Path, flags: list[str]) -> tuple[float, ScoreLine, int, int]:
     """One from-scratch main job with ``seed`` and the extra command-line ``flags`` of ``python -m steelnb``
-    (``--float32``, ``--light``): (wall minutes, scores, epochs, images seen).
+    (``--float32``, ``--light`` or ``--full-width``): (wall minutes, scores, epochs, images seen).
 
     Raises:
         RuntimeError: the job failed or printed no score line (its output's end is in the message).
@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(__file__).resolve().parents[1]
     print("machine:", machine_line(amp=not args.float32), flush=True)
     per_image = training_flops_per_image(amp=not args.float32, light=args.light)
-    flags = [flag for flag, on in (("--float32", args.float32), ("--light", args.light)) if on]
+    # the model is named, never left to the budget's choice (python -m steelnb --full-width), so every row of a
+    # record trains the model whose FLOPs it counts
+    flags = ["--float32"] * args.float32 + ["--light" if args.light else "--full-width"]
     print("| seed | wall min | epochs | images seen | training PFLOP | " + " | ".join(c for _, c in SCORES) + " |\n"
           + "|---" * (5 + len(SCORES)) + "|", flush=True)
     runs = []

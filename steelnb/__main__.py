@@ -1,7 +1,8 @@
 """Command line: ``python -m steelnb [train|report|bench|gpu-check|download]``.
 
 ``train`` (the default) is the course's main job: it finds the real data or falls back to the
-demo data, trains DeepLabV3+ with the profile's settings (resuming if interrupted), scores the
+demo data, trains DeepLabV3+ with the profile's settings (resuming if interrupted; the lighter DeepLabV3+ where
+the time budget buys fewer than 4 epochs of the full one, ``course/model_choice.py``), scores the
 test split beside the all-empty prediction, saves learning curves and predictions as PNG, and ends
 with one line of test scores at the original resolution. ``report`` runs every notebook in order
 (see ``commands/report.py``). ``gpu-check OUT`` runs the paper's path on a GPU in one command of at most 8
@@ -17,8 +18,9 @@ from pathlib import Path
 from .commands.arguments import positive_int
 from .course.experiment import results_table
 from .course.figures import curves_figure, prediction_figure
+from .course.model_choice import MIN_FULL_EPOCHS, full_model_plan
 from .course.plots import save_figure
-from .course.profile import CPU_SIBLING, LIGHT_MODEL, profile_named
+from .course.profile import CPU_SIBLING, LIGHT_MODEL, Profile, profile_named
 from .course.runs import (
     MAIN_RUN,
     RUNS,
@@ -30,7 +32,9 @@ from .course.runs import (
     training_summary,
 )
 from .course.setup import course_setup
-from .training.distributed import init_from_env
+from .data.index import SegmentationIndex
+from .models.backbones import BACKBONES
+from .training.distributed import from_main, init_from_env
 
 
 def demo_notice() -> str:
@@ -46,6 +50,21 @@ def demo_notice() -> str:
             "scores its test split.")
 
 
+def wants_light(args: argparse.Namespace, profile: Profile, index: SegmentationIndex, split: dict[str, list[str]],
+                backbone: str, full_run_dir: Path, amp: bool, verbose: bool) -> bool:
+    """Whether a budgeted main job without ``--light`` or ``--full-width`` trains the lighter DeepLabV3+: where the
+    budget buys fewer than ``model_choice.MIN_FULL_EPOCHS`` epochs of the full-width model on this machine, from
+    random weights, on a ResNet. A full-width run already in ``full_run_dir`` (finished or interrupted) keeps its
+    model, so a second call reloads or resumes it. Under torchrun rank 0's timing decides for every process."""
+    if (args.full_width or args.epochs is not None or args.architecture != "deeplabv3plus"
+            or not profile.recipe.time_budget_s or BACKBONES[backbone].narrow is None or full_run_dir.exists()):
+        return False
+    plan = full_model_plan(profile, index, split, args.architecture, backbone, amp)
+    if verbose:
+        print(f"Model: {plan.describe()}.")
+    return from_main(plan.light)
+
+
 def train_main(args: argparse.Namespace) -> None:
     """Train and evaluate one model; print the results table, where the figures went and the score line.
 
@@ -54,6 +73,8 @@ def train_main(args: argparse.Namespace) -> None:
     ``torchrun --nproc_per_node=N -m steelnb train`` the N processes share the training
     (``training/distributed.py``); rank 0 prints, writes checkpoints and figures.
     """
+    if args.light and args.full_width:
+        raise SystemExit("--light and --full-width ask for two different models: give one of them")
     if args.light and args.architecture != "deeplabv3plus":
         raise SystemExit(f"--light narrows DeepLabV3+'s decoder and its ResNet's last stage; {args.architecture} "
                          "has no such decoder (drop --light, or train deeplabv3plus)")
@@ -73,11 +94,13 @@ def train_main(args: argparse.Namespace) -> None:
     if args.float32:
         run_name = f"{run_name}-float32"
         overrides["amp"] = False
-    if args.light:
+    seeded = (lambda name: seeded_run_name(name, args.seed)) if args.seed is not None else (lambda name: name)
+    if args.light or wants_light(args, profile, index, split, backbone, profile.runs_dir / index.name
+                                 / seeded(run_name), not args.float32, world.is_main):
         run_name = f"{run_name}-light"
         overrides.update(LIGHT_MODEL)
+    run_name = seeded(run_name)
     if args.seed is not None:
-        run_name = seeded_run_name(run_name, args.seed)
         overrides["seed"] = args.seed
     if world.is_main:
         length = f"{args.epochs} epochs" if args.epochs else profile.training_length()
@@ -152,6 +175,10 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--light", action="store_true",
                        help="a lighter DeepLabV3+ (ResNet's last stage at 256 planes, a 128-channel decoder): half the "
                             "FLOPs, so about 1.5x the epochs in a time budget (a run of its own)")
+        p.add_argument("--full-width", action="store_true",
+                       help="keep the full-width DeepLabV3+ even where the time budget buys fewer than "
+                            f"{MIN_FULL_EPOCHS} epochs of it (then a budgeted run from random weights trains the "
+                            "lighter model, as --light does)")
     report = sub.add_parser("report", help="run the notebooks in order; record each figure's provenance")
     report.add_argument("--from", dest="first", default="00", help="first notebook number (default 00)")
     report.add_argument("--to", dest="last", default="99", help="last notebook number (default: the last)")

@@ -1,0 +1,79 @@
+"""Which DeepLabV3+ a budgeted ``python -m steelnb`` trains: the full-width model, or the lighter one
+(:data:`profile.LIGHT_MODEL`) where the time budget buys too few epochs of the full one.
+
+On a CPU without native bfloat16, or a slow one, the main job's budget may buy only two or three epochs of the
+full-width model, which then stops far from where it would go. The lighter model costs half the FLOPs per image,
+so the same minutes buy about 1.5x the epochs. Below :data:`MIN_FULL_EPOCHS` planned epochs of the full model the
+main job trains the lighter one instead, when the model starts from random weights (the narrower last stage would
+drop a ResNet's ImageNet weights for that stage, and the trade was measured from random weights only); ``benchmarks/levers.py --float32 --epochs 2 --lever light`` measures the
+trade in float32 at that length. The choice is made once, before the first epoch, by timing the full model's
+steps the way the training loop plans its budget (``training/budget.py``); the run keeps it (its folder name ends
+in ``-light`` and its checkpoints' config holds the narrower widths), so a resumed or reloaded run never changes
+model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..data.index import SegmentationIndex
+from ..data.torch_dataset import SteelDataset
+from ..models import build_model
+from ..training.budget import epochs_for_budget, seconds_per_step
+from ..training.device import default_device
+from .profile import Profile
+
+#: Fewer planned epochs of the full-width DeepLabV3+ than this, and a budgeted main job trains the lighter model.
+MIN_FULL_EPOCHS = 4
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """What the time budget buys of the full-width model on this machine: its planned ``epochs`` and the timed
+    ``step_s`` (seconds per training step of ``batch_size`` images), whether it loaded ImageNet weights
+    (``pretrained``), and so whether to train the lighter one."""
+
+    epochs: int
+    step_s: float
+    batch_size: int
+    budget_s: float
+    pretrained: bool
+
+    @property
+    def light(self) -> bool:
+        """True where the budget buys fewer than :data:`MIN_FULL_EPOCHS` epochs of the full-width model and that
+        model starts from random weights."""
+        return self.epochs < MIN_FULL_EPOCHS and not self.pretrained
+
+    def describe(self) -> str:
+        """One line for the console: the plan, and the model it leads to."""
+        plan = (f"the full-width DeepLabV3+ takes {self.step_s:.2f} s per training step of {self.batch_size} images "
+                f"here, so the {self.budget_s / 60:.0f}-minute budget buys {self.epochs} epoch(s) of it")
+        if self.light:
+            return (f"{plan}, fewer than {MIN_FULL_EPOCHS}: training the lighter model instead (as --light does; "
+                    "--full-width keeps the full one)")
+        if self.epochs < MIN_FULL_EPOCHS:
+            return f"{plan}; it starts from ImageNet weights, which the lighter model would partly drop: training it"
+        return f"{plan}: training it"
+
+
+def full_model_plan(profile: Profile, index: SegmentationIndex, split: dict[str, list[str]], architecture: str,
+                    backbone: str, amp: bool, device: torch.device | None = None) -> BudgetPlan:
+    """Time the full-width ``architecture`` on ``backbone`` (with ImageNet weights where they can be had, as the
+    run will; on a random batch of the training input's shape) and plan its epochs in the profile's time budget, as the training loop's first plan does
+    (``loop.resolve_epochs``), in mixed precision where ``amp`` and the device allow it."""
+    device = device or default_device()
+    budget_s = profile.recipe.time_budget_s
+    if not budget_s:
+        raise ValueError(f"profile {profile.name!r} trains a fixed number of epochs: there is no budget to plan")
+    config = profile.train_config(len(split["train"]))
+    image = SteelDataset(index, split["train"][:1], size=profile.input_size(index.image_shape))[0][0]  # (C, H, W)
+    batch_shape = (config.batch_size, *image.shape)
+    model = build_model(architecture, backbone, index.num_classes)
+    step_s = seconds_per_step(model, batch_shape, index.num_classes, True, device, amp)
+    eval_s = seconds_per_step(model, batch_shape, index.num_classes, False, device, amp)
+    train_steps = max(1, len(split["train"]) // config.batch_size)  # the loader drops the last partial batch
+    eval_batches = -(-len(split["val"]) // config.batch_size)
+    epochs = epochs_for_budget(budget_s, train_steps, step_s, eval_batches, eval_s, config.epochs)
+    return BudgetPlan(epochs, step_s, config.batch_size, budget_s, model.pretrained)

@@ -1,0 +1,74 @@
+"""The budget's choice of model in ``python -m steelnb``: the lighter DeepLabV3+ where the time budget buys fewer than
+4 epochs of the full-width one, from random weights, on a ResNet; the full one otherwise."""
+import argparse
+from dataclasses import replace
+
+import pytest
+
+from steelnb.__main__ import main, wants_light
+from steelnb.course import model_choice
+from steelnb.course.model_choice import MIN_FULL_EPOCHS, BudgetPlan, full_model_plan
+from steelnb.course.profile import profile_named
+from steelnb.data.layouts import open_dataset
+
+
+def test_the_lighter_model_is_chosen_below_four_full_epochs_from_random_weights_only():
+    assert MIN_FULL_EPOCHS == 4
+    assert BudgetPlan(3, 1.0, 16, 960.0, pretrained=False).light
+    assert not BudgetPlan(4, 1.0, 16, 960.0, pretrained=False).light
+    assert not BudgetPlan(2, 1.0, 16, 960.0, pretrained=True).light  # ImageNet's layer4 would be dropped
+    assert "training the lighter model instead" in BudgetPlan(3, 1.0, 16, 960.0, pretrained=False).describe()
+    assert "buys 5 epoch(s)" in BudgetPlan(5, 1.0, 16, 960.0, pretrained=False).describe()
+
+
+@pytest.fixture
+def budgeted(demo_root, monkeypatch, tmp_path):
+    """A budgeted profile on 8/2/2 demo images, no ImageNet weights to find, and steps timed at 1 s (training)
+    and 0.5 s (inference) whatever the machine; yields (profile, index, split, the timed batch shapes)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    shapes = []
+
+    def fake_seconds_per_step(model, batch_shape, num_classes, train, device, amp):
+        shapes.append(batch_shape)
+        return 1.0 if train else 0.5
+    monkeypatch.setattr(model_choice, "seconds_per_step", fake_seconds_per_step)
+    index = open_dataset(demo_root)
+    ids = index.image_ids
+    smoke = profile_named("smoke")
+    profile = replace(smoke, runs_dir=tmp_path / "runs", recipe=replace(smoke.recipe, epochs=30, time_budget_s=30.0))
+    return profile, index, {"train": ids[:8], "val": ids[8:10], "test": ids[10:]}, shapes
+
+
+def test_the_plan_counts_the_epochs_the_budget_buys(budgeted):
+    profile, index, split, shapes = budgeted
+    # batch max(2, min(16, 8 // 8)) = 2: 4 training steps of 1 s and 1 validation batch of 0.5 s per epoch,
+    # times the 1.15 overhead = 5.175 s; 30 s buy 5 epochs, 15 s buy 2
+    plan = full_model_plan(profile, index, split, "deeplabv3plus", "resnet18", amp=False)
+    assert (plan.epochs, plan.batch_size, plan.step_s, plan.pretrained, plan.light) == (5, 2, 1.0, False, False)
+    assert [shape[0] for shape in shapes] == [2, 2] and shapes[0][-2:] == (128, 128)  # the smoke input size
+    short = replace(profile, recipe=replace(profile.recipe, time_budget_s=15.0))
+    assert full_model_plan(short, index, split, "deeplabv3plus", "resnet18", amp=False).light
+
+
+def test_the_command_trains_the_lighter_model_only_where_the_full_one_would_get_too_few_epochs(budgeted, tmp_path):
+    profile, index, split, shapes = budgeted
+    short = replace(profile, recipe=replace(profile.recipe, time_budget_s=15.0))
+    args = argparse.Namespace(full_width=False, epochs=None, architecture="deeplabv3plus", light=False)
+    full_run = tmp_path / "runs" / "demo" / "resnet101"
+    assert wants_light(args, short, index, split, "resnet18", full_run, amp=True, verbose=False)
+    assert not wants_light(args, profile, index, split, "resnet18", full_run, amp=True, verbose=False)
+    timed = len(shapes)
+    # nothing is timed where the choice is already made: by a flag, a fixed length, the architecture, a backbone
+    # without a narrower last stage, or a full-width run already in its folder (resumed or reloaded as it is)
+    for change in ({"full_width": True}, {"epochs": 2}, {"architecture": "baseline"}):
+        assert not wants_light(argparse.Namespace(**{**vars(args), **change}), short, index, split, "resnet18",
+                               full_run, amp=True, verbose=False)
+    assert not wants_light(args, short, index, split, "efficientnet_b1", full_run, amp=True, verbose=False)
+    full_run.mkdir(parents=True)
+    assert not wants_light(args, short, index, split, "resnet18", full_run, amp=True, verbose=False)
+    assert len(shapes) == timed
+
+
+def test_light_and_full_width_together_are_refused_before_anything_runs():
+    with pytest.raises(SystemExit, match="--light and --full-width ask for two different models"):
+        main(["--light", "--full-width"])
