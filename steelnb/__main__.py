@@ -111,7 +111,7 @@ def train_main(args: argparse.Namespace) -> None:
     if not world.is_main:
         return
     print(results_table([result]).T.to_string())
-    print(training_summary(result.history))
+    print(training_summary(result.history, light="last_stage_width" in overrides))
     folder = profile.runs_dir / "figures"
     save_figure(curves_figure([result], index, profile, "Learning curves"), "main_learning_curves", folder)
     fig = prediction_figure(result, index, split["test"], profile, "Test predictions")

@@ -42,6 +42,7 @@ def test_float32_and_light_train_a_run_of_their_own(tmp_path):
                           timeout=300, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Run 'resnet101-1epochs-float32-light'" in done.stdout
+    assert "(repeat its length with --light --epochs 1)" in done.stdout  # the model is part of what to repeat
     state = load_checkpoint(tmp_path / "home" / "runs" / "smoke" / "demo" / "resnet101-1epochs-float32-light" /
                             "last.pt")
     assert state["config"]["amp"] is False and len(state["history"]) == 1

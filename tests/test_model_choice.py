@@ -9,6 +9,7 @@ from steelnb.__main__ import main, wants_light
 from steelnb.course import model_choice
 from steelnb.course.model_choice import MIN_FULL_EPOCHS, BudgetPlan, full_model_plan
 from steelnb.course.profile import profile_named
+from steelnb.course.runs import training_summary
 from steelnb.data.layouts import open_dataset
 
 
@@ -72,3 +73,13 @@ def test_the_command_trains_the_lighter_model_only_where_the_full_one_would_get_
 def test_light_and_full_width_together_are_refused_before_anything_runs():
     with pytest.raises(SystemExit, match="--light and --full-width ask for two different models"):
         main(["--light", "--full-width"])
+
+
+def test_the_summary_line_repeats_a_lighter_run_with_light():
+    # a budget that chose the lighter model: --epochs alone would train the full one
+    history = [{"seconds": 90.0, "train_images": 3120}, {"seconds": 30.0, "train_images": 1040,
+                                                          "planned_last_epoch_steps": 65}]
+    assert training_summary(history, light=True).endswith(
+        "4,160 images seen, 2.0 min of training and validation (repeat its length with --light --epochs 2 "
+        "--last-epoch-steps 65).")
+    assert "(repeat its length with --epochs 2 --last-epoch-steps 65)" in training_summary(history)

@@ -93,16 +93,17 @@ def seeded_run_name(run_name: str, seed: int) -> str:
     return run_name if seed == TrainConfig.seed else f"{run_name}-seed{seed}"
 
 
-def training_summary(history: list[dict]) -> str:
+def training_summary(history: list[dict], light: bool = False) -> str:
     """One line on what a finished training did, from its ``history`` (one dict per epoch): the epochs, the
     images seen, the training minutes and the machine's load (1-minute average, min-max over the epochs),
     so a budgeted run can be repeated with ``--epochs`` (and ``--last-epoch-steps`` when its last epoch was cut
-    short) and a slow one told from a busy machine."""
+    short, and ``--light`` when it trained the lighter model, which a fixed length would not choose by itself)
+    and a slow one told from a busy machine."""
     seen = sum(h.get("train_images", 0) for h in history)
     loads = [h["load_1min"] for h in history if "load_1min" in h]
     load = f", load {min(loads):.1f}-{max(loads):.1f}" if loads else ""
     cut = history[-1].get("planned_last_epoch_steps") if history else None
-    repeat = f"--epochs {len(history)}" + (f" --last-epoch-steps {cut}" if cut else "")
+    repeat = ("--light " if light else "") + f"--epochs {len(history)}" + (f" --last-epoch-steps {cut}" if cut else "")
     return (f"Trained {len(history)} epochs, {seen:,} images seen, "
             f"{sum(h['seconds'] for h in history) / 60:.1f} min of training and validation{load} "
             f"(repeat its length with {repeat}).")
