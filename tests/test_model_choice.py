@@ -4,22 +4,26 @@ import argparse
 from dataclasses import replace
 
 import pytest
+import torch
 
 from steelnb.__main__ import main, wants_light
 from steelnb.course import model_choice
+from steelnb.course.experiment import training_set
 from steelnb.course.model_choice import MIN_FULL_EPOCHS, BudgetPlan, full_model_plan
 from steelnb.course.profile import profile_named
 from steelnb.course.runs import training_summary
 from steelnb.data.layouts import open_dataset
+from steelnb.training.distributed import current_world
+from steelnb.training.loop import make_loaders
 
 
 def test_the_lighter_model_is_chosen_below_four_full_epochs_from_random_weights_only():
     assert MIN_FULL_EPOCHS == 4
-    assert BudgetPlan(3, 1.0, 16, 960.0, pretrained=False).light
-    assert not BudgetPlan(4, 1.0, 16, 960.0, pretrained=False).light
-    assert not BudgetPlan(2, 1.0, 16, 960.0, pretrained=True).light  # ImageNet's layer4 would be dropped
-    assert "training the lighter model instead" in BudgetPlan(3, 1.0, 16, 960.0, pretrained=False).describe()
-    assert "buys 5 epoch(s)" in BudgetPlan(5, 1.0, 16, 960.0, pretrained=False).describe()
+    assert BudgetPlan(3, 1.0, 16, 960.0, pretrained=False, train_steps=326).light
+    assert not BudgetPlan(4, 1.0, 16, 960.0, pretrained=False, train_steps=326).light
+    assert not BudgetPlan(2, 1.0, 16, 960.0, pretrained=True, train_steps=326).light  # ImageNet's layer4 would be dropped
+    assert "training the lighter model instead" in BudgetPlan(3, 1.0, 16, 960.0, pretrained=False, train_steps=326).describe()
+    assert "buys 5 epoch(s)" in BudgetPlan(5, 1.0, 16, 960.0, pretrained=False, train_steps=326).describe()
 
 
 @pytest.fixture
@@ -36,19 +40,24 @@ def budgeted(demo_root, monkeypatch, tmp_path):
     index = open_dataset(demo_root)
     ids = index.image_ids
     smoke = profile_named("smoke")
-    profile = replace(smoke, runs_dir=tmp_path / "runs", recipe=replace(smoke.recipe, epochs=30, time_budget_s=30.0))
+    profile = replace(smoke, runs_dir=tmp_path / "runs", recipe=replace(smoke.recipe, epochs=30, time_budget_s=40.0))
     return profile, index, {"train": ids[:8], "val": ids[8:10], "test": ids[10:]}, shapes
 
 
 def test_the_plan_counts_the_epochs_the_budget_buys(budgeted):
     profile, index, split, shapes = budgeted
-    # batch max(2, min(16, 8 // 8)) = 2: 4 training steps of 1 s and 1 validation batch of 0.5 s per epoch,
-    # times the 1.15 overhead = 5.175 s; 30 s buy 5 epochs, 15 s buy 2
     plan = full_model_plan(profile, index, split, "deeplabv3plus", "resnet18", amp=False)
-    assert (plan.epochs, plan.batch_size, plan.step_s, plan.pretrained, plan.light) == (5, 2, 1.0, False, False)
+    # as many steps as the training loader gives: the augmented copies count (14 images here, not the split's 8)
+    config = profile.train_config(len(split["train"]))
+    train_set, _ = training_set(index, split["train"], profile, config)
+    loader, _, _ = make_loaders(train_set, train_set, config, torch.device("cpu"), current_world())
+    assert plan.train_steps == len(loader) == 7 and len(train_set) == 14
+    # batch max(2, min(16, 8 // 8)) = 2: 7 training steps of 1 s and 1 validation batch of 0.5 s per epoch,
+    # times the 1.15 overhead = 8.625 s; 40 s buy 4 epochs, 20 s buy 2
+    assert (plan.epochs, plan.batch_size, plan.step_s, plan.pretrained, plan.light) == (4, 2, 1.0, False, False)
     assert [shape[0] for shape in shapes] == [2, 2] and shapes[0][-2:] == (128, 128)  # the smoke input size
-    short = replace(profile, recipe=replace(profile.recipe, time_budget_s=15.0))
-    assert full_model_plan(short, index, split, "deeplabv3plus", "resnet18", amp=False).light
+    short = replace(profile, recipe=replace(profile.recipe, time_budget_s=20.0))
+    assert full_model_plan(short, index, split, "deeplabv3plus", "resnet18", amp=False).epochs == 2
 
 
 def test_the_command_trains_the_lighter_model_only_where_the_full_one_would_get_too_few_epochs(budgeted, tmp_path):

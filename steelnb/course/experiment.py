@@ -21,6 +21,7 @@ from ..evaluation.score_line import ScoreLine
 from ..evaluation.scoring import original_resolution_counts
 from ..models import build_model, zero_init_residual_blocks
 from ..training.checkpoint import load_weights
+from ..training.config import TrainConfig
 from ..training.device import default_device
 from ..training.loop import evaluate, fit
 from .profile import Profile
@@ -39,6 +40,28 @@ def native_geometry(index: SegmentationIndex, profile: Profile) -> tuple[tuple[i
     scale = profile.native_size[0] / SEVERSTAL_SHAPE[0]
     size = (round(height * scale), round(width * scale))
     return size, min(profile.crop_width, size[1])
+
+
+def training_set(index: SegmentationIndex, train_ids: list[str], profile: Profile, config: TrainConfig,
+                 augment: bool = True, native: bool = False) -> tuple[SteelDataset, tuple[int, int]]:
+    """The training images as :func:`run_experiment` trains on them, and the (height, width) every split is
+    resized to: the paper's random weighted augmentation adds copies of the images (``augment``), so an epoch
+    has more steps than the split has images; ``native`` keeps the aspect ratio and trains on crops, and
+    ``config.train_crop`` crops a square input.
+
+    Raises:
+        ValueError: ``config.train_crop`` with ``native``, which crops already.
+    """
+    size, crop_width = native_geometry(index, profile) if native else (profile.input_size(index.image_shape), 0)
+    crop_height = None
+    if config.train_crop is not None:
+        if native:
+            raise ValueError(f"train_crop {config.train_crop} is for square-input runs; a native-aspect run crops "
+                             "already")
+        crop_height, crop_width = config.train_crop
+    return SteelDataset(index, train_ids, mode="crop" if crop_width else "resize", size=size, crop_width=crop_width,
+                        crop_height=crop_height, augment_weights=(1.0, 1.0, 1.0) if augment else None,
+                        seed=config.seed, cache=True, random_flips=config.flip_augment), size
 
 
 @dataclass(frozen=True)
@@ -149,16 +172,7 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     """
     device = default_device()
     config = profile.train_config(len(split["train"]), **config_overrides)
-    size, crop_width = native_geometry(index, profile) if native else (profile.input_size(index.image_shape), 0)
-    crop_height = None
-    if config.train_crop is not None:
-        if native:
-            raise ValueError(f"run {name!r}: train_crop is for square-input runs; a native-aspect run crops already")
-        crop_height, crop_width = config.train_crop
-    train_set = SteelDataset(index, split["train"], mode="crop" if crop_width else "resize", size=size,
-                             crop_width=crop_width, crop_height=crop_height,
-                             augment_weights=(1.0, 1.0, 1.0) if augment else None,
-                             seed=config.seed, cache=True, random_flips=config.flip_augment)
+    train_set, size = training_set(index, split["train"], profile, config, augment, native)
     val_set = SteelDataset(index, split["val"], size=size, cache=True)
     scored_set = SteelDataset(index, split[score_on], size=size)
     torch.manual_seed(config.seed)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import torch
 
 from ..data.index import SegmentationIndex
-from ..data.torch_dataset import SteelDataset
 from ..models import build_model
 from ..training.budget import epochs_for_budget, seconds_per_step
 from ..training.device import default_device
+from .experiment import training_set
 from .profile import Profile
 
 #: Fewer planned epochs of the full-width DeepLabV3+ than this, and a budgeted main job trains the lighter model.
@@ -30,15 +30,16 @@ MIN_FULL_EPOCHS = 4
 
 @dataclass(frozen=True)
 class BudgetPlan:
-    """What the time budget buys of the full-width model on this machine: its planned ``epochs`` and the timed
-    ``step_s`` (seconds per training step of ``batch_size`` images), whether it loaded ImageNet weights
-    (``pretrained``), and so whether to train the lighter one."""
+    """What the time budget buys of the full-width model on this machine: its planned ``epochs`` of
+    ``train_steps`` steps and the timed ``step_s`` (seconds per training step of ``batch_size`` images), whether it
+    loaded ImageNet weights (``pretrained``), and so whether to train the lighter one."""
 
     epochs: int
     step_s: float
     batch_size: int
     budget_s: float
     pretrained: bool
+    train_steps: int
 
     @property
     def light(self) -> bool:
@@ -68,12 +69,13 @@ def full_model_plan(profile: Profile, index: SegmentationIndex, split: dict[str,
     if not budget_s:
         raise ValueError(f"profile {profile.name!r} trains a fixed number of epochs: there is no budget to plan")
     config = profile.train_config(len(split["train"]))
-    image = SteelDataset(index, split["train"][:1], size=profile.input_size(index.image_shape))[0][0]  # (C, H, W)
-    batch_shape = (config.batch_size, *image.shape)
+    train_set, _ = training_set(index, split["train"], profile, config)  # with the augmented copies, as trained
+    batch_shape = (config.batch_size, *train_set[0][0].shape)  # (N, C, H, W)
     model = build_model(architecture, backbone, index.num_classes)
     step_s = seconds_per_step(model, batch_shape, index.num_classes, True, device, amp)
     eval_s = seconds_per_step(model, batch_shape, index.num_classes, False, device, amp)
-    train_steps = max(1, len(split["train"]) // config.batch_size)  # the loader drops the last partial batch
+    # the training loader drops its last partial batch (loop.make_loaders); validation keeps it
+    train_steps = len(train_set) // config.batch_size if len(train_set) > config.batch_size else 1
     eval_batches = -(-len(split["val"]) // config.batch_size)
     epochs = epochs_for_budget(budget_s, train_steps, step_s, eval_batches, eval_s, config.epochs)
-    return BudgetPlan(epochs, step_s, config.batch_size, budget_s, model.pretrained)
+    return BudgetPlan(epochs, step_s, config.batch_size, budget_s, model.pretrained, train_steps)
