@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     per_image = training_flops_per_image(amp=not args.float32, light=args.light)
     # the model is named, never left to the budget's choice (python -m steelnb --full-width), so every row of a
     # record trains the model whose FLOPs it counts
-    flags = ["--float32"] * args.float32 + ["--light" if args.light else "--full-width"]
+    flags = (["--float32"] if args.float32 else []) + ["--light" if args.light else "--full-width"]
     print("| seed | wall min | epochs | images seen | training PFLOP | " + " | ".join(c for _, c in SCORES) + " |\n"
           + "|---" * (5 + len(SCORES)) + "|", flush=True)
     runs = []

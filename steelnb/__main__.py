@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from .commands.arguments import positive_int
 from .course.experiment import results_table
@@ -51,15 +52,16 @@ def demo_notice() -> str:
 
 
 def wants_light(args: argparse.Namespace, profile: Profile, index: SegmentationIndex, split: dict[str, list[str]],
-                backbone: str, full_run_dir: Path, amp: bool, verbose: bool) -> bool:
+                backbone: str, full_run_dir: Path, config_overrides: dict[str, Any], verbose: bool) -> bool:
     """Whether a budgeted main job without ``--light`` or ``--full-width`` trains the lighter DeepLabV3+: where the
     budget buys fewer than ``model_choice.MIN_FULL_EPOCHS`` epochs of the full-width model on this machine, from
     random weights, on a ResNet. A full-width run already in ``full_run_dir`` (finished or interrupted) keeps its
-    model, so a second call reloads or resumes it. Under torchrun rank 0's timing decides for every process."""
+    model, so a second call reloads or resumes it. ``config_overrides`` are the run's TrainConfig fields (its
+    precision). Under torchrun rank 0's timing decides for every process."""
     if (args.full_width or args.epochs is not None or args.architecture != "deeplabv3plus"
             or not profile.recipe.time_budget_s or BACKBONES[backbone].narrow is None or full_run_dir.exists()):
         return False
-    plan = full_model_plan(profile, index, split, args.architecture, backbone, amp)
+    plan = full_model_plan(profile, index, split, args.architecture, backbone, config_overrides)
     if verbose:
         print(f"Model: {plan.describe()}.")
     return from_main(plan.light)
@@ -94,12 +96,11 @@ def train_main(args: argparse.Namespace) -> None:
     if args.float32:
         run_name = f"{run_name}-float32"
         overrides["amp"] = False
-    seeded = (lambda name: seeded_run_name(name, args.seed)) if args.seed is not None else (lambda name: name)
-    if args.light or wants_light(args, profile, index, split, backbone, profile.runs_dir / index.name
-                                 / seeded(run_name), not args.float32, world.is_main):
+    full_run_dir = profile.runs_dir / index.name / seeded_run_name(run_name, args.seed)
+    if args.light or wants_light(args, profile, index, split, backbone, full_run_dir, overrides, world.is_main):
         run_name = f"{run_name}-light"
         overrides.update(LIGHT_MODEL)
-    run_name = seeded(run_name)
+    run_name = seeded_run_name(run_name, args.seed)
     if args.seed is not None:
         overrides["seed"] = args.seed
     if world.is_main:

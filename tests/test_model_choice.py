@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from steelnb.__main__ import main, wants_light
-from steelnb.course import model_choice
 from steelnb.course.experiment import training_set
 from steelnb.course.model_choice import MIN_FULL_EPOCHS, BudgetPlan, full_model_plan
 from steelnb.course.profile import profile_named
 from steelnb.course.runs import training_summary
 from steelnb.data.layouts import open_dataset
+from steelnb.training import budget
 from steelnb.training.distributed import current_world
 from steelnb.training.loop import make_loaders
 
@@ -36,7 +36,7 @@ def budgeted(demo_root, monkeypatch, tmp_path):
     def fake_seconds_per_step(model, batch_shape, num_classes, train, device, amp):
         shapes.append(batch_shape)
         return 1.0 if train else 0.5
-    monkeypatch.setattr(model_choice, "seconds_per_step", fake_seconds_per_step)
+    monkeypatch.setattr(budget, "seconds_per_step", fake_seconds_per_step)
     index = open_dataset(demo_root)
     ids = index.image_ids
     smoke = profile_named("smoke")
@@ -46,7 +46,7 @@ def budgeted(demo_root, monkeypatch, tmp_path):
 
 def test_the_plan_counts_the_epochs_the_budget_buys(budgeted):
     profile, index, split, shapes = budgeted
-    plan = full_model_plan(profile, index, split, "deeplabv3plus", "resnet18", amp=False)
+    plan = full_model_plan(profile, index, split, "deeplabv3plus", "resnet18", {"amp": False})
     # as many steps as the training loader gives: the augmented copies count (14 images here, not the split's 8)
     config = profile.train_config(len(split["train"]))
     train_set, _ = training_set(index, split["train"], profile, config)
@@ -57,7 +57,7 @@ def test_the_plan_counts_the_epochs_the_budget_buys(budgeted):
     assert (plan.epochs, plan.batch_size, plan.step_s, plan.pretrained, plan.light) == (4, 2, 1.0, False, False)
     assert [shape[0] for shape in shapes] == [2, 2] and shapes[0][-2:] == (128, 128)  # the smoke input size
     short = replace(profile, recipe=replace(profile.recipe, time_budget_s=20.0))
-    assert full_model_plan(short, index, split, "deeplabv3plus", "resnet18", amp=False).epochs == 2
+    assert full_model_plan(short, index, split, "deeplabv3plus", "resnet18", {"amp": False}).epochs == 2
 
 
 def test_the_command_trains_the_lighter_model_only_where_the_full_one_would_get_too_few_epochs(budgeted, tmp_path):
@@ -65,17 +65,17 @@ def test_the_command_trains_the_lighter_model_only_where_the_full_one_would_get_
     short = replace(profile, recipe=replace(profile.recipe, time_budget_s=15.0))
     args = argparse.Namespace(full_width=False, epochs=None, architecture="deeplabv3plus", light=False)
     full_run = tmp_path / "runs" / "demo" / "resnet101"
-    assert wants_light(args, short, index, split, "resnet18", full_run, amp=True, verbose=False)
-    assert not wants_light(args, profile, index, split, "resnet18", full_run, amp=True, verbose=False)
+    assert wants_light(args, short, index, split, "resnet18", full_run, {}, verbose=False)
+    assert not wants_light(args, profile, index, split, "resnet18", full_run, {}, verbose=False)
     timed = len(shapes)
     # nothing is timed where the choice is already made: by a flag, a fixed length, the architecture, a backbone
     # without a narrower last stage, or a full-width run already in its folder (resumed or reloaded as it is)
     for change in ({"full_width": True}, {"epochs": 2}, {"architecture": "baseline"}):
         assert not wants_light(argparse.Namespace(**{**vars(args), **change}), short, index, split, "resnet18",
-                               full_run, amp=True, verbose=False)
-    assert not wants_light(args, short, index, split, "efficientnet_b1", full_run, amp=True, verbose=False)
+                               full_run, {}, verbose=False)
+    assert not wants_light(args, short, index, split, "efficientnet_b1", full_run, {}, verbose=False)
     full_run.mkdir(parents=True)
-    assert not wants_light(args, short, index, split, "resnet18", full_run, amp=True, verbose=False)
+    assert not wants_light(args, short, index, split, "resnet18", full_run, {}, verbose=False)
     assert len(shapes) == timed
 
 

@@ -8,6 +8,7 @@ from toy_data import bright_squares
 
 from steelnb.evaluation.inference import inference_model, predict_mask, predict_probs
 from steelnb.models import build_model
+from steelnb.training import budget as budget_module
 from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights, save_atomic
 from steelnb.training.config import TrainConfig
 from steelnb.training.loop import build_optimizer, fit, planned_steps, replanned_length, weight_average
@@ -147,7 +148,7 @@ def test_replanned_length_by_hand():
 def test_time_budget_plans_from_timed_steps_then_replans_from_measured_epochs(tmp_path, monkeypatch):
     import steelnb.training.loop as train_module
     train, val = _toy_sets()
-    monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 1.0)
+    monkeypatch.setattr(budget_module, "seconds_per_step", lambda *args, **kwargs: 1.0)
     monkeypatch.setattr(train_module, "time", _Clock(tick=0.5))  # each epoch takes 1 s
     # the timing says 3 train steps + 1 val batch of 1 s each, x1.15 overhead = 4.6 s per epoch: a 10 s budget
     # fits 2 epochs; the epochs really take 1 s, so the first re-plan goes to 10, capped at 5
@@ -157,7 +158,7 @@ def test_time_budget_plans_from_timed_steps_then_replans_from_measured_epochs(tm
     assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["epochs"] == 5
     assert history[-1]["lr"] == 0.0  # the re-planned schedule still ends at zero
     assert all(h["load_1min"] >= 0 for h in history)  # each epoch records the machine's load
-    monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 0.01)  # another machine
+    monkeypatch.setattr(budget_module, "seconds_per_step", lambda *args, **kwargs: 0.01)  # another machine
     assert len(fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)) == 5  # finished: kept
 
 
@@ -167,7 +168,7 @@ def test_a_slow_start_neither_overruns_the_budget_nor_wastes_it(tmp_path, monkey
     import steelnb.training.loop as train_module
     clock = _Clock(tick=0.5)  # 1 s an epoch when the machine is quiet
     monkeypatch.setattr(train_module, "time", clock)
-    monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 0.2)  # timed quiet: 8 s budget
+    monkeypatch.setattr(budget_module, "seconds_per_step", lambda *args, **kwargs: 0.2)  # timed quiet: 8 s budget
     # fits 8 / (1.15 x (3 x 0.2 + 0.2)) = 8 epochs
 
     class SlowStart(torch.utils.data.Dataset):
@@ -202,7 +203,7 @@ def test_a_budget_of_few_long_epochs_is_used_to_its_end_by_a_partial_last_epoch(
     import steelnb.training.loop as train_module
     clock = _Clock(tick=0.0)
     monkeypatch.setattr(train_module, "time", clock)
-    monkeypatch.setattr(train_module, "seconds_per_step", lambda *args, **kwargs: 1.0)
+    monkeypatch.setattr(budget_module, "seconds_per_step", lambda *args, **kwargs: 1.0)
     original = train_module._train_epoch
 
     def timed_epoch(*args, **kwargs):

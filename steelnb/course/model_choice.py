@@ -14,12 +14,13 @@ model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ..data.index import SegmentationIndex
 from ..models import build_model
-from ..training.budget import epochs_for_budget, seconds_per_step
+from ..training.budget import plan_epochs
 from ..training.device import default_device
 from .experiment import training_set
 from .profile import Profile
@@ -60,22 +61,22 @@ class BudgetPlan:
 
 
 def full_model_plan(profile: Profile, index: SegmentationIndex, split: dict[str, list[str]], architecture: str,
-                    backbone: str, amp: bool, device: torch.device | None = None) -> BudgetPlan:
+                    backbone: str, config_overrides: dict[str, Any], device: torch.device | None = None) -> BudgetPlan:
     """Time the full-width ``architecture`` on ``backbone`` (with ImageNet weights where they can be had, as the
-    run will; on a random batch of the training input's shape) and plan its epochs in the profile's time budget, as the training loop's first plan does
-    (``loop.resolve_epochs``), in mixed precision where ``amp`` and the device allow it."""
+    run will; on a random batch of the training input's shape) and plan its epochs in the profile's time budget,
+    as the training loop's first plan does (``budget.plan_epochs``), with the run's recipe: the profile's and
+    ``config_overrides`` (TrainConfig fields, e.g. ``amp=False`` for ``--float32``)."""
     device = device or default_device()
     budget_s = profile.recipe.time_budget_s
     if not budget_s:
         raise ValueError(f"profile {profile.name!r} trains a fixed number of epochs: there is no budget to plan")
-    config = profile.train_config(len(split["train"]))
+    config = profile.train_config(len(split["train"]), **config_overrides)
     train_set, _ = training_set(index, split["train"], profile, config)  # with the augmented copies, as trained
     batch_shape = (config.batch_size, *train_set[0][0].shape)  # (N, C, H, W)
     model = build_model(architecture, backbone, index.num_classes)
-    step_s = seconds_per_step(model, batch_shape, index.num_classes, True, device, amp)
-    eval_s = seconds_per_step(model, batch_shape, index.num_classes, False, device, amp)
     # the training loader drops its last partial batch (loop.make_loaders); validation keeps it
     train_steps = len(train_set) // config.batch_size if len(train_set) > config.batch_size else 1
     eval_batches = -(-len(split["val"]) // config.batch_size)
-    epochs = epochs_for_budget(budget_s, train_steps, step_s, eval_batches, eval_s, config.epochs)
+    epochs, step_s = plan_epochs(model, batch_shape, index.num_classes, device, config.amp, budget_s, train_steps,
+                                 eval_batches, config.epochs)
     return BudgetPlan(epochs, step_s, config.batch_size, budget_s, model.pretrained, train_steps)

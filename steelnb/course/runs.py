@@ -87,10 +87,10 @@ def fixed_epochs_run_name(run_name: str, epochs: int, variant: str = "") -> str:
     return f"{run_name}-{epochs}epochs" + (f"-{variant}" if variant else "")
 
 
-def seeded_run_name(run_name: str, seed: int) -> str:
+def seeded_run_name(run_name: str, seed: int | None) -> str:
     """The folder name of ``run_name`` trained with random seed ``seed`` (``python -m steelnb --seed S``): the
-    recipe's own seed keeps the plain name, so ``--seed 0`` reloads the course's run."""
-    return run_name if seed == TrainConfig.seed else f"{run_name}-seed{seed}"
+    recipe's own seed, or None for it, keeps the plain name, so ``--seed 0`` reloads the course's run."""
+    return run_name if seed is None or seed == TrainConfig.seed else f"{run_name}-seed{seed}"
 
 
 def training_summary(history: list[dict], light: bool = False) -> str:

@@ -37,3 +37,13 @@ def epochs_for_budget(budget_s: float, train_steps: int, step_s: float, eval_bat
     """Epochs (at least 1, at most ``max_epochs``) whose training steps and validation fit ``budget_s``."""
     epoch_s = OVERHEAD * (train_steps * step_s + eval_batches * eval_s)
     return max(1, min(max_epochs, math.floor(budget_s / epoch_s)))
+
+
+def plan_epochs(model: nn.Module, batch_shape: tuple[int, ...], num_classes: int, device: torch.device, amp: bool,
+                budget_s: float, train_steps: int, eval_batches: int, max_epochs: int) -> tuple[int, float]:
+    """(epochs, seconds per training step): time ``model``'s training step and inference forward on a random
+    batch of ``batch_shape`` (N, C, H, W) in the precision training will use (``amp``), then fit epochs of
+    ``train_steps`` steps and ``eval_batches`` validation batches into ``budget_s`` (:func:`epochs_for_budget`)."""
+    step_s = seconds_per_step(model, batch_shape, num_classes, True, device, amp)
+    eval_s = seconds_per_step(model, batch_shape, num_classes, False, device, amp)
+    return epochs_for_budget(budget_s, train_steps, step_s, eval_batches, eval_s, max_epochs), step_s

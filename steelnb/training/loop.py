@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from ..env import commit_description
 from ..evaluation.inference import inference_model, predict_probs
 from ..evaluation.metrics import MetricAccumulator, all_empty_scores, summarize
-from .budget import epochs_for_budget, seconds_per_step
+from .budget import plan_epochs
 from .checkpoint import RunCheckpoints, RunFolderReadOnlyError, hold_run_folder, run_is_finished, save_atomic
 from .config import TrainConfig
 from .device import default_device, prepare_device
@@ -288,10 +288,9 @@ def resolve_epochs(config: TrainConfig, model: nn.Module, batch_shape: tuple[int
     ``batch_shape`` (N, 1, H, W) (unchanged without a budget; rank 0's count under torchrun)."""
     if not config.time_budget_s:
         return config
-    step_s = seconds_per_step(model, batch_shape, num_classes, True, device, config.amp)
-    eval_s = seconds_per_step(model, batch_shape, num_classes, False, device, config.amp)
-    epochs = from_main(epochs_for_budget(config.time_budget_s, train_steps, step_s, eval_batches, eval_s,
-                                         config.epochs))
+    epochs, step_s = plan_epochs(model, batch_shape, num_classes, device, config.amp, config.time_budget_s,
+                                 train_steps, eval_batches, config.epochs)
+    epochs = from_main(epochs)
     if progress:
         print(f"Time budget {config.time_budget_s / 60:.1f} min: {step_s:.2f} s per training step of "
               f"{batch_shape[0]} x {tuple(batch_shape[1:])}, {train_steps} steps per epoch -> {epochs} epoch(s).")
