@@ -1,4 +1,7 @@
 import math
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -9,6 +12,7 @@ from toy_data import bright_squares
 from steelnb.evaluation.inference import inference_model, predict_mask, predict_probs
 from steelnb.models import build_model
 from steelnb.training import budget as budget_module
+from steelnb.training import precision
 from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights, save_atomic
 from steelnb.training.config import TrainConfig
 from steelnb.training.loop import build_optimizer, fit, planned_steps, replanned_length, weight_average
@@ -338,6 +342,28 @@ def test_tta_variants_average_the_flips_they_name():
     assert torch.allclose(predict_probs(Ramp(), images, "hv"), (2 * plain + mirrored) / 3, atol=1e-6)
     # the fourth view (both flips) flips the ramp left-right too: 2 plain + 2 mirrored
     assert torch.allclose(predict_probs(Ramp(), images, "all"), (plain + mirrored) / 2, atol=1e-6)
+
+
+def test_bfloat16_is_native_only_where_torch_runs_avx512_code(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)  # a chip with AVX512-BF16
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert precision.native_bf16_instruction_sets() == ["AVX512-BF16"]
+    assert precision.autocast_dtype(torch.device("cpu")) == torch.bfloat16
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")  # ATEN_CPU_CAPABILITY=avx2
+    assert precision.native_bf16_instruction_sets() == []
+    assert precision.autocast_dtype(torch.device("cpu")) is None  # float32, not emulated bfloat16
+
+
+def test_an_avx2_cap_set_in_the_environment_turns_bfloat16_off():
+    probe = ("import torch\nfrom steelnb.training.precision import autocast_dtype\n"
+             "print(torch.backends.cpu.get_cpu_capability(), autocast_dtype(torch.device('cpu')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120,
+                          env={**os.environ, "ATEN_CPU_CAPABILITY": "avx2"})
+    capability, dtype = done.stdout.split()
+    if capability != "AVX2":
+        pytest.skip(f"this CPU runs {capability} code, below AVX2: nothing to cap")
+    assert dtype == "None"
 
 
 #: How far folded bfloat16 inference may drift from float32 (the tolerance benchmarks/vs_smp.py's bf16 row

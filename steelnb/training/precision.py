@@ -17,7 +17,13 @@ NATIVE_BF16_PROBES = {"AVX512-BF16": "_is_avx512_bf16_supported", "AMX": "_is_am
 
 
 def native_bf16_instruction_sets() -> list[str]:
-    """Which of :data:`NATIVE_BF16_PROBES` this CPU has (torch's probes; none where this torch lacks them)."""
+    """Which of :data:`NATIVE_BF16_PROBES` this CPU has (torch's probes; none where this torch lacks them).
+
+    None where torch's vector code is capped below AVX-512 (``ATEN_CPU_CAPABILITY=avx2``, as with
+    ``ONEDNN_MAX_CPU_ISA=AVX2`` for oneDNN): the probes read the chip, but the kernels then run without those
+    instructions, so bfloat16 would be emulated. That is how an AVX-512 machine stands in for an AVX2-only one."""
+    if torch.backends.cpu.get_cpu_capability() != "AVX512":
+        return []
     return [name for name, probe in NATIVE_BF16_PROBES.items() if getattr(torch.cpu, probe, lambda: False)()]
 
 
