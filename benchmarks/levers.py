@@ -1,6 +1,6 @@
 """Measure the main job's levers one at a time, on the validation split only.
 
-    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/levers.py [--epochs 6] [--seeds 2] [--float32] [--csv FILE] [--lever ema ...]
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/levers.py [--epochs 6] [--seeds 2] [--float32] [--csv FILE] [--base light] [--lever ema ...]
 
 Each lever is the main job's run (chapter 05's DeepLabV3+ under the default profile) with one change,
 trained for a fixed number of epochs (the main job's budget buys about 6 at 128x128 on 2 cores), so
@@ -12,7 +12,9 @@ the sample standard deviation over the seeds; the last column is the lever's gai
 class-mean defect IoU (flip TTA) with a 95% interval (± 1.96 x the standard error of a difference of two means
 of N seeds). A gain whose interval holds 0 is no gain we can detect. ``--float32`` trains every lever, the reference
 too, in float32, as a CPU without native bfloat16 would (runs of their own). ``--csv FILE`` also writes the table's
-numbers, one row per lever, for the documents to quote (``course/quotes.py``). Prints one markdown table; pick the recipe
+numbers, one row per lever, for the documents to quote (``course/quotes.py``). ``--base LEVER`` measures every gain
+against that lever instead of the reference (``--base light --lever light_aux``: a change on top of the lighter
+model), and the reference is then not trained. Prints one markdown table; pick the recipe
 from it, then score the test split once with ``benchmarks/main_job.py``.
 """
 from __future__ import annotations
@@ -58,6 +60,9 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
                   {"zero_init_residual": True}, None, 1.0),
     "light": ("layer4 at 256 planes and a 128-channel decoder (half the FLOPs), epochs x 1.5 (a step costs 0.67x)",
               LIGHT_MODEL, None, 1.5),
+    "light_aux": ("the light model with an auxiliary FCN head on layer3, loss weight 0.4 (training only), the light "
+                  "model's epochs (the head's cost shows in the training minutes)", {**LIGHT_MODEL, "aux_weight": 0.4},
+                  None, 1.5),
 }
 
 
@@ -102,40 +107,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--float32", action="store_true",
                         help="train every lever in float32, as a CPU without native bfloat16 would")
     parser.add_argument("--csv", type=Path, default=None, help="also write the table's numbers to this CSV file")
+    parser.add_argument("--base", choices=list(LEVERS), default="reference",
+                        help="the lever every gain is measured against, trained first (default: reference)")
     args = parser.parse_args(argv)
     profile, index, split = course_setup(verbose=True)
     print("| lever | change | epochs | train min | val mIoU | + flip TTA | class-mean defect IoU | + flip TTA "
           "| dataset mIoU | + flip TTA | gain in class-mean defect IoU + TTA |\n" + "|---" * 11 + "|")
-    reference: list[float] = []  # the reference's per-seed scores: every gain is measured against them
+    reference: list[float] = []  # the base's per-seed scores: every gain is measured against them
     rows = []
-    for lever in ["reference"] + [name for name in args.lever or list(LEVERS) if name != "reference"]:
+    for lever in [args.base] + [name for name in args.lever or list(LEVERS) if name != args.base]:
         change, _, _, factor = LEVERS[lever]
         epochs = max(1, round(args.epochs * factor))
         runs = [lever_scores(lever, seed, epochs, profile, index, split, args.float32)
                 for seed in range(args.seeds)]
         columns = [[scores[i] for _, scores in runs] for i in range(len(COLUMNS))]
-        if lever == "reference":
+        if lever == args.base:
             reference = columns[3]
         print(f"| {lever} | {change} | {epochs} | {statistics.mean(m for m, _ in runs):.1f} | "
               + " | ".join(mean_sd(values) for values in columns)
-              + f" | {'' if lever == 'reference' else seed_gain(columns[3], reference)} |", flush=True)
-        rows.append(lever_row(lever, epochs, runs, columns, reference))
+              + f" | {'' if lever == args.base else seed_gain(columns[3], reference)} |", flush=True)
+        rows.append(lever_row(lever, epochs, runs, columns, reference if lever != args.base else None))
     if args.csv is not None:
         write_rows(args.csv, rows)
     return 0
 
 
 def lever_row(lever: str, epochs: int, runs: list[tuple[float, list[float]]], columns: list[list[float]],
-              reference: list[float]) -> dict[str, object]:
+              reference: list[float] | None) -> dict[str, object]:
     """One lever's CSV row: epochs, mean training minutes, mean and sample sd of every score over the seeds
-    (sd 0 for one seed), and the gain in class-mean defect IoU + TTA over ``reference`` with its 95% half-width
-(empty on the reference's own row)."""
+    (sd 0 for one seed), and the gain in class-mean defect IoU + TTA over ``reference`` (the base's per-seed scores)
+    with its 95% half-width (empty on the base's own row, where ``reference`` is None)."""
     row: dict[str, object] = {"lever": lever, "seeds": len(runs), "epochs": epochs,
                               "train min": round(statistics.mean(m for m, _ in runs), 2)}
     for name, values in zip(CSV_COLUMNS, columns, strict=True):
         row[name] = round(statistics.mean(values), 4)
         row[f"{name} sd"] = round(statistics.stdev(values), 4) if len(values) > 1 else 0.0
-    gain, half_width = seed_gain_interval(columns[3], reference) if lever != "reference" else (None, None)
+    gain, half_width = seed_gain_interval(columns[3], reference) if reference is not None else (None, None)
     row["gain"] = None if gain is None else round(gain, 4)
     row["gain 95% half-width"] = None if half_width is None else round(half_width, 4)
     return row

@@ -126,6 +126,8 @@ def test_a_narrower_last_stage_and_decoder_keep_the_shapes_and_cost_less():
     assert layer4[0].conv2.dilation == (LAST_STAGE_DILATION,) * 2  # still dilated: output stride 16
     assert model(torch.rand(2, 1, 64, 48)).shape == (2, 4, 64, 48)
     assert torch.equal(layer4[0].bn1.weight, torch.ones(256))  # torchvision's initialisation
+    assert model.title == "DeepLabV3+ light (layer4 256, decoder 128)"  # the captions say which model they show
+    assert build_model("deeplabv3plus", "resnet18", 4, pretrained=False).title == "DeepLabV3+"
     assert build_model("deeplabv3plus", "resnet50", 4, pretrained=False, last_stage_width=256).encoder.channels[
         OUTPUT_STRIDE] == 1024  # Bottleneck: 256 planes x expansion 4
     with pytest.raises(ValueError, match="last_stage_width is for ResNet backbones; densenet121"):
@@ -226,3 +228,28 @@ def test_the_course_predicts_with_the_folded_model():
             return torch.zeros(images.shape[0], 3, *images.shape[2:])
 
     assert inference_model(Untraceable())(images).shape == (1, 3, 32, 32)  # used unfolded
+
+
+def test_the_auxiliary_head_reads_layer3_in_training_only():
+    torch.manual_seed(0)
+    model = build_model("deeplabv3plus", "resnet18", num_classes=4, pretrained=False, aux_head=True)
+    images = torch.rand(2, 1, 64, 48)
+    encoder = model.encoder
+    with torch.no_grad():
+        low = encoder.low(encoder.input(images))
+        layer3 = encoder.high[1](encoder.high[0](low))  # ResNet18: high = layer2, layer3, layer4
+        features, middle = encoder.features_and_last_stage_input(images)
+    assert torch.equal(middle, layer3) and middle.shape == (2, 256, 4, 3)  # stride 16, layer3's 256 channels
+    assert torch.equal(features[OUTPUT_STRIDE], encoder.high(low))  # the split changes nothing
+    model.train()
+    assert model(images).shape == model.aux_logits.shape == (2, 4, 64, 48)  # upsampled like the main logits
+    model.eval()
+    with torch.no_grad():
+        plain = model(images)
+    assert model.aux_logits is None
+    without = build_model("deeplabv3plus", "resnet18", num_classes=4, pretrained=False).eval()
+    without.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("auxiliary_head")})
+    with torch.no_grad():
+        assert torch.equal(without(images), plain)  # inference never runs the head
+    with pytest.raises(ValueError, match="reads a ResNet's layer3; densenet121 is not a ResNet"):
+        build_model("deeplabv3plus", "densenet121", 4, pretrained=False, aux_head=True)

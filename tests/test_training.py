@@ -12,6 +12,7 @@ from toy_data import bright_squares
 from steelnb.evaluation.inference import inference_model, predict_mask, predict_probs
 from steelnb.models import build_model
 from steelnb.training import budget as budget_module
+from steelnb.training import loop as loop_module
 from steelnb.training import precision
 from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights, save_atomic
 from steelnb.training.config import TrainConfig
@@ -364,6 +365,30 @@ def test_an_avx2_cap_set_in_the_environment_turns_bfloat16_off():
     if capability != "AVX2":
         pytest.skip(f"this CPU runs {capability} code, below AVX2: nothing to cap")
     assert dtype == "None"
+
+
+def test_the_auxiliary_loss_adds_its_weight_times_the_head_s_loss(tmp_path):
+    # a loss of exactly 1 for any logits: each step's loss is 1 (main) + 0.4 x 1 (auxiliary head) = 1.4
+    class One(torch.nn.Module):
+        def forward(self, logits, masks):
+            return logits.mean() * 0 + 1
+
+    train, _ = _toy_sets()
+    torch.manual_seed(0)
+    model = build_model("deeplabv3plus", "resnet18", num_classes=2, pretrained=False, aux_head=True)
+    config = TrainConfig(epochs=1, batch_size=4, aux_weight=0.4, amp=False)
+    loader = torch.utils.data.DataLoader(train, batch_size=4)
+    optimizer = build_optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    total, seen = loop_module._train_epoch(model, loader, optimizer, scheduler, torch.amp.GradScaler(enabled=False),
+                                           One(), config, torch.device("cpu"), "", False)
+    assert seen == 12 and total / seen == pytest.approx(1.4)
+    assert model.aux_logits is None  # cleared after each step: a copy of the model holds no graph
+    history = fit(model, train, _toy_sets()[1], tmp_path / "run", config, 2, progress=False)
+    assert len(history) == 1
+    folded = inference_model(model)  # folding copies the model: it must copy after training too
+    images = torch.stack([train[i][0] for i in range(2)])
+    assert torch.allclose(predict_probs(folded, images), predict_probs(model, images), atol=1e-4)
 
 
 #: How far folded bfloat16 inference may drift from float32 (the tolerance benchmarks/vs_smp.py's bf16 row

@@ -88,3 +88,24 @@ def test_the_benchmarks_log_s_sentences_on_the_lighter_model_in_float32_hold():
         assert gain - half_width > 0, score
     log = " ".join((SEED_RECORD.parents[2] / "docs" / "benchmarks.md").read_text().split())
     assert "In less training time, the lighter model gains beyond the seed noise on every validation score" in log
+
+
+def test_the_readme_s_sentence_on_the_avx2_stand_in_holds():
+    # the README says that on the AVX2 stand-in the command timed the full model at 0.85 s a step, two epochs' worth,
+    # and trained the lighter one instead; the CSV it quotes holds the scores that run printed
+    import pandas as pd
+
+    from steelnb.course.verdict import SEED_RECORD
+    output = SEED_RECORD.with_name("main_job_avx2_standin.md").read_text()
+    row = pd.read_csv(SEED_RECORD.with_name("main_job_avx2_standin.csv")).iloc[0]
+    assert "machine: AMD EPYC; AVX2; oneDNN bf16 kernel not used (float32)" in output
+    assert ("takes 0.85 s per training step of 16 images here, so the 16-minute budget buys 2 epoch(s) of it, fewer "
+            "than 4: training the lighter model instead") in output
+    assert (f"test mIoU {row['test mIoU']:.3f} (all-empty 0.405) | defect mIoU {row['defect mIoU']:.3f} | Dice "
+            f"{row['Dice']:.3f} | class-mean defect IoU {row['class-mean defect IoU']:.3f} | dataset mIoU with "
+            f"background {row['dataset mIoU with background']:.3f}") in output
+    assert f"Trained {row['epochs']:.0f} epochs, {row['images seen']:,.0f} images seen" in output
+    wall_s = int(output.split("wall time ")[1].split(" s")[0])
+    assert round(wall_s / 60, 1) == row["wall min"]
+    readme = " ".join((SEED_RECORD.parents[2] / "README.md").read_text().split())
+    assert "timed the full model at 0.85 s a step, two epochs' worth, said so and trained the lighter model" in readme

@@ -179,7 +179,8 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     decoder_options = {name: value for name, value in (("aspp_rates", config.aspp_rates),
                                                         ("width", config.decoder_width)) if value is not None}
     model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained,
-                        last_stage_width=config.last_stage_width, **decoder_options)
+                        last_stage_width=config.last_stage_width, aux_head=config.aux_weight > 0,
+                        **decoder_options)
     if config.zero_init_residual:
         if model.pretrained:
             raise ValueError(f"run {name!r}: zero_init_residual is for random initial weights; it would erase the "

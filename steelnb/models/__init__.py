@@ -23,11 +23,12 @@ ARCHITECTURES = {model.architecture: model for model in (DeepLabV3Plus, BareBone
 
 
 def build_model(architecture: str, backbone: str, num_classes: int, pretrained: bool = True,
-                weights_file: str | None = None, last_stage_width: int | None = None,
+                weights_file: str | None = None, last_stage_width: int | None = None, aux_head: bool = False,
                 **decoder_options: Any) -> SegmentationModel:
     """Build ``architecture`` ("deeplabv3plus" or "baseline") on ``backbone`` (one of BACKBONES) for
     ``num_classes`` labels (background included), with ImageNet weights unless ``pretrained`` is False.
-    ``last_stage_width`` narrows a ResNet's last stage (None: torchvision's width).
+    ``last_stage_width`` narrows a ResNet's last stage (None: torchvision's width); ``aux_head`` adds the
+    training-only auxiliary head on a ResNet's layer3 (``SegmentationModel``).
     ``decoder_options`` go to the decoder: DeepLabV3+ takes ``aspp_rates`` (the dilations of ASPP's 3x3
     branches, default DeepLabv3's 6/12/18) and ``width`` (its channels, default 256); the baseline takes none."""
     if architecture not in ARCHITECTURES:
@@ -37,7 +38,7 @@ def build_model(architecture: str, backbone: str, num_classes: int, pretrained: 
     if unknown := sorted(set(decoder_options) - set(accepted)):
         raise ValueError(f"{architecture}'s decoder has no option {', '.join(unknown)}; it takes "
                          f"{', '.join(accepted) or 'none'}")
-    return ARCHITECTURES[architecture](backbone, num_classes, pretrained, weights_file, last_stage_width,
+    return ARCHITECTURES[architecture](backbone, num_classes, pretrained, weights_file, last_stage_width, aux_head,
                                        **decoder_options)
 
 

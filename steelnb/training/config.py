@@ -24,7 +24,8 @@ class TrainConfig:
     it applies to random initial weights only, and a run that loads ImageNet weights refuses it.
     ``last_stage_width`` rebuilds a ResNet's last stage with that many planes (``backbones.narrow_resnet_last_stage``)
     and ``decoder_width`` sets DeepLabV3+'s decoder channels (None: torchvision's stage and the decoder's 256):
-    fewer FLOPs per step, so more epochs in a time budget.
+    fewer FLOPs per step, so more epochs in a time budget. ``aux_weight`` > 0 adds an auxiliary head on a ResNet's
+    layer3 for training (``SegmentationModel``) and that weight times its loss to the main loss (0 = off).
     These model options are kept here, with the recipe, because a checkpoint must say which model and data it was trained on.
     """
 
@@ -53,3 +54,4 @@ class TrainConfig:
     zero_init_residual: bool = False
     last_stage_width: int | None = None
     decoder_width: int | None = None
+    aux_weight: float = 0.0

@@ -76,6 +76,15 @@ def _mixup(images: torch.Tensor, masks: torch.Tensor, alpha: float):
     return lam * images + (1 - lam) * images[order], masks, masks[order], lam
 
 
+def _mixed_loss(loss_fn: nn.Module, logits: torch.Tensor, masks_a: torch.Tensor, masks_b: torch.Tensor,
+                lam: float) -> torch.Tensor:
+    """``loss_fn`` of ``logits`` (N, K, H, W) against mixup's two label maps (N, H, W), weighted ``lam`` and
+    1 - ``lam``; against ``masks_a`` alone where ``lam`` is 1 (no mixup)."""
+    if lam == 1.0:
+        return loss_fn(logits, masks_a)
+    return lam * loss_fn(logits, masks_a) + (1 - lam) * loss_fn(logits, masks_b)
+
+
 def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
                  config: TrainConfig, device: torch.device, description: str, progress: bool,
@@ -91,11 +100,14 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
         images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
         with mixed_precision(device, config.amp):
             if config.mixup_alpha > 0:
-                mixed, masks_a, masks_b, lam = _mixup(images, masks, config.mixup_alpha)
-                logits = model(mixed).float()
-                loss = lam * loss_fn(logits, masks_a) + (1 - lam) * loss_fn(logits, masks_b)
+                images, masks_a, masks_b, lam = _mixup(images, masks, config.mixup_alpha)
             else:
-                loss = loss_fn(model(images).float(), masks)
+                masks_a, masks_b, lam = masks, masks, 1.0
+            loss = _mixed_loss(loss_fn, model(images).float(), masks_a, masks_b, lam)
+            core = getattr(model, "module", model)  # DDP keeps the model in .module
+            if core.aux_logits is not None:  # set by that forward; cleared, so no copy of the model holds the graph
+                loss = loss + config.aux_weight * _mixed_loss(loss_fn, core.aux_logits.float(), masks_a, masks_b, lam)
+                core.aux_logits = None
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
