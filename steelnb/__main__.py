@@ -113,7 +113,7 @@ def train_main(args: argparse.Namespace) -> None:
         return
     print(results_table([result]).T.to_string())
     print(training_summary(result.history, light="last_stage_width" in overrides))
-    folder = profile.runs_dir / "figures"
+    folder = profile.figures_dir  # the demo data's own subfolder, or STEELNB_FIGURES where it is set
     save_figure(curves_figure([result], index, profile, "Learning curves"), "main_learning_curves", folder)
     fig = prediction_figure(result, index, split["test"], profile, "Test predictions")
     print("Figures written to", save_figure(fig, "main_predictions", folder).parent)

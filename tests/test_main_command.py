@@ -23,7 +23,8 @@ def test_main_command_trains_scores_and_ends_with_the_summary_line(tmp_path):
     lines = done.stdout.strip().splitlines()
     scores = ScoreLine.parse(lines[-1])
     assert 0 <= scores.miou <= 1 and 0 <= scores.all_empty_miou <= 1
-    assert (tmp_path / "home" / "runs" / "smoke" / "figures" / "main_predictions.png").is_file()
+    assert (tmp_path / "home" / "runs" / "smoke" / "figures" / "demo" / "main_predictions.png").is_file()  # the demo's own
+    assert not (tmp_path / "home" / "runs" / "smoke" / "figures" / "main_predictions.png").exists()
     assert (tmp_path / "home" / "runs" / "smoke" / "demo" / "resnet101" / "best.pt").is_file()
     notice = "\n".join(lines[-7:-1])  # just above the score line
     assert "SYNTHETIC" in notice and "python -m steelnb download neu-seg" in notice and "minutes" in notice
@@ -98,7 +99,7 @@ def test_a_chapter_and_the_main_job_leave_the_reference_figures_untouched(tmp_pa
                               text=True, timeout=900)
         assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
     assert (course / "runs" / "default" / "figures" / "demo" / "fig0_examples.png").is_file()  # the chapter's
-    assert (course / "runs" / "default" / "figures" / "main_predictions.png").is_file()  # the main job's
+    assert (course / "runs" / "default" / "figures" / "demo" / "main_predictions.png").is_file()  # the main job's
     changed = subprocess.run(["git", "status", "--porcelain", "--", "figures"], cwd=course, capture_output=True,
                              text=True, check=True).stdout
     assert changed == ""

@@ -2,6 +2,7 @@ import warnings
 
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from steelnb.evaluation.inference import fold_batchnorm, inference_model
 from steelnb.models import (
@@ -16,6 +17,7 @@ from steelnb.models import (
 from steelnb.models.backbones import LAST_STAGE_DILATION
 from steelnb.models.baseline import BareBoneDecoder
 from steelnb.models.deeplab import DeepLabV3PlusDecoder, aspp_rates_for
+from steelnb.models.layers import AtrousDepthwiseConv2d
 from steelnb.training.checkpoint import load_weights
 
 SMALL_BACKBONES = ["resnet18", "densenet121", "efficientnet_b0", "mobilenet_v3_large"]
@@ -189,6 +191,49 @@ def test_every_stage_has_the_dilation_of_the_deeplab_design(backbone):
             assert {m.stride for m in parts.high[stage].modules() if isinstance(m, torch.nn.Conv2d)} == {(1, 1)}
             assert {conv.padding for conv in convs} == {(dilation * (conv.kernel_size[0] - 1) // 2,) * 2
                                                         for conv in convs}
+
+
+@pytest.mark.parametrize("size", [(8, 8), (13, 13), (16, 100), (1, 1)])
+@pytest.mark.parametrize("dilation", [1, 6, 12, 18])
+def test_the_atrous_depthwise_conv_equals_the_whole_kernel(size, dilation):
+    # the truth: a plain dilated depthwise nn.Conv2d with the same weight, every tap computed
+    torch.manual_seed(0)
+    pruned = AtrousDepthwiseConv2d(3, dilation).double()
+    whole = torch.nn.Conv2d(3, 3, 3, padding=dilation, dilation=dilation, groups=3, bias=False).double()
+    whole.weight.data.copy_(pruned.weight.data)
+    features = torch.randn(2, 3, *size, dtype=torch.float64, requires_grad=True)
+    out, expected = pruned(features), whole(features)
+    upstream = torch.randn_like(expected)
+    grads = torch.autograd.grad(out, (features, pruned.weight), upstream)
+    expected_grads = torch.autograd.grad(expected, (features, whole.weight), upstream)
+    assert torch.allclose(out, expected, atol=1e-12)
+    assert all(torch.allclose(g, e, atol=1e-12) for g, e in zip(grads, expected_grads, strict=True))
+
+
+def test_the_atrous_depthwise_conv_skips_the_taps_on_padding():
+    # 8x8 map: rate 12 keeps only the centre (1/9 of the multiply-adds), rate 6 keeps all 9 taps;
+    # a 16x100 map at rate 18 keeps the middle row (3 of 9)
+    def flops(dilation, size):
+        with FlopCounterMode(display=False) as counter:
+            AtrousDepthwiseConv2d(4, dilation)(torch.rand(1, 4, *size))
+        return counter.get_total_flops()
+
+    full = 2 * 4 * 9 * 64  # 2 FLOPs per multiply-add, 4 channels, 9 taps, 64 pixels
+    assert flops(6, (8, 8)) == full and flops(12, (8, 8)) == full // 9
+    assert flops(18, (16, 100)) == 2 * 4 * 3 * 1600
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit.trace, which the ONNX export uses, is deprecated
+def test_a_traced_atrous_depthwise_conv_keeps_every_tap_for_other_sizes():
+    # torch.jit.trace (as the ONNX export) records one graph for every input size: traced on an 8x8 map,
+    # where rate 12 keeps only the centre, it must still compute all 9 taps on a 32x32 map
+    conv = AtrousDepthwiseConv2d(2, 12).eval()
+    whole = torch.nn.Conv2d(2, 2, 3, padding=12, dilation=12, groups=2, bias=False)
+    whole.weight.data.copy_(conv.weight.data)
+    with torch.no_grad():
+        traced = torch.jit.trace(conv, torch.rand(1, 2, 8, 8))
+        larger = torch.rand(1, 2, 32, 32)
+        assert torch.allclose(traced(larger), whole(larger), atol=1e-6)
 
 
 @pytest.mark.parametrize("backbone, batch_norms_left", [("resnet18", 0), ("efficientnet_b0", 0), ("densenet121", 62)])

@@ -35,7 +35,7 @@ def aspp_rates_for(input_size: tuple[int, int], output_stride: int = OUTPUT_STRI
 class ASPP(nn.Module):
     """Atrous spatial pyramid pooling: a 1x1 conv, one dilated 3x3 conv per rate in ``rates`` and image-level
     pooling, fused by a 1x1 conv. A rate at least as large as the feature map puts every tap but the centre
-    on zero padding, so that branch acts as a 1x1 conv."""
+    on zero padding, so that branch acts as a 1x1 conv, and :func:`layers.atrous_depthwise` runs it as one."""
 
     def __init__(self, in_channels: int, out_channels: int = DECODER_WIDTH,
                  rates: tuple[int, ...] = DEEPLAB_ASPP_RATES) -> None:
