@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from steelnb.course.profile import LIGHT_MODEL, profile_named
+from steelnb.course.profile import light_model_options, profile_named
 from steelnb.course.runs import main_run
 from steelnb.models import build_model
 from steelnb.models.layers import AtrousDepthwiseConv2d
@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
           f"medians of {args.repeats} interleaved rounds\n")
     print("| model | what is timed | precision | every tap (ms) | taps on padding skipped (ms) | ratio |\n"
           "|---|---|---|---|---|---|")
-    for label, options in (("full width", {}), ("light", {"last_stage_width": LIGHT_MODEL["last_stage_width"],
-                                                          "width": LIGHT_MODEL["decoder_width"]})):
+    for label, options in (("full width", {}), ("light", light_model_options())):
         torch.manual_seed(0)
         model = build_model(MAIN.architecture, backbone, num_classes=4, pretrained=False, **options)
         models = {"every tap": with_every_tap(model), "skipped": model}

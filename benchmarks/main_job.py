@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from steelnb.course.profile import LIGHT_MODEL, profile_named
+from steelnb.course.profile import light_model_options, profile_named
 from steelnb.course.runs import main_run
 from steelnb.evaluation.intervals import mean_sd
 from steelnb.evaluation.score_line import ScoreLine
@@ -49,7 +49,7 @@ def training_flops_per_image(amp: bool = True, light: bool = False) -> float:
     precision, or float32 without ``amp``) divided by its batch size."""
     profile, run = profile_named("default"), main_run()
     torch.manual_seed(0)
-    options = {"last_stage_width": LIGHT_MODEL["last_stage_width"], "width": LIGHT_MODEL["decoder_width"]} if light else {}
+    options = light_model_options() if light else {}
     model = build_model(run.architecture, profile.backbone(run.paper_backbone), num_classes=4, pretrained=False,
                         **options)
     batch = 2

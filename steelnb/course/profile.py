@@ -57,6 +57,12 @@ CPU_RECIPE = replace(
 LIGHT_MODEL = {"last_stage_width": 256, "decoder_width": 128}
 
 
+def light_model_options() -> dict[str, int]:
+    """``build_model`` keyword arguments that build :data:`LIGHT_MODEL` (its decoder width goes to the decoder as
+    ``width``), for scripts that build the lighter model outside a training run."""
+    return {"last_stage_width": LIGHT_MODEL["last_stage_width"], "width": LIGHT_MODEL["decoder_width"]}
+
+
 @dataclass(frozen=True)
 class Profile:
     """Settings shared by the notebooks and ``python -m steelnb``."""

@@ -20,10 +20,10 @@ def atrous_depthwise(features: torch.Tensor, weight: torch.Tensor, dilation: int
     depthwise convolution runs on a slow path of CPU kernels (in its backward especially) where a 1x1 one
     runs on the fast path. While a model is traced for ONNX or TorchScript, whose graphs serve every input
     size, the whole kernel is kept."""
-    height, width = features.shape[-2:]
     if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-        height = width = dilation + 1  # every tap kept
-    keep_rows, keep_cols = dilation < height, dilation < width
+        keep_rows = keep_cols = True
+    else:
+        keep_rows, keep_cols = dilation < features.shape[-2], dilation < features.shape[-1]
     kernel = weight[:, :, slice(None) if keep_rows else slice(1, 2), slice(None) if keep_cols else slice(1, 2)]
     return F.conv2d(features, kernel, None, 1, (dilation if keep_rows else 0, dilation if keep_cols else 0),
                     (dilation if keep_rows else 1, dilation if keep_cols else 1), weight.shape[0])
