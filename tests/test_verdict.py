@@ -278,3 +278,11 @@ def test_the_benchmarks_log_s_table_on_the_avx2_only_cpu_holds():
     assert folded["mobilenet_v3_large", "eval b1 256x1600", "BN folded"] == 0.81 and max(onnx) == 0.72
     assert "the course's scoring path (BN folded, float32) is at most 0.90 of smp's time" in log
     assert "ONNX Runtime is at most 0.72 on every encoder and input" in log
+    encoders = ("resnet18", "efficientnet_b1", "mobilenet_v3_large")
+    strips = ", ".join(f"{folded[encoder, 'eval b1 256x1600', 'BN folded']:.2f}" for encoder in encoders)
+    stand_in = SEED_RECORD.with_name("vs_smp_avx2.md").read_text().splitlines()
+    stand_in_strips = [line.split()[-1] for encoder in encoders for line in stand_in
+                       if line.startswith(f"{encoder}  eval b1 256x1600 BN folded")]
+    assert stand_in_strips == ["1.04", "0.77", "0.96"] and strips == "0.90, 0.75, 0.81"
+    assert ("put the folded strips at 1.04, 0.77 and 0.96 of smp's time; this CPU puts them at 0.90, 0.75 and 0.81"
+            in log)
