@@ -1,5 +1,6 @@
 """The verdict on the paper's claims follows the results and the seed noise it is given."""
 import math
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,11 @@ TABLE2 = (",epochs,mIoU @orig\nbaseline,8,{baseline}\nresnet101,5,0.814\ndensene
           "efficientnet_b1,4,{efficientnet}\nall-empty prediction,,0.405\n")
 SPEED = ",train it/s\nbaseline,1.84\nresnet101,1.46\ndensenet201,0.99\nefficientnet_b1,1.65\n"
 LOSSES = ",epochs,mIoU @orig\nCE (paper),2,0.755\nweighted CE,2,{weighted}\nmixup,2,0.766\n"
+
+
+def flat_text(relative_path: str) -> str:
+    """A file of the repository with its whitespace collapsed, so that a sentence matches however its lines wrap."""
+    return " ".join((Path(__file__).resolve().parents[1] / relative_path).read_text().split())
 
 
 def _results(tmp_path, sd_values=(0.80, 0.81, 0.82), baseline=0.736, densenet=0.815, efficientnet=0.763,
@@ -64,7 +70,7 @@ def test_the_readme_s_sentences_on_the_seed_records_hold():
     assert class_mean > course["class-mean defect IoU"].max() and light["training PFLOP"].max() < course[
         "training PFLOP"].min()  # "with fewer training FLOPs"
     assert 1 / 170 < light["training PFLOP"].mean() / 41.1 and light["training PFLOP"].mean() / 27.4 < 1 / 80
-    readme = " ".join((SEED_RECORD.parents[2] / "README.md").read_text().split())
+    readme = flat_text("README.md")
     assert "is **not reached**: the lighter model's record spends about a hundredth of that compute" in readme
 
 
@@ -86,7 +92,7 @@ def test_the_benchmarks_log_s_sentences_on_the_lighter_model_in_float32_hold():
                   for row in (light, full)]
         gain, half_width = seed_gain_interval(*spread)
         assert gain - half_width > 0, score
-    log = " ".join((SEED_RECORD.parents[2] / "docs" / "benchmarks.md").read_text().split())
+    log = flat_text("docs/benchmarks.md")
     assert "In less training time, the lighter model gains beyond the seed noise on every validation score" in log
 
 
@@ -107,7 +113,7 @@ def test_the_benchmarks_log_s_sentence_on_the_avx2_stand_in_holds():
     assert f"Trained {row['epochs']:.0f} epochs, {row['images seen']:,.0f} images seen" in output
     wall_s = int(output.split("wall time ")[1].split(" s")[0])
     assert round(wall_s / 60, 1) == row["wall min"]
-    log = " ".join((SEED_RECORD.parents[2] / "docs" / "benchmarks.md").read_text().split())
+    log = flat_text("docs/benchmarks.md")
     assert ("the full-width model took 0.85 s a training step, so the budget would have bought it 2 epochs; the "
             "command trained the lighter model instead") in log
 
@@ -126,7 +132,7 @@ def test_the_benchmarks_log_s_sentences_on_the_auxiliary_head_hold():
     assert 1.10 < same_epochs["train min"] / light["train min"] < 1.14  # "about 12% longer", "15.5 against 13.8"
     assert abs(same_time["train min"] / light["train min"] - 1) < 0.05  # "about the same training time"
     assert same_time["gain"] - same_time["gain 95% half-width"] < 0 < same_time["gain"]  # "0.002 ± 0.005": nothing
-    log = " ".join((SEED_RECORD.parents[2] / "docs" / "benchmarks.md").read_text().split())
+    log = flat_text("docs/benchmarks.md")
     assert "At about the same training time, 8 epochs against 9, the gain is 0.002 ± 0.005" in log
 
 
@@ -141,7 +147,7 @@ def test_the_benchmarks_log_s_table_on_skipped_atrous_taps_holds():
         if len(cells) == 6 and cells[0] in ("full width", "light"):
             ratios[cells[0], cells[1].split(",")[0], cells[2]] = float(cells[5])
     assert "AVX2+AVX512+AVX512-BF16+AMX" in output and len(ratios) == 6
-    log = " ".join((SEED_RECORD.parents[2] / "docs" / "benchmarks.md").read_text().split())
+    log = flat_text("docs/benchmarks.md")
     for model in ("full width", "light"):
         row = (f"| {model} | {ratios[model, 'training step', 'bfloat16']:.2f} | "
                f"{ratios[model, 'training step', 'float32']:.2f} | {ratios[model, 'inference', 'float32']:.2f} |")
@@ -150,7 +156,7 @@ def test_the_benchmarks_log_s_table_on_skipped_atrous_taps_holds():
     assert all(1 / 1.2 <= ratio <= 1 / 1.1 for ratio in training)
     assert "buys about 1.1-1.2 times the training steps" in log
     bf16 = sorted(ratios[model, "training step", "bfloat16"] for model in ("full width", "light"))
-    readme = " ".join((SEED_RECORD.parents[2] / "README.md").read_text().split())
+    readme = flat_text("README.md")
     assert f"the same result in {bf16[0]:.2f}-{bf16[1]:.2f} of the bfloat16 training step's time" in readme
 
 
@@ -170,10 +176,10 @@ def test_the_benchmarks_log_s_sentences_on_the_amx_record_hold():
     gaps = {score: seed_gain(amd[score], amx[score]) for score in ("class-mean defect IoU", "dataset mIoU with background")}
     assert gaps == {"class-mean defect IoU": "+0.007 ± 0.005", "dataset mIoU with background": "+0.005 ± 0.004"}
     assert amx["class-mean defect IoU"].mean() < 0.78 and amx["dataset mIoU with background"].mean() < 0.82
-    log = " ".join((SEED_RECORD.parents[2] / "docs" / "benchmarks.md").read_text().split())
+    log = flat_text("docs/benchmarks.md")
     assert ("the same budget bought 1.7 fewer epochs, and the scores are lower by 0.007 ± 0.005 class-mean defect IoU "
             "and 0.005 ± 0.004 dataset mIoU") in log
-    readme = " ".join((SEED_RECORD.parents[2] / "README.md").read_text().split())
+    readme = flat_text("README.md")
     assert "That is 0.007 ± 0.005 and 0.005 ± 0.004 below the AMD EPYC's record" in readme
 
 
@@ -199,13 +205,13 @@ def test_the_sentences_on_the_course_recipe_s_amx_record_hold():
     assert light == ["+0.015 ± 0.008", "+0.012 ± 0.006"]
     assert all(gain > half for gain, half in (seed_gain_interval(light_amx[s], amx[s]) for s in scores))
     assert (round(amd["epochs"].mean()), round(amx["epochs"].mean(), 1)) == (7, 6.7)
-    log = " ".join((SEED_RECORD.parents[2] / "docs" / "benchmarks.md").read_text().split())
+    log = flat_text("docs/benchmarks.md")
     assert ("that is -0.002 ± 0.007 class-mean defect IoU and -0.002 ± 0.006 dataset mIoU: no difference the seeds "
             "can tell") in log
     assert "the budget bought 6.7 epochs here against 7 there" in log
     assert ("the lighter model scores +0.015 ± 0.008 class-mean defect IoU and +0.012 ± 0.006 dataset mIoU above the "
             "course's recipe") in log
-    readme = " ".join((SEED_RECORD.parents[2] / "README.md").read_text().split())
+    readme = flat_text("README.md")
     assert "-0.002 ± 0.007 and -0.002 ± 0.006 against the AMD EPYC's, inside the seed noise" in readme
     assert "On that CPU too the lighter model is ahead of it, by +0.015 ± 0.008 and +0.012 ± 0.006." in readme
 
@@ -236,11 +242,11 @@ def test_the_sentences_on_the_avx2_only_cpu_hold():
     assert seed_gain(light[scores[0]], amd_light[scores[0]]) == "-0.030 ± 0.008"
     assert abs(light["training PFLOP"].mean() / full["training PFLOP"].mean() - 1) < 0.05  # "about the same FLOPs"
     assert (full["epochs"] == 3).all() and full["images seen"].mean() / 16 < 3 * 326  # "the last cut short"
-    log = " ".join((SEED_RECORD.parents[2] / "docs" / "benchmarks.md").read_text().split())
+    log = flat_text("docs/benchmarks.md")
     assert ("the budget's choice gains +0.029 ± 0.008 class-mean defect IoU, +0.023 ± 0.006 dataset mIoU and +0.016 ± "
             "0.004 test mIoU on the test split, for about the same training FLOPs") in log
     assert "the lighter model's record here is 0.030 ± 0.008 class-mean defect IoU below" in log
-    readme = " ".join((SEED_RECORD.parents[2] / "README.md").read_text().split())
+    readme = flat_text("README.md")
     assert "timed the full model at 0.83 s a step, two epochs' worth, said so and trained the lighter model" in readme
     assert "The budget's choice gains +0.029 ± 0.008 and +0.023 ± 0.006 there" in readme
 
@@ -263,7 +269,7 @@ def test_the_benchmarks_log_s_table_on_the_avx2_only_cpu_holds():
             encoder, task, shape, variant, ours, smp, ratio = match.groups()
             rows[encoder, f"{task} {shape}", variant] = (float(ours), float(smp), float(ratio))
     assert len(rows) == 21
-    log = " ".join((SEED_RECORD.parents[2] / "docs" / "benchmarks.md").read_text().split())
+    log = flat_text("docs/benchmarks.md")
     for (encoder, task, variant), (ours, smp, ratio) in rows.items():
         assert abs(ours / smp - ratio) < 0.006
         if variant == "eager":
