@@ -63,6 +63,9 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
     "light_aux": ("the light model with an auxiliary FCN head on layer3, loss weight 0.4 (training only), the light "
                   "model's epochs (the head's cost shows in the training minutes)", {**LIGHT_MODEL, "aux_weight": 0.4},
                   None, 1.5),
+    "light_batch8": ("the light model with batches of 8 images instead of 16: twice the optimiser steps in the same epochs "
+                     "(learning rate and warm-up steps unchanged), the light model's epochs", {**LIGHT_MODEL, "batch_size": 8},
+                     None, 1.5),
     "light_aux_time": ("the same with 8 epochs instead of 9: about the light model's training time, since the head's "
                        "step costs about 12% more", {**LIGHT_MODEL, "aux_weight": 0.4}, None, 4 / 3),
 }

@@ -1,16 +1,21 @@
 """The course's main job as a speedrun record: run it from scratch over several seeds, print mean ± sd.
 
-    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/main_job.py [--seeds 3] [--csv FILE] [--float32] [--light] [--max-minutes 20] ...
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/main_job.py [--seeds 3] [--csv FILE] [--logs DIR] [--float32] [--light | --budget-choice] [--max-minutes 20] ...
 
-Runs ``python -m steelnb --seed S --full-width`` (or ``--light``) for S = 0 .. seeds-1, each in a fresh, temporary ``STEELNB_HOME`` (so no
-finished run is reused), measures its wall time and reads the scores it ends with. Prints one row per seed,
+Runs ``python -m steelnb --seed S --full-width`` (or ``--light``, or with ``--budget-choice`` no model flag, so the
+time budget picks the model as it does for a user) for S = 0 .. seeds-1, each in a fresh, temporary
+``STEELNB_HOME`` (so no finished run is reused), measures its wall time and reads what it ends with: the scores, the
+epochs, the images seen, its minutes of training and validation (the rest of the wall time is setup, the budget's
+timing, test scoring and figures) and the model it trained. ``--logs DIR`` keeps each run's whole output (its
+epochs, the budget's re-plans, the machine's load) as ``DIR/seed<S>.log``. Prints one row per seed,
 then the mean ± sample standard deviation of every score, the training compute (images seen and training
 FLOPs: forward and backward of every training image, as ``torch.utils.flop_counter`` counts one training
-step; validation and scoring are not counted) and the machine (CPU model, instruction sets, the kernel oneDNN
-runs bfloat16 on, threads, torch, precision), the way speedrun records are stated. Then one PASS/FAIL line
-per target, on the means. ``--csv FILE`` also writes one row per seed (the columns of the printed table) for
-the course to read: ``benchmarks/results/main_job_seeds.csv`` is the record that chapter 13's verdict takes
-its seed noise from. The defaults are the NEU-Seg targets of the CPU real-data track: the course's
+step of the model that run trained; validation and scoring are not counted) and the machine (CPU model, instruction
+sets, the kernel oneDNN runs bfloat16 on, threads, torch, precision), the way speedrun records are stated. Then one
+PASS/FAIL line per target, on the means. ``--csv FILE`` also writes one row per seed (the columns of the printed
+table) for the course to read: ``benchmarks/results/main_job_seeds.csv`` is the record that chapter 13's verdict
+takes its seed noise from. The CSV file and the log files must not exist yet: nothing is overwritten, and the check
+comes before the first run. The defaults are the NEU-Seg targets of the CPU real-data track: the course's
 floor (mIoU, defect mIoU) and the published level (a U-Net's 0.806 class-mean defect IoU, from random
 weights as ours, and PGA-Net's 0.8215 dataset mIoU with background, from ImageNet weights; both trained on
 a GPU). Score the test split this way once per recipe chosen on validation (``benchmarks/levers.py``).
@@ -26,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -58,40 +64,107 @@ def training_flops_per_image(amp: bool = True, light: bool = False) -> float:
     return counted_flops(model_step(model.train(), images, target, optimizer, torch.device("cpu"), amp=amp)) / batch
 
 
-def run_main_job(seed: int, root: Path, flags: list[str]) -> tuple[float, ScoreLine, int, int]:
-    """One from-scratch main job with ``seed`` and the extra command-line ``flags`` of ``python -m steelnb``
-    (``--float32``, ``--light`` or ``--full-width``): (wall minutes, scores, epochs, images seen).
+@dataclass(frozen=True)
+class JobOutcome:
+    """What one main job ended with: ``wall_min`` (minutes from start to exit, measured around it), ``train_min``
+    (its own minutes of training and validation), ``epochs``, ``images_seen`` (training images, augmented copies
+    included), ``light`` (whether it trained the lighter model) and its test ``scores``."""
+
+    wall_min: float
+    train_min: float
+    epochs: int
+    images_seen: int
+    light: bool
+    scores: ScoreLine
+
+    @property
+    def model(self) -> str:
+        """The model's name in the table: "light" or "full width"."""
+        return "light" if self.light else "full width"
+
+
+def parse_job_output(stdout: str, wall_min: float) -> JobOutcome:
+    """Read a finished ``python -m steelnb`` run's console output: its training summary line
+    (``runs.training_summary``: epochs, images seen, minutes of training and validation, and ``--light`` in the
+    length to repeat when it trained the lighter model) and its last line, the score line.
 
     Raises:
-        RuntimeError: the job failed or printed no score line (its output's end is in the message).
+        ValueError: the output holds no training summary, or its last line is no score line.
+    """
+    summary = re.search(r"Trained (\d+) epochs, ([\d,]+) images seen, ([\d.]+) min of training and validation"
+                        r".*\(repeat its length with (--light )?--epochs", stdout)
+    if summary is None:
+        raise ValueError("the main job's output holds no line 'Trained N epochs, M images seen, ...'")
+    return JobOutcome(wall_min=wall_min, train_min=float(summary.group(3)), epochs=int(summary.group(1)),
+                      images_seen=int(summary.group(2).replace(",", "")), light=summary.group(4) is not None,
+                      scores=ScoreLine.parse(stdout.strip().splitlines()[-1]))
+
+
+def run_main_job(seed: int, root: Path, flags: list[str], log: Path | None = None) -> JobOutcome:
+    """One from-scratch main job with ``seed`` and the extra command-line ``flags`` of ``python -m steelnb``
+    (``--float32``, ``--light`` or ``--full-width``, or none: the budget's choice). ``log``: a new file that gets the
+    run's whole output (stdout, then stderr).
+
+    Raises:
+        RuntimeError: the job failed or its output could not be read (its output's end is in the message).
     """
     with tempfile.TemporaryDirectory() as home:
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "steelnb", "--seed", str(seed), *flags], cwd=root,
                               env={**os.environ, "STEELNB_HOME": home}, capture_output=True, text=True)
         minutes = (time.perf_counter() - start) / 60
-    trained = re.search(r"Trained (\d+) epochs, ([\d,]+) images seen", done.stdout)
-    if done.returncode != 0 or trained is None:
-        raise RuntimeError(f"the main job with seed {seed} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return minutes, ScoreLine.parse(done.stdout.strip().splitlines()[-1]), int(trained.group(1)), \
-        int(trained.group(2).replace(",", ""))
+    if log is not None:
+        with log.open("x", encoding="utf-8") as file:
+            file.write(done.stdout + done.stderr)
+    try:
+        if done.returncode != 0:
+            raise ValueError(f"it exited with status {done.returncode}")
+        return parse_job_output(done.stdout, minutes)
+    except ValueError as err:
+        raise RuntimeError(f"the main job with seed {seed} failed ({err}):\n{done.stdout[-3000:]}\n"
+                           f"{done.stderr[-3000:]}") from None
 
 
-def write_seed_rows(path: Path, runs: list[tuple[float, ScoreLine, int, int]], per_image: float) -> None:
-    """Write one CSV row per seed: wall minutes, epochs, images seen, training PFLOP and every score."""
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["seed", "wall min", "epochs", "images seen", "training PFLOP", *(c for _, c in SCORES)])
-        for seed, (minutes, scores, epochs, seen) in enumerate(runs):
-            writer.writerow([seed, round(minutes, 1), epochs, seen, round(seen * per_image / 1e15, 3),
-                             *(round(getattr(scores, field), 3) for field, _ in SCORES)])
+#: The table's columns before the scores, in the CSV's order.
+COLUMNS = ["seed", "model", "wall min", "train min", "epochs", "images seen", "training PFLOP"]
+
+
+def training_pflop(job: JobOutcome, per_image: dict[bool, float]) -> float:
+    """The run's training compute in PFLOP: its images seen times ``per_image`` (training FLOPs per image, by
+    whether the model is the lighter one) of the model it trained."""
+    return job.images_seen * per_image[job.light] / 1e15
+
+
+def seed_cells(seed: int, job: JobOutcome, per_image: dict[bool, float]) -> tuple[list, list[str]]:
+    """One run's row: (the CSV's cells, rounded; the printed table's cells): :data:`COLUMNS`, then every score of
+    :data:`SCORES`."""
+    pflop, scores = training_pflop(job, per_image), [getattr(job.scores, field) for field, _ in SCORES]
+    csv_cells = [seed, job.model, round(job.wall_min, 1), round(job.train_min, 1), job.epochs, job.images_seen,
+                 round(pflop, 3), *(round(score, 3) for score in scores)]
+    printed = [str(seed), job.model, f"{job.wall_min:.1f}", f"{job.train_min:.1f}", str(job.epochs),
+               f"{job.images_seen:,}", f"{pflop:.2f}", *(f"{score:.3f}" for score in scores)]
+    return csv_cells, printed
+
+
+def table_line(cells: list[str]) -> str:
+    """One markdown table row."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def refuse_existing(paths: list[Path]) -> None:
+    """Stop before the first run when an output file exists already: nothing the user made is overwritten."""
+    existing = [str(path) for path in paths if path.exists()]
+    if existing:
+        raise SystemExit(f"{', '.join(existing)} exists already: name a new file or folder (nothing was run)")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the main job over the seeds; exit status 1 when a target is missed on the mean."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="runs, with seeds 0 .. seeds-1 (default 3)")
-    parser.add_argument("--csv", type=Path, default=None, help="also write one row per seed to this CSV file")
+    parser.add_argument("--csv", type=Path, default=None, help="also write one row per seed to this new CSV file")
+    parser.add_argument("--logs", type=Path, default=None,
+                        help="keep each run's whole output as seed<S>.log in this folder (made if missing)")
     parser.add_argument("--max-minutes", type=float, default=20.0, help="per run, wall time")
     parser.add_argument("--min-miou", type=float, default=0.80)
     parser.add_argument("--min-defect-miou", type=float, default=0.68)
@@ -99,31 +172,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-dataset-miou", type=float, default=0.82)
     parser.add_argument("--float32", action="store_true", help="train in float32 where the CPU has native bfloat16: "
                         "a stand-in, on this CPU, for one without it")
-    parser.add_argument("--light", action="store_true", help="the lighter DeepLabV3+ (python -m steelnb --light)")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--light", action="store_true", help="the lighter DeepLabV3+ (python -m steelnb --light)")
+    model.add_argument("--budget-choice", action="store_true",
+                       help="no model flag: the time budget picks the model, as python -m steelnb does for a user "
+                            "(each row names the model its run trained)")
     args = parser.parse_args(argv)
+    logs = [args.logs / f"seed{seed}.log" for seed in range(args.seeds)] if args.logs is not None else []
+    refuse_existing(([args.csv] if args.csv is not None else []) + logs)
+    if args.logs is not None:
+        args.logs.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parents[1]
     print("machine:", machine_line(amp=not args.float32), flush=True)
-    per_image = training_flops_per_image(amp=not args.float32, light=args.light)
-    # the model is named, never left to the budget's choice (python -m steelnb --full-width), so every row of a
-    # record trains the model whose FLOPs it counts
-    flags = (["--float32"] if args.float32 else []) + ["--light" if args.light else "--full-width"]
-    print("| seed | wall min | epochs | images seen | training PFLOP | " + " | ".join(c for _, c in SCORES) + " |\n"
-          + "|---" * (5 + len(SCORES)) + "|", flush=True)
-    runs = []
+    # every row's FLOPs are those of the model its run trained
+    per_image = {light: training_flops_per_image(amp=not args.float32, light=light) for light in (False, True)}
+    flags = (["--float32"] if args.float32 else []) + (
+        [] if args.budget_choice else ["--light" if args.light else "--full-width"])
+    header = COLUMNS + [column for _, column in SCORES]
+    print(table_line(header) + "\n" + "|---" * len(header) + "|", flush=True)
+    runs, csv_rows = [], []
     for seed in range(args.seeds):
-        minutes, scores, epochs, seen = run_main_job(seed, root, flags)
-        runs.append((minutes, scores, epochs, seen))
-        print(f"| {seed} | {minutes:.1f} | {epochs} | {seen:,} | {seen * per_image / 1e15:.2f} | "
-              + " | ".join(f"{getattr(scores, field):.3f}" for field, _ in SCORES) + " |", flush=True)
+        runs.append(run_main_job(seed, root, flags, logs[seed] if logs else None))
+        csv_cells, printed = seed_cells(seed, runs[-1], per_image)
+        csv_rows.append(csv_cells)
+        print(table_line(printed), flush=True)
     if args.csv is not None:
-        write_seed_rows(args.csv, runs, per_image)
-    minutes = [r[0] for r in runs]
-    print(f"| mean ± sd | {mean_sd(minutes)} | {mean_sd([r[2] for r in runs])} | "
-          f"{statistics.mean(r[3] for r in runs):,.0f} | {statistics.mean(r[3] for r in runs) * per_image / 1e15:.2f} | "
-          + " | ".join(mean_sd([getattr(r[1], field) for r in runs]) for field, _ in SCORES) + " |")
-    print(f"training FLOPs per image: {per_image / 1e9:.2f} GFLOP (forward + backward, counted by "
-          "torch.utils.flop_counter; validation and scoring not counted); every run from random initial weights")
-    means = {field: statistics.mean(getattr(r[1], field) for r in runs) for field, _ in SCORES}
+        with args.csv.open("x", newline="", encoding="utf-8") as file:
+            csv.writer(file).writerows([header, *csv_rows])
+    minutes = [job.wall_min for job in runs]
+    print(table_line(["mean ± sd", ", ".join(sorted({job.model for job in runs})), mean_sd(minutes),
+                      mean_sd([job.train_min for job in runs]), mean_sd([job.epochs for job in runs]),
+                      f"{statistics.mean(job.images_seen for job in runs):,.0f}",
+                      f"{statistics.mean(training_pflop(job, per_image) for job in runs):.2f}",
+                      *(mean_sd([getattr(job.scores, field) for job in runs]) for field, _ in SCORES)]))
+    print("training FLOPs per image: " + ", ".join(f"{per_image[light] / 1e9:.2f} GFLOP ({name})" for light, name
+                                                 in ((False, "full width"), (True, "light")))
+          + " (forward + backward, counted by torch.utils.flop_counter; validation and scoring not counted); every run "
+          "from random initial weights")
+    means = {field: statistics.mean(getattr(job.scores, field) for job in runs) for field, _ in SCORES}
     checks = [("slowest run's wall minutes", max(minutes), args.max_minutes, max(minutes) <= args.max_minutes),
               ("mean test mIoU", means["miou"], args.min_miou, means["miou"] >= args.min_miou),
               ("mean defect mIoU", means["miou_defects"], args.min_defect_miou,

@@ -70,6 +70,8 @@ def test_input_size_and_batch_follow_the_data(monkeypatch):
     assert profile.train_config(40).batch_size == 5  # still 8 steps per epoch on a tiny set
     assert profile.train_config(3129).time_budget_s == 16 * 60
     assert profile.train_config(3129, lr=0.5).lr == 0.5 and profile.recipe.lr == 2e-3  # overrides on a copy
+    assert profile.train_config(3129, batch_size=8).batch_size == 8  # a smaller batch asked for
+    assert profile.train_config(40, batch_size=8).batch_size == 5  # and shrunk like the recipe's
     assert profile.recipe.flip_augment and not TrainConfig().flip_augment  # the CPU recipe's flips; not the paper's
     assert profile.comparison_overrides() == {"time_budget_s": 16 * 60 / 6}
 

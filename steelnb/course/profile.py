@@ -108,9 +108,10 @@ class Profile:
 
     def train_config(self, train_images: int, **overrides: Any) -> TrainConfig:
         """The recipe for a training split of ``train_images`` images, with ``overrides`` (TrainConfig fields)
-        on top: the batch size shrinks so that a small training set still gives at least 8 steps per epoch."""
-        batch = max(2, min(self.recipe.batch_size, train_images // 8))
-        return replace(self.recipe, batch_size=batch, **overrides)
+        on top: the batch size (the recipe's, or a ``batch_size`` override) shrinks so that a small training set
+        still gives at least 8 steps per epoch."""
+        batch = max(2, min(overrides.pop("batch_size", self.recipe.batch_size), train_images // 8))
+        return replace(self.recipe, **overrides, batch_size=batch)
 
 
 #: The course's own reference figures and tables (and ``report.html``), which only

@@ -1,0 +1,116 @@
+"""benchmarks/main_job.py, the speedrun record: what it reads from a main job's output, the rows it writes, and what
+it refuses before the first run. The runs themselves are stood in for, so these take a second."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from steelnb.course.runs import training_summary
+from steelnb.evaluation.score_line import ScoreLine
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "main_job.py"
+
+
+@pytest.fixture()
+def main_job(monkeypatch):
+    """The script as a module (benchmarks/ is no package), registered while the test runs, as its dataclass needs."""
+    spec = importlib.util.spec_from_file_location("main_job", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "main_job", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+SCORES = ScoreLine(miou=0.81, all_empty_miou=0.405, miou_defects=0.7, dice=0.91, class_iou_defects=0.74,
+                   dataset_miou=0.795)
+
+
+def job_output(history: list[dict], light: bool) -> str:
+    """The end of a main job's console output, as python -m steelnb prints it."""
+    return "\n".join(["Run 'resnet101-seed0': ...", training_summary(history, light=light), "wall time 1000 s",
+                      str(SCORES)]) + "\n"
+
+
+#: Two epochs, the last cut short: 4,000 + 1,000 images in 540 + 180 s, so 12.0 minutes of training and validation.
+HISTORY = [{"train_images": 4000, "seconds": 540.0, "load_1min": 2.0},
+           {"train_images": 1000, "seconds": 180.0, "load_1min": 2.1, "planned_last_epoch_steps": 62}]
+
+
+@pytest.mark.parametrize("light", [False, True])
+def test_it_reads_the_epochs_images_minutes_model_and_scores_a_job_prints(main_job, light):
+    job = main_job.parse_job_output(job_output(HISTORY, light), wall_min=13.5)
+    assert (job.epochs, job.images_seen, job.train_min, job.wall_min) == (2, 5000, 12.0, 13.5)
+    assert job.light is light and job.model == ("light" if light else "full width")
+    assert job.scores == SCORES
+
+
+def test_an_output_without_its_training_summary_is_refused(main_job):
+    with pytest.raises(ValueError, match="no line 'Trained N epochs"):
+        main_job.parse_job_output(f"Run 'x'\n{SCORES}\n", wall_min=1.0)
+    with pytest.raises(ValueError, match="not a score line"):
+        main_job.parse_job_output(job_output(HISTORY, False) + "Traceback: killed\n", wall_min=1.0)
+
+
+def test_an_existing_csv_or_log_is_refused_before_any_run(main_job, tmp_path, monkeypatch):
+    def no_run(*args, **kwargs):
+        raise AssertionError("a run started although an output file exists")
+
+    monkeypatch.setattr(main_job, "run_main_job", no_run)
+    monkeypatch.setattr(main_job, "training_flops_per_image", no_run)
+    existing = tmp_path / "record.csv"
+    existing.write_text("mine\n")
+    with pytest.raises(SystemExit, match="record.csv exists already"):
+        main_job.main(["--seeds", "1", "--csv", str(existing)])
+    assert existing.read_text() == "mine\n"
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "seed1.log").write_text("mine\n")
+    with pytest.raises(SystemExit, match="seed1.log exists already"):
+        main_job.main(["--seeds", "2", "--logs", str(tmp_path / "logs")])
+    assert (tmp_path / "logs" / "seed1.log").read_text() == "mine\n"
+
+
+def test_light_and_the_budget_s_choice_are_one_choice(main_job, capsys):
+    with pytest.raises(SystemExit):
+        main_job.main(["--light", "--budget-choice"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_each_row_counts_the_flops_of_the_model_its_run_trained(main_job, tmp_path, monkeypatch):
+    # the budget chose the full model for seed 0 and the lighter one for seed 1: 2e9 and 1e9 FLOPs per image
+    flags_seen = []
+
+    def stand_in(seed, root, flags, log=None):
+        flags_seen.append(flags)
+        return main_job.JobOutcome(wall_min=17.0 + seed, train_min=16.0, epochs=3 + seed, images_seen=100_000,
+                                   light=seed == 1, scores=SCORES)
+
+    monkeypatch.setattr(main_job, "run_main_job", stand_in)
+    monkeypatch.setattr(main_job, "training_flops_per_image", lambda amp, light: 1e9 if light else 2e9)
+    monkeypatch.setattr(main_job, "machine_line", lambda amp: "a CPU")
+    record = tmp_path / "record.csv"
+    assert main_job.main(["--seeds", "2", "--budget-choice", "--csv", str(record)]) == 1  # targets missed
+    assert flags_seen == [[], []]  # no model flag: python -m steelnb picks the model
+    with record.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [(row["model"], row["training PFLOP"], row["epochs"], row["wall min"], row["train min"]) for row in rows] \
+        == [("full width", "0.2", "3", "17.0", "16.0"), ("light", "0.1", "4", "18.0", "16.0")]
+    assert rows[0]["class-mean defect IoU"] == "0.74"
+
+
+def test_a_named_model_is_passed_on(main_job, monkeypatch):
+    flags_seen = []
+
+    def stand_in(seed, root, flags, log=None):
+        flags_seen.append(flags)
+        return main_job.JobOutcome(17.0, 16.0, 3, 1000, "--light" in flags, SCORES)
+
+    monkeypatch.setattr(main_job, "run_main_job", stand_in)
+    monkeypatch.setattr(main_job, "training_flops_per_image", lambda amp, light: 1e9)
+    monkeypatch.setattr(main_job, "machine_line", lambda amp: "a CPU")
+    main_job.main(["--seeds", "1"])
+    main_job.main(["--seeds", "1", "--light", "--float32"])
+    assert flags_seen == [["--full-width"], ["--float32", "--light"]]
