@@ -116,13 +116,14 @@ def run_main_job(seed: int, root: Path, flags: list[str], log: Path | None = Non
     if log is not None:
         with log.open("x", encoding="utf-8") as file:
             file.write(done.stdout + done.stderr)
-    try:
-        if done.returncode != 0:
-            raise ValueError(f"it exited with status {done.returncode}")
-        return parse_job_output(done.stdout, minutes)
-    except ValueError as err:
-        raise RuntimeError(f"the main job with seed {seed} failed ({err}):\n{done.stdout[-3000:]}\n"
-                           f"{done.stderr[-3000:]}") from None
+    problem = f"it exited with status {done.returncode}"
+    if done.returncode == 0:
+        try:
+            return parse_job_output(done.stdout, minutes)
+        except ValueError as err:
+            problem = str(err)
+    raise RuntimeError(f"the main job with seed {seed} failed ({problem}):\n{done.stdout[-3000:]}\n"
+                       f"{done.stderr[-3000:]}")
 
 
 #: The table's columns before the scores, in the CSV's order.

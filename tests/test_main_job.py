@@ -114,3 +114,12 @@ def test_a_named_model_is_passed_on(main_job, monkeypatch):
     main_job.main(["--seeds", "1"])
     main_job.main(["--seeds", "1", "--light", "--float32"])
     assert flags_seen == [["--full-width"], ["--float32", "--light"]]
+
+
+def test_a_failed_job_is_reported_with_its_output_and_its_log_kept(main_job, tmp_path):
+    # python -m steelnb refuses --light for the baseline before anything trains: the error names the seed and the
+    # status, quotes the job's own message, and the log file holds that message too
+    log = tmp_path / "seed0.log"
+    with pytest.raises(RuntimeError, match=r"seed 0 failed \(it exited with status [12]\)(.|\n)*no such decoder"):
+        main_job.run_main_job(0, SCRIPT.parents[1], ["--light", "--architecture", "baseline"], log)
+    assert "--light narrows DeepLabV3+'s decoder" in log.read_text()
