@@ -1,5 +1,6 @@
-"""benchmarks/main_job.py, the speedrun record: what it reads from a main job's output, the rows it writes, and what
-it refuses before the first run. The runs themselves are stood in for, so these take a second."""
+"""The scripts that write the records: benchmarks/main_job.py (the speedrun record: what it reads from a main job's
+output, the rows it writes, what it refuses before the first run) and benchmarks/levers.py (what it refuses before the
+first training). The runs themselves are stood in for or never start, so these take seconds."""
 from __future__ import annotations
 
 import csv
@@ -12,17 +13,23 @@ import pytest
 from steelnb.course.runs import training_summary
 from steelnb.evaluation.score_line import ScoreLine
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "main_job.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_script(name: str, monkeypatch: pytest.MonkeyPatch):
+    """benchmarks/<name>.py as a module (benchmarks/ is no package), registered while the test runs, as a dataclass
+    in it needs."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture()
 def main_job(monkeypatch):
-    """The script as a module (benchmarks/ is no package), registered while the test runs, as its dataclass needs."""
-    spec = importlib.util.spec_from_file_location("main_job", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "main_job", module)
-    spec.loader.exec_module(module)
-    return module
+    """benchmarks/main_job.py as a module."""
+    return load_script("main_job", monkeypatch)
 
 
 SCORES = ScoreLine(miou=0.81, all_empty_miou=0.405, miou_defects=0.7, dice=0.91, class_iou_defects=0.74,
@@ -55,22 +62,30 @@ def test_an_output_without_its_training_summary_is_refused(main_job):
         main_job.parse_job_output(job_output(HISTORY, False) + "Traceback: killed\n", wall_min=1.0)
 
 
-def test_an_existing_csv_or_log_is_refused_before_any_run(main_job, tmp_path, monkeypatch):
-    def no_run(*args, **kwargs):
-        raise AssertionError("a run started although an output file exists")
+def forbid(monkeypatch: pytest.MonkeyPatch, module, *names: str) -> None:
+    """Make each of ``module``'s functions ``names`` fail the test if it is called: what must not start."""
+    def started(*args, **kwargs):
+        raise AssertionError("work started although an output file exists")
 
-    monkeypatch.setattr(main_job, "run_main_job", no_run)
-    monkeypatch.setattr(main_job, "training_flops_per_image", no_run)
-    existing = tmp_path / "record.csv"
+    for name in names:
+        monkeypatch.setattr(module, name, started)
+
+
+def assert_refused_untouched(main, argv: list[str], existing: Path) -> None:
+    """``main(argv)``, with the user's own file at ``existing``, must stop naming it and leave it as it was."""
+    existing.parent.mkdir(exist_ok=True)
     existing.write_text("mine\n")
-    with pytest.raises(SystemExit, match="record.csv exists already"):
-        main_job.main(["--seeds", "1", "--csv", str(existing)])
+    with pytest.raises(SystemExit, match=f"{existing.name} exists already"):
+        main(argv)
     assert existing.read_text() == "mine\n"
-    (tmp_path / "logs").mkdir()
-    (tmp_path / "logs" / "seed1.log").write_text("mine\n")
-    with pytest.raises(SystemExit, match="seed1.log exists already"):
-        main_job.main(["--seeds", "2", "--logs", str(tmp_path / "logs")])
-    assert (tmp_path / "logs" / "seed1.log").read_text() == "mine\n"
+
+
+def test_an_existing_csv_or_log_is_refused_before_any_run(main_job, tmp_path, monkeypatch):
+    forbid(monkeypatch, main_job, "run_main_job", "training_flops_per_image")
+    assert_refused_untouched(main_job.main, ["--seeds", "1", "--csv", str(tmp_path / "record.csv")],
+                             tmp_path / "record.csv")
+    assert_refused_untouched(main_job.main, ["--seeds", "2", "--logs", str(tmp_path / "logs")],
+                             tmp_path / "logs" / "seed1.log")
 
 
 def test_light_and_the_budget_s_choice_are_one_choice(main_job, capsys):
@@ -121,5 +136,13 @@ def test_a_failed_job_is_reported_with_its_output_and_its_log_kept(main_job, tmp
     # status, quotes the job's own message, and the log file holds that message too
     log = tmp_path / "seed0.log"
     with pytest.raises(RuntimeError, match=r"seed 0 failed \(it exited with status [12]\)(.|\n)*no such decoder"):
-        main_job.run_main_job(0, SCRIPT.parents[1], ["--light", "--architecture", "baseline"], log)
+        main_job.run_main_job(0, BENCHMARKS.parent, ["--light", "--architecture", "baseline"], log)
     assert "--light narrows DeepLabV3+'s decoder" in log.read_text()
+
+
+
+def test_levers_refuses_an_existing_csv_before_it_trains(tmp_path, monkeypatch):
+    levers = load_script("levers", monkeypatch)
+    forbid(monkeypatch, levers, "course_setup")
+    assert_refused_untouched(levers.main, ["--lever", "light", "--csv", str(tmp_path / "levers.csv")],
+                             tmp_path / "levers.csv")
