@@ -17,6 +17,14 @@ def flat_text(relative_path: str) -> str:
     return " ".join((Path(__file__).resolve().parents[1] / relative_path).read_text().split())
 
 
+def table_rows(text: str, first_cells: tuple[str, ...], width: int) -> list[list[str]]:
+    """The rows of the markdown tables in ``text`` that have ``width`` cells, the first one of ``first_cells``: each
+    row's cells, stripped."""
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("|")]
+    return [cells for cells in rows if len(cells) == width and cells[0] in first_cells]
+
+
 def _results(tmp_path, sd_values=(0.80, 0.81, 0.82), baseline=0.736, densenet=0.815, efficientnet=0.763,
              weighted=0.669):
     (tmp_path / "table2_results.csv").write_text(TABLE2.format(baseline=baseline, densenet=densenet,
@@ -141,11 +149,8 @@ def test_the_benchmarks_log_s_table_on_skipped_atrous_taps_holds():
     # times the training steps": every training ratio lies between 1/1.2 and 1/1.1
     from steelnb.course.verdict import SEED_RECORD
     output = SEED_RECORD.with_name("atrous_depthwise.md").read_text()
-    ratios = {}
-    for line in output.splitlines():
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if len(cells) == 6 and cells[0] in ("full width", "light"):
-            ratios[cells[0], cells[1].split(",")[0], cells[2]] = float(cells[5])
+    ratios = {(cells[0], cells[1].split(",")[0], cells[2]): float(cells[5])
+              for cells in table_rows(output, ("full width", "light"), width=6)}
     assert "AVX2+AVX512+AVX512-BF16+AMX" in output and len(ratios) == 6
     log = flat_text("docs/benchmarks.md")
     for model in ("full width", "light"):
@@ -217,8 +222,8 @@ def test_the_sentences_on_the_course_recipe_s_amx_record_hold():
 
 
 def test_the_sentences_on_the_avx2_only_cpu_hold():
-    # on a CPU with AVX2 and no AVX-512, the README and docs/benchmarks.md say: python -m steelnb timed the full model at
-    # 0.83 s a step, planned 2 epochs and trained the lighter one; over three seeds each, the lighter model gains
+    # on a CPU with AVX2 and no AVX-512, the README and docs/benchmarks.md say: python -m steelnb timed the full model
+    # at 0.83 s a step, planned 2 epochs and trained the lighter one; over three seeds each, the lighter model gains
     # "+0.029 ± 0.008" class-mean defect IoU and "+0.023 ± 0.006" dataset mIoU (and "+0.016 ± 0.004" test mIoU) over
     # the full one for about the same training FLOPs, and stays "0.030 ± 0.008" below the AVX512-BF16 record
     import pandas as pd
@@ -253,12 +258,9 @@ def test_the_sentences_on_the_avx2_only_cpu_hold():
 
 def test_the_sentences_on_where_a_full_width_run_s_minutes_go_hold():
     # docs/benchmarks.md: seed 2 of the AVX2-only full-width record, run again, timed the step at 0.95 s, trained 3
-    # epochs, the last cut to 185 steps; "956.7 s of the 960-second budget", validation "16.7 to 18.3 s an epoch, 5% of a
-    # whole one",
-    # "1,053 s in all: 96 s" outside training; "the record's seed-2 score line to the last digit, from 13,296 images
-    # seen against 13,376"
-    import re
-
+    # epochs, the last cut to 185 steps; "956.7 s of the 960-second budget", validation "16.7 to 18.3 s an epoch, 5% of
+    # a whole one", "1,053 s in all: 96 s" outside training; "the record's seed-2 score line to the last digit, from
+    # 13,296 images seen against 13,376"
     import pandas as pd
 
     from steelnb.course.verdict import SEED_RECORD
@@ -266,8 +268,8 @@ def test_the_sentences_on_where_a_full_width_run_s_minutes_go_hold():
     output = SEED_RECORD.with_name("main_job_avx2_rerun.md").read_text()
     assert "0.95 s per training step of 16 x (1, 128, 128), 323 steps per epoch -> 2 epoch(s)" in output
     assert "3 epochs in all, the last cut to 185 of 323 steps" in output
-    epochs = [[float(cell.replace(",", "")) for cell in line.strip("| ").split(" | ")]
-              for line in output.splitlines() if re.match(r"^\| \d \| ", line)]
+    epochs = [[float(cell.replace(",", "")) for cell in cells]
+              for cells in table_rows(output, ("1", "2", "3"), width=7)]
     _, steps, images, train_s, val_s, epoch_s, _ = (list(column) for column in zip(*epochs, strict=True))
     assert steps == [323, 323, 185] and sum(images) == 13_296
     assert all(abs(t + v - e) < 0.15 for t, v, e in zip(train_s, val_s, epoch_s, strict=True))
@@ -284,19 +286,20 @@ def test_the_sentences_on_where_a_full_width_run_s_minutes_go_hold():
     assert record["images seen"] == 13_376 and "Trained 3 epochs, 13,296 images seen" in output
     log = flat_text("docs/benchmarks.md")
     for sentence in ("timed the full model's step at 0.95 s (0.83 s in the plan above) and trained 3 epochs again, the "
-                     "last cut to 185 steps", "956.7 s of the 960-second budget; validation took 16.7 to 18.3 s an "
-                     "epoch, 5% of a whole one", "The command took 1,053 s in all: 96 s", "the record's seed-2 score line to the last "
-                     "digit, from 13,296 images seen against 13,376", "own runs took 17.0 to 18.2 minutes"):
+                     "last cut to 185 steps",
+                     "956.7 s of the 960-second budget; validation took 16.7 to 18.3 s an epoch, 5% of a whole one",
+                     "The command took 1,053 s in all: 96 s",
+                     "the record's seed-2 score line to the last digit, from 13,296 images seen against 13,376",
+                     "own runs took 17.0 to 18.2 minutes"):
         assert sentence in log
     record_minutes = pd.read_csv(SEED_RECORD.with_name("main_job_avx2.csv"))["wall min"]
     assert (record_minutes.min(), record_minutes.max()) == (17.0, 18.2)
+
 
 def test_the_sentences_on_batches_of_8_hold():
     # docs/benchmarks.md and the README: on the AVX2-only CPU, batches of 8 on the lighter model gain "+0.002 ± 0.006"
     # class-mean defect IoU with TTA, "nothing we can detect"; every other validation score moves "by 0.0006 to
     # 0.0021"; an epoch took "anywhere from 185 to 258 s across the four runs"
-    import re
-
     import pandas as pd
 
     from steelnb.course.verdict import SEED_RECORD
@@ -308,12 +311,9 @@ def test_the_sentences_on_batches_of_8_hold():
     assert (f"{min(moves):.4f}", f"{max(moves):.4f}") == ("0.0006", "0.0021")
     output = SEED_RECORD.with_name("levers_batch8.md").read_text()
     epochs = {}
-    for line in output.splitlines():
-        match = re.match(r"^\| (light\w*) \| (\d) \| (\d+) \| ((?:\d+ \| ){6})([\d.]+) \|$", line)
-        if match:
-            seconds = [int(cell) for cell in match.group(4).split(" | ")[:-1]]
-            epochs[match.group(1), int(match.group(2))] = seconds
-            assert abs(sum(seconds) / 60 - float(match.group(5))) < 0.06
+    for lever, seed, _, *seconds, minutes in table_rows(output, ("light", "light_batch8"), width=10):
+        epochs[lever, int(seed)] = [int(cell) for cell in seconds]
+        assert abs(sum(epochs[lever, int(seed)]) / 60 - float(minutes)) < 0.06
     assert len(epochs) == 4 and min(map(min, epochs.values())) == 185 and max(map(max, epochs.values())) == 258
     for lever in ("light", "light_batch8"):  # the CSV's training minutes are the two runs' mean
         mean = sum(sum(epochs[lever, seed]) for seed in (0, 1)) / 2 / 60
@@ -325,6 +325,7 @@ def test_the_sentences_on_batches_of_8_hold():
     readme = flat_text("README.md")
     assert "14 recipes on the validation split, the last seven with two seeds each" in readme
     assert ": nothing we can detect, so the batch stays 16." in readme
+
 
 def test_the_benchmarks_log_s_table_on_the_avx2_only_cpu_holds():
     # docs/benchmarks.md copies vs_smp.py's medians on the AVX2-only CPU into a table and reads it: the folded path is
