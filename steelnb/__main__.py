@@ -108,7 +108,7 @@ def train_main(args: argparse.Namespace) -> None:
         print(f"Run {run_name!r}: {args.architecture} on {backbone}, {length}"
               + (f", {world.size} processes." if world.size > 1 else "."))
     result = train_run(name, index, split, profile, progress=world.is_main, backbone=backbone, run_name=run_name,
-                       tta=profile.main_job_tta, **overrides)
+                       tta=profile.main_job_tta, tta_scales=profile.main_job_tta_scales, **overrides)
     if not world.is_main:
         return
     print(results_table([result]).T.to_string())
@@ -120,10 +120,23 @@ def train_main(args: argparse.Namespace) -> None:
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if index.is_demo:
         print(demo_notice())
-    if result.tta != "none":
-        print(f"Test scores with flip test-time augmentation ({result.tta!r}: the prediction averaged with that of the "
-              "flipped image), as chosen on the validation split:")
+    if result.tta != "none" or result.tta_scales != (1.0,):
+        print(f"Test scores with {tta_description(result.tta, result.tta_scales, result.input_size)}, as chosen on the "
+              "validation split:")
     print(result.score_line())
+
+
+def tta_description(tta: str, scales: tuple[float, ...], input_size: tuple[int, int] | None) -> str:
+    """The test-time augmentation of the main job's scores, in words: its flips (a key of ``inference.TTA_FLIPS``)
+    and its input scales (factors of ``input_size``, the (height, width) the model was trained at)."""
+    words = []
+    if tta != "none":
+        words.append(f"flip test-time augmentation ({tta!r}: the prediction averaged with that of the flipped image)")
+    if scales != (1.0,):
+        sizes = (" and ".join(str(round(input_size[0] * scale)) for scale in scales) + " pixels high" if input_size
+                 else " and ".join(f"{scale:g}x" for scale in scales) + " its own size")
+        words.append(f"multi-scale test-time augmentation (the probabilities of the image fed at {sizes}, averaged)")
+    return " and ".join(words)
 
 
 def download_main(dataset: str, folder: str | None) -> None:

@@ -29,6 +29,8 @@ def test_main_command_trains_scores_and_ends_with_the_summary_line(tmp_path):
     notice = "\n".join(lines[-7:-1])  # just above the score line
     assert "SYNTHETIC" in notice and "python -m steelnb download neu-seg" in notice and "minutes" in notice
     assert lines[-2].startswith("Test scores with flip test-time augmentation ('hv'")  # the profile's main_job_tta
+    # and its main_job_tta_scales, (1.0, 1.375) of the 128-pixel input
+    assert "multi-scale test-time augmentation (the probabilities of the image fed at 128 and 176 pixels" in lines[-2]
 
 
 
@@ -48,6 +50,15 @@ def test_float32_and_light_train_a_run_of_their_own(tmp_path):
                             "last.pt")
     assert state["config"]["amp"] is False and len(state["history"]) == 1
     assert (state["config"]["last_stage_width"], state["config"]["decoder_width"]) == (256, 128)
+
+
+def test_the_test_time_augmentation_is_said_in_words():
+    from steelnb.__main__ import tta_description
+    assert tta_description("hv", (1.0,), (128, 128)) == ("flip test-time augmentation ('hv': the prediction averaged "
+                                                          "with that of the flipped image)")
+    assert tta_description("none", (1.0, 1.375), (128, 128)) == (
+        "multi-scale test-time augmentation (the probabilities of the image fed at 128 and 176 pixels high, averaged)")
+    assert tta_description("h", (1.0, 1.5), None).endswith("fed at 1x and 1.5x its own size, averaged)")
 
 
 def test_light_is_refused_for_the_baseline_before_anything_runs():

@@ -9,7 +9,7 @@ import pytest
 import torch
 from toy_data import bright_squares
 
-from steelnb.evaluation.inference import inference_model, predict_mask, predict_probs
+from steelnb.evaluation.inference import inference_model, predict_image_probs, predict_mask, predict_probs
 from steelnb.models import build_model
 from steelnb.training import budget as budget_module
 from steelnb.training import loop as loop_module
@@ -320,6 +320,41 @@ def test_flip_tta_undoes_its_flip():
     assert not torch.allclose(plain, plain.flip(-1), atol=1e-3)  # the image is not symmetric
     with pytest.raises(ValueError, match="tta must be one of"):
         predict_probs(_PixelwiseModel(), images, tta="x")
+
+
+class _SizeSignModel(torch.nn.Module):
+    """Records the (height, width) of every input it sees; its logits are (2, -2) everywhere on a 32-pixel-high
+    input and (-2, 2) on any other, so its class-0 probability is sigmoid(4) or sigmoid(-4) = 1 - sigmoid(4)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(2.0))
+        self.sizes: list[tuple[int, int]] = []
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.sizes.append(tuple(images.shape[2:]))
+        sign = 1.0 if images.shape[2] == 32 else -1.0
+        ones = torch.ones_like(images)
+        return torch.cat([ones, -ones], dim=1) * self.scale * sign
+
+
+def test_multiscale_tta_feeds_each_scaled_size_and_averages_them_equally():
+    image = np.zeros((200, 200), np.uint8)
+    model = _SizeSignModel()
+    predict_image_probs(model, image, (128, 128), scales=(1.0, 1.375))
+    assert model.sizes == [(128, 128), (176, 176)]  # 128 x 1.375 = 176
+    model = _SizeSignModel()
+    predict_image_probs(model, np.zeros((64, 320), np.uint8), None, scales=(1.0, 0.5))
+    assert model.sizes == [(64, 320), (32, 160)]  # no input size: the image's own, then half of it
+    # sigmoid(4) at 32 pixels high, sigmoid(-4) at 64: equal weights average to exactly 1/2, at the image's size
+    probs = predict_image_probs(_SizeSignModel(), np.zeros((64, 320), np.uint8), (32, 32), scales=(1.0, 2.0))
+    assert probs.shape == (2, 64, 320)
+    assert torch.allclose(probs, torch.full_like(probs, 0.5), atol=1e-6)
+    single = predict_image_probs(_SizeSignModel(), np.zeros((64, 320), np.uint8), (32, 32))
+    assert torch.allclose(single[0], torch.full_like(single[0], torch.sigmoid(torch.tensor(4.0)).item()))
+    for scales in ((), (0.0,), (1.0, -1.0)):
+        with pytest.raises(ValueError, match="scales must be positive"):
+            predict_image_probs(_SizeSignModel(), image, (128, 128), scales=scales)
 
 
 def test_tta_variants_average_the_flips_they_name():

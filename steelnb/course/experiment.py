@@ -103,6 +103,7 @@ class ExperimentResult:
     input_size: tuple[int, int] | None = None  # the (height, width) images are resized to for this model
     scored_split: str = "test"  # the split the counts come from ("val" when recipes are being compared)
     tta: str = "none"  # the flip test-time augmentation of the scores (a key of inference.TTA_FLIPS)
+    tta_scales: tuple[float, ...] = (1.0,)  # the input scales averaged in the original-resolution scores
 
     @property
     def per_image_iou(self) -> np.ndarray:
@@ -158,7 +159,8 @@ def score_columns(scores: dict[str, float], original: dict[str, float], per_clas
 def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[str]], profile: Profile,
                    architecture: str, backbone: str, augment: bool = True,
                    native: bool = False, pretrained: bool = True, progress: bool = True,
-                   score_on: str = "test", tta: str = "none", **config_overrides) -> ExperimentResult:
+                   score_on: str = "test", tta: str = "none", tta_scales: tuple[float, ...] = (1.0,),
+                   **config_overrides) -> ExperimentResult:
     """Train ``architecture`` on ``backbone`` (resuming a checkpointed run of the same name), then score it.
 
     By default images are squashed to the profile's input size as in the paper; ``native=True`` keeps
@@ -168,7 +170,8 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     ``config_overrides`` go into :class:`TrainConfig` (loss, class_weights, mixup_alpha, epochs,
     time_budget_s, lr, ...) on top of the profile's recipe. The trained model scores the split ``score_on``
     ("test"; "val" compares recipes without looking at the test split) with the flip test-time augmentation
-    ``tta`` (a key of ``inference.TTA_FLIPS``).
+    ``tta`` (a key of ``inference.TTA_FLIPS``); at the original resolution, also with the multi-scale
+    test-time augmentation ``tta_scales`` (factors of the input size, ``inference.predict_image_probs``).
     """
     device = default_device()
     config = profile.train_config(len(split["train"]), **config_overrides)
@@ -196,8 +199,9 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     # scores in float32, like every inference helper: mixed precision only speeds up training
     _, accumulator = evaluate(model, torch.utils.data.DataLoader(scored_set, batch_size=config.batch_size),
                               index.num_classes, device, amp=False, tta=tta)
-    original = original_resolution_counts(model, index, split[score_on], size, tta=tta)
-    return ExperimentResult(name, model, history, accumulator.counts, original, run_dir, size, score_on, tta)
+    original = original_resolution_counts(model, index, split[score_on], size, tta, tta_scales)
+    return ExperimentResult(name, model, history, accumulator.counts, original, run_dir, size, score_on, tta,
+                            tta_scales)
 
 
 def results_table(results: list[ExperimentResult], paper: dict[str, float] | None = None) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Inference on resized (paper) or original-resolution images, with optional flip test-time augmentation."""
+"""Inference on resized (paper) or original-resolution images, with optional flip and multi-scale test-time
+augmentation."""
 from __future__ import annotations
 
 import cv2
@@ -39,14 +40,29 @@ def predict_probs(model: nn.Module, images: torch.Tensor, tta: str = "none") -> 
 
 
 def predict_image_probs(model: nn.Module, image: np.ndarray, input_size: tuple[int, int] | None,
-                        tta: str = "none", output_size: tuple[int, int] | None = None) -> torch.Tensor:
+                        tta: str = "none", output_size: tuple[int, int] | None = None,
+                        scales: tuple[float, ...] = (1.0,)) -> torch.Tensor:
     """Class probabilities (C+1, H', W') for one uint8 grayscale image (H, W).
 
     The image is resized to ``input_size`` (None: fed as it is) and the probabilities are resized
-    back (bilinear) to ``output_size``, by default the image's own (H, W).
+    back (bilinear) to ``output_size``, by default the image's own (H, W). ``scales`` is multi-scale
+    test-time augmentation: the image is also fed at each scaled size (``input_size``, or the image's own
+    size, times the factor, rounded to whole pixels) and the probabilities of all the sizes, each resized
+    back to ``output_size``, are averaged; ``(1.0,)`` feeds ``input_size`` alone.
     """
+    if not scales or min(scales) <= 0:
+        raise ValueError(f"scales must be positive factors of the input size, not {scales!r}")
     output_size = output_size or image.shape
-    small = image if input_size is None else cv2.resize(image, input_size[::-1], interpolation=cv2.INTER_AREA)
+    base = input_size or image.shape
+    probs = sum(_probs_at_size(model, image, (round(base[0] * scale), round(base[1] * scale)), tta, output_size)
+                for scale in scales)
+    return probs / len(scales)
+
+
+def _probs_at_size(model: nn.Module, image: np.ndarray, size: tuple[int, int], tta: str,
+                   output_size: tuple[int, int]) -> torch.Tensor:
+    """Class probabilities (C+1, *output_size) of ``image`` (H, W) fed to ``model`` resized to ``size``."""
+    small = image if tuple(size) == image.shape else cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA)
     probs = predict_probs(model, torch.from_numpy(small)[None, None].float() / 255, tta)
     if probs.shape[2:] != tuple(output_size):
         probs = F.interpolate(probs, size=output_size, mode="bilinear", align_corners=False)
@@ -54,14 +70,14 @@ def predict_image_probs(model: nn.Module, image: np.ndarray, input_size: tuple[i
 
 
 def predict_mask(model: nn.Module, image: np.ndarray, input_size: tuple[int, int] | None,
-                 tta: str = "none") -> np.ndarray:
+                 tta: str = "none", scales: tuple[float, ...] = (1.0,)) -> np.ndarray:
     """Label mask (H, W) uint8 for one uint8 grayscale image (H, W) at its original resolution.
 
     ``input_size=(256, 256)`` reproduces the paper: the image is squashed to the model's input size
     and the class probabilities are resized back (bilinear) before the argmax. ``None`` feeds the
-    original image (e.g. 256x1600) directly.
+    original image (e.g. 256x1600) directly. ``tta`` and ``scales``: :func:`predict_image_probs`.
     """
-    return predict_image_probs(model, image, input_size, tta).argmax(0).byte().cpu().numpy()
+    return predict_image_probs(model, image, input_size, tta, scales=scales).argmax(0).byte().cpu().numpy()
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

@@ -15,12 +15,14 @@ from .metrics import MetricAccumulator
 
 @torch.no_grad()
 def original_resolution_counts(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
-                               input_size: tuple[int, int] | None, tta: str = "none") -> np.ndarray:
+                               input_size: tuple[int, int] | None, tta: str = "none",
+                               scales: tuple[float, ...] = (1.0,)) -> np.ndarray:
     """Pixel counts of ``model`` on full-resolution masks: predictions are made at ``input_size`` and
     their probabilities resized back (None = feed the original image), by the model with its batch norms
-    folded, in float32 (``inference.inference_model``)."""
+    folded, in float32 (``inference.inference_model``), with the flip and multi-scale test-time augmentation
+    ``tta`` and ``scales`` (``inference.predict_image_probs``)."""
     model = inference_model(model)
-    return label_counts([predict_mask(model, index.image(i), input_size, tta=tta) for i in image_ids],
+    return label_counts([predict_mask(model, index.image(i), input_size, tta, scales) for i in image_ids],
                         index, image_ids)
 
 
