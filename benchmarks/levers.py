@@ -156,7 +156,8 @@ def lever_row(lever: str, epochs: int, runs: list[tuple[float, list[float]]], co
 
 
 def write_rows(path: Path, rows: list[dict[str, object]]) -> None:
-    """Write the levers' rows (:func:`lever_row`) as CSV, the lever's name first, to a new file ``path``."""
+    """Write rows of one shape (the levers' :func:`lever_row`, or ``tta_scales.py``'s) as CSV, in the first row's
+    column order, to a new file ``path``."""
     with path.open("x", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -21,12 +21,11 @@ shows all of them, so the count of what was tried is in plain view. The test spl
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 import numpy as np
-from levers import LEVERS, lever_run
+from levers import LEVERS, lever_run, write_rows
 
 from steelnb.course.setup import course_setup
 from steelnb.evaluation.inference import inference_model, predict_image_probs
@@ -85,10 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             print("| " + " | ".join(str(cell) for cell in table_cells(rows[-1])) + " |", flush=True)
         del probs
     if args.csv is not None:
-        with args.csv.open("x", newline="", encoding="utf-8") as file:
-            writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows(args.csv, rows)
     return 0
 
 

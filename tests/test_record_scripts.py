@@ -1,6 +1,7 @@
 """The scripts that write the records: benchmarks/main_job.py (the speedrun record: what it reads from a main job's
-output, the rows it writes, what it refuses before the first run) and benchmarks/levers.py (what it refuses before the
-first training). The runs themselves are stood in for or never start, so these take seconds."""
+output, the rows it writes, what it refuses before the first run), benchmarks/levers.py (what it refuses before the
+first training) and benchmarks/tta_scales.py (how it names its sets, what it refuses before scoring). The runs
+themselves are stood in for or never start, so these take seconds."""
 from __future__ import annotations
 
 import csv
@@ -146,3 +147,13 @@ def test_levers_refuses_an_existing_csv_before_it_trains(tmp_path, monkeypatch):
     forbid(monkeypatch, levers, "course_setup")
     assert_refused_untouched(levers.main, ["--lever", "light", "--csv", str(tmp_path / "levers.csv")],
                              tmp_path / "levers.csv")
+
+
+def test_tta_scales_names_its_sets_and_refuses_an_existing_csv_before_it_scores(tmp_path, monkeypatch):
+    load_script("levers", monkeypatch)  # tta_scales.py reloads the levers' runs
+    tta_scales = load_script("tta_scales", monkeypatch)
+    assert tta_scales.variant_name((1.0, 1.375)) == "1+1.375" and tta_scales.variant_name((1.5625,)) == "1.5625"
+    assert tta_scales.variant_sizes((0.875, 1.0, 1.375, 1.75), (128, 128)) == "112+128+176+224"
+    assert tta_scales.VARIANTS[0] == (1.0,) and len(set(tta_scales.VARIANTS)) == len(tta_scales.VARIANTS) == 11
+    forbid(monkeypatch, tta_scales, "course_setup")
+    assert_refused_untouched(tta_scales.main, ["--csv", str(tmp_path / "scales.csv")], tmp_path / "scales.csv")
