@@ -181,7 +181,8 @@ def test_a_named_run_gets_its_backbone_and_recipe_from_the_profile(monkeypatch, 
     (name, _, _, _, architecture, backbone), overrides = calls[-1]
     assert (name, architecture, backbone) == ("CE (paper)", "deeplabv3plus", sibling)
     budget = {"time_budget_s": 16 * 60 / 6} if profile_name == "default" else {}  # a sixth of the chapter budget
-    assert overrides == {"native": False, "progress": True, "score_on": "test", "tta": "none", "loss": "ce", **budget}
+    assert overrides == {"native": False, "progress": True, "score_on": "test", "tta": "none", "tta_scales": (1.0,),
+                         "loss": "ce", **budget}
     train_run("baseline", index, {"train": []}, profile, backbone="mobilenet_v3_large", run_name="mine", epochs=1)
     (name, _, _, _, architecture, backbone), overrides = calls[-1]
     assert (name, architecture, backbone, overrides["epochs"]) == ("mine", "baseline", "mobilenet_v3_large", 1)
