@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from main_job import refuse_existing
+
 from steelnb.course.experiment import ExperimentResult
 from steelnb.course.profile import LIGHT_MODEL, Profile
 from steelnb.course.runs import fixed_epochs_run_name, main_run, seeded_run_name, train_run
@@ -115,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", choices=list(LEVERS), default="reference",
                         help="the lever every gain is measured against, trained first (default: reference)")
     args = parser.parse_args(argv)
-    if args.csv is not None and args.csv.exists():
-        raise SystemExit(f"{args.csv} exists already: name a new file (nothing was trained)")
+    refuse_existing([args.csv] if args.csv is not None else [])
     profile, index, split = course_setup(verbose=True)
     print("| lever | change | epochs | train min | val mIoU | + flip TTA | class-mean defect IoU | + flip TTA "
           "| dataset mIoU | + flip TTA | gain in class-mean defect IoU + TTA |\n" + "|---" * 11 + "|")

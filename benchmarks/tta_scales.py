@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from levers import LEVERS, lever_run, write_rows
+from main_job import refuse_existing, table_line
 
 from steelnb.course.setup import course_setup
 from steelnb.evaluation.inference import inference_model, predict_image_probs
@@ -62,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--float32", action="store_true", help="the runs trained in float32 (levers.py --float32)")
     parser.add_argument("--csv", type=Path, default=None, help="also write the table's numbers to this new CSV file")
     args = parser.parse_args(argv)
-    if args.csv is not None and args.csv.exists():
-        raise SystemExit(f"{args.csv} exists already: name a new file (nothing was scored)")
+    refuse_existing([args.csv] if args.csv is not None else [])
     profile, index, split = course_setup(verbose=True)
     ids = split["val"]
     print(f"Validation split, {len(ids)} images, lever {args.lever!r} at {args.epochs} epochs\n")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                   for variant in VARIANTS}
         for variant in VARIANTS:
             rows.append(variant_row(seed, variant, run.input_size, counts[variant], counts[VARIANTS[0]]))
-            print("| " + " | ".join(str(cell) for cell in table_cells(rows[-1])) + " |", flush=True)
+            print(table_line(table_cells(rows[-1])), flush=True)
         del probs
     if args.csv is not None:
         write_rows(args.csv, rows)

@@ -143,6 +143,7 @@ def test_a_failed_job_is_reported_with_its_output_and_its_log_kept(main_job, tmp
 
 
 def test_levers_refuses_an_existing_csv_before_it_trains(tmp_path, monkeypatch):
+    load_script("main_job", monkeypatch)  # levers.py shares its refusal
     levers = load_script("levers", monkeypatch)
     forbid(monkeypatch, levers, "course_setup")
     assert_refused_untouched(levers.main, ["--lever", "light", "--csv", str(tmp_path / "levers.csv")],
@@ -150,7 +151,8 @@ def test_levers_refuses_an_existing_csv_before_it_trains(tmp_path, monkeypatch):
 
 
 def test_tta_scales_names_its_sets_and_refuses_an_existing_csv_before_it_scores(tmp_path, monkeypatch):
-    load_script("levers", monkeypatch)  # tta_scales.py reloads the levers' runs
+    load_script("main_job", monkeypatch)  # tta_scales.py shares its refusal and table rows
+    load_script("levers", monkeypatch)  # and reloads the levers' runs
     tta_scales = load_script("tta_scales", monkeypatch)
     assert tta_scales.variant_name((1.0, 1.375)) == "1+1.375" and tta_scales.variant_name((1.5625,)) == "1.5625"
     assert tta_scales.variant_sizes((0.875, 1.0, 1.375, 1.75), (128, 128)) == "112+128+176+224"
