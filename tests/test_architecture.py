@@ -182,6 +182,7 @@ def test_a_named_run_gets_its_backbone_and_recipe_from_the_profile(monkeypatch, 
     assert (name, architecture, backbone) == ("CE (paper)", "deeplabv3plus", sibling)
     budget = {"time_budget_s": 16 * 60 / 6} if profile_name == "default" else {}  # a sixth of the chapter budget
     assert overrides == {"native": False, "progress": True, "score_on": "test", "tta": "none", "tta_scales": (1.0,),
+                         "job_deadline": None,
                          "loss": "ce", **budget}
     train_run("baseline", index, {"train": []}, profile, backbone="mobilenet_v3_large", run_name="mine", epochs=1)
     (name, _, _, _, architecture, backbone), overrides = calls[-1]

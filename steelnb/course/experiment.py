@@ -5,7 +5,8 @@ model's input size and at the original resolution; ``runs.train_run`` calls it f
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,12 @@ from ..evaluation.metrics import all_empty_scores, image_miou, summarize
 from ..evaluation.score_line import ScoreLine
 from ..evaluation.scoring import original_resolution_counts
 from ..models import build_model, zero_init_residual_blocks
-from ..training.checkpoint import load_weights
+from ..training.checkpoint import load_weights, run_is_finished
 from ..training.config import TrainConfig
 from ..training.device import default_device
+from ..training.distributed import from_main
 from ..training.loop import evaluate, fit
+from .job_budget import TIMED_IMAGES, describe_budget, estimated_seconds, training_budget_s
 from .profile import Profile
 
 
@@ -160,7 +163,7 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
                    architecture: str, backbone: str, augment: bool = True,
                    native: bool = False, pretrained: bool = True, progress: bool = True,
                    score_on: str = "test", tta: str = "none", tta_scales: tuple[float, ...] = (1.0,),
-                   **config_overrides) -> ExperimentResult:
+                   job_deadline: float | None = None, **config_overrides) -> ExperimentResult:
     """Train ``architecture`` on ``backbone`` (resuming a checkpointed run of the same name), then score it.
 
     By default images are squashed to the profile's input size as in the paper; ``native=True`` keeps
@@ -172,12 +175,16 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     ("test"; "val" compares recipes without looking at the test split) with the flip test-time augmentation
     ``tta`` (a key of ``inference.TTA_FLIPS``); at the original resolution, also with the multi-scale
     test-time augmentation ``tta_scales`` (factors of the input size, ``inference.predict_image_probs``).
+    ``job_deadline`` (a ``time.perf_counter`` instant, the main job's) replaces a time budget by what is left
+    until then after the scoring, timed beforehand on a few of the scored images (``course/job_budget.py``).
     """
     device = default_device()
     config = profile.train_config(len(split["train"]), **config_overrides)
     train_set, size = training_set(index, split["train"], profile, config, augment, native)
     val_set = SteelDataset(index, split["val"], size=size, cache=True)
-    scored_set = SteelDataset(index, split[score_on], size=size)
+    if not split[score_on]:  # found now, not after the training
+        raise ValueError(f"run {name!r}: the {score_on} split of {index.name} has no images (empty split): nothing "
+                         "to score")
     torch.manual_seed(config.seed)
     decoder_options = {name: value for name, value in (("aspp_rates", config.aspp_rates),
                                                         ("width", config.decoder_width)) if value is not None}
@@ -192,16 +199,35 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
             raise ValueError(f"run {name!r}: zero_init_residual needs a ResNet backbone; {backbone} has no "
                              "residual blocks")
     run_dir = profile.runs_dir / index.name / name
+    model.to(device)
+
+    def score(image_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return score_images(model, index, image_ids, size, config.batch_size, tta, tta_scales)
+    if job_deadline is not None and config.time_budget_s and not run_is_finished(run_dir):
+        # fit reseeds every random stream, so the untrained model's scoring here changes nothing it trains
+        scoring_s, now = estimated_seconds(score, split[score_on]), time.perf_counter()
+        config = replace(config, time_budget_s=from_main(training_budget_s(job_deadline, now, scoring_s)))
+        if progress:
+            print(describe_budget(job_deadline, now, scoring_s, min(TIMED_IMAGES, len(split[score_on]))))
     history = fit(model, train_set, val_set, run_dir, config, index.num_classes, device, progress,
                   data={**index.fingerprint(), "split": {name: list(ids) for name, ids in split.items()}})
     load_weights(model, run_dir, "best")
     model.to(device)
-    # scores in float32, like every inference helper: mixed precision only speeds up training
-    _, accumulator = evaluate(model, torch.utils.data.DataLoader(scored_set, batch_size=config.batch_size),
-                              index.num_classes, device, amp=False, tta=tta)
-    original = original_resolution_counts(model, index, split[score_on], size, tta, tta_scales)
-    return ExperimentResult(name, model, history, accumulator.counts, original, run_dir, size, score_on, tta,
-                            tta_scales)
+    counts, original = score(split[score_on])
+    return ExperimentResult(name, model, history, counts, original, run_dir, size, score_on, tta, tta_scales)
+
+
+def score_images(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str], size: tuple[int, int],
+                 batch_size: int, tta: str = "none", tta_scales: tuple[float, ...] = (1.0,)
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel counts (N, C+1, 3) of ``model`` on ``image_ids``: at the input ``size`` (height, width), in batches of
+    ``batch_size``, with the flip test-time augmentation ``tta``; and at the original resolution, with ``tta`` and
+    the multi-scale ``tta_scales`` too. In float32, like every inference helper: mixed precision only speeds up
+    training."""
+    _, accumulator = evaluate(model, torch.utils.data.DataLoader(SteelDataset(index, image_ids, size=size),
+                                                                 batch_size=batch_size),
+                              index.num_classes, default_device(), amp=False, tta=tta)
+    return accumulator.counts, original_resolution_counts(model, index, image_ids, size, tta, tta_scales)
 
 
 def results_table(results: list[ExperimentResult], paper: dict[str, float] | None = None) -> pd.DataFrame:

@@ -112,14 +112,14 @@ def training_summary(history: list[dict], light: bool = False) -> str:
 def train_run(name: str, index: SegmentationIndex, split: dict[str, list[str]], profile: Profile,
               progress: bool = True, backbone: str | None = None, run_name: str | None = None,
               score_on: str = "test", tta: str = "none", tta_scales: tuple[float, ...] = (1.0,),
-              **config_overrides: Any) -> ExperimentResult:
+              job_deadline: float | None = None, **config_overrides: Any) -> ExperimentResult:
     """Train (or resume, or reload) the run ``name`` of :data:`RUNS` on ``index`` and score its test split.
 
     ``backbone`` replaces the profile's choice and ``config_overrides`` (TrainConfig fields) go on top of the
     run's own. Both change what is trained, so such a run needs its own folder name, ``run_name``
     (``python -m steelnb --backbone B --epochs N`` appends them to the name). ``score_on``, ``tta`` and
     ``tta_scales`` say which split the trained model scores and with which flip and multi-scale test-time
-    augmentation (``run_experiment``)."""
+    augmentation (``run_experiment``); ``job_deadline`` is the main job's (``run_experiment``)."""
     if name not in RUNS:
         raise KeyError(f"no run named {name!r}; the course's runs are {', '.join(RUNS)}")
     spec = RUNS[name]
@@ -131,7 +131,7 @@ def train_run(name: str, index: SegmentationIndex, split: dict[str, list[str]], 
     overrides.update(config_overrides)
     return run_experiment(run_name or name, index, split, profile, spec.architecture,
                           backbone or profile.backbone(spec.paper_backbone), native=spec.native, progress=progress,
-                          score_on=score_on, tta=tta, tta_scales=tta_scales, **overrides)
+                          score_on=score_on, tta=tta, tta_scales=tta_scales, job_deadline=job_deadline, **overrides)
 
 
 def paper_vs_ours(results: Sequence[ExperimentResult], index: SegmentationIndex, profile: Profile) -> pd.DataFrame:

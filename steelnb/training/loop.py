@@ -265,11 +265,12 @@ def split_changes(saved: dict[str, list[str]], now: dict[str, list[str]]) -> str
 def _comparable(config: dict) -> dict:
     """A config as the resume check compares it: every TrainConfig field, those a saved config predates at
     their defaults (a run saved before a field existed was trained with its default), and without the epoch
-    count (and the cut of a final, partial epoch) that a time budget chose. Fields TrainConfig no longer has
-    are kept, so such a run does not match."""
+    count (and the cut of a final, partial epoch) that a time budget chose, nor the budget itself: a budgeted run
+    resumes under the budget it is given now (the main job's depends on how long its setup took). Fields
+    TrainConfig no longer has are kept, so such a run does not match."""
     known = {name: config[name] for name in config if name in TrainConfig.__dataclass_fields__}
     full = {**asdict(TrainConfig(**known)), **config}
-    chosen = ("epochs", "last_epoch_steps")  # what a time budget chose, not what the user asked for
+    chosen = ("epochs", "last_epoch_steps", "time_budget_s")  # how long to train, not what to train
     return {key: value for key, value in full.items() if not (key in chosen and config.get("time_budget_s"))}
 
 
