@@ -70,6 +70,9 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
     "light_batch8": ("the light model with batches of 8 images instead of 16: twice the optimiser steps in the same "
                      "epochs (learning rate and warm-up steps unchanged), the light model's epochs",
                      {**LIGHT_MODEL, "batch_size": 8}, None, 1.5),
+    "light_ohem": ("the light model with the cross-entropy of the hardest quarter of each batch's pixels only "
+                   "(online hard example mining) + Dice, instead of CE + Dice, the light model's epochs",
+                   {**LIGHT_MODEL, "loss": "ohem+dice"}, None, 1.5),
 }
 
 

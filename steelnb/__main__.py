@@ -117,12 +117,14 @@ def train_main(args: argparse.Namespace) -> None:
     print(training_summary(result.history, light="last_stage_width" in overrides))
     folder = profile.figures_dir  # the demo data's own subfolder, or STEELNB_FIGURES where it is set
     save_figure(curves_figure([result], index, profile, "Learning curves"), "main_learning_curves", folder)
-    fig = prediction_figure(result, index, split["test"], profile, "Test predictions")
+    augmented = result.tta != "none" or result.tta_scales != (1.0,)
+    fig = prediction_figure(result, index, split["test"], profile,
+                            "Test predictions" + (" with test-time augmentation" if augmented else ""))
     print("Figures written to", save_figure(fig, "main_predictions", folder).parent)
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if index.is_demo:
         print(demo_notice())
-    if result.tta != "none" or result.tta_scales != (1.0,):
+    if augmented:
         print(f"Test scores with {tta_description(result.tta, result.tta_scales, result.input_size)}, as chosen on the "
               "validation split:")
     print(result.score_line())

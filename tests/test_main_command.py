@@ -61,6 +61,24 @@ def test_the_test_time_augmentation_is_said_in_words():
     assert tta_description("h", (1.0, 1.5), None).endswith("fed at 1x and 1.5x its own size, averaged)")
 
 
+def test_the_main_jobs_prediction_figure_predicts_as_its_scores_were_made(monkeypatch):
+    # the figure beside the score line shows the predictions that were scored: with the same test-time augmentation
+    import numpy as np
+
+    import steelnb.course.experiment as experiment_module
+    from steelnb.course.experiment import ExperimentResult
+    calls = []
+    monkeypatch.setattr(experiment_module, "predict_mask",
+                        lambda model, image, size, tta, scales: calls.append((size, tta, scales)) or image)
+
+    class Index:
+        image = mask = staticmethod(lambda image_id: np.zeros((4, 4), np.uint8))
+    counts = np.zeros((1, 3, 3))
+    result = ExperimentResult("run", None, [], counts, counts, input_size=(128, 128), tta="hv", tta_scales=(1.0, 1.375))
+    assert len(result.prediction_rows(Index(), ["a", "b"])) == 2
+    assert calls == [((128, 128), "hv", (1.0, 1.375))] * 2
+
+
 def test_light_is_refused_for_the_baseline_before_anything_runs():
     from steelnb.__main__ import main
     with pytest.raises(SystemExit, match="--light narrows DeepLabV3\\+'s decoder.*baseline has no such decoder"):

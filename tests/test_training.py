@@ -17,7 +17,7 @@ from steelnb.training import precision
 from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights, save_atomic
 from steelnb.training.config import TrainConfig
 from steelnb.training.loop import build_optimizer, fit, planned_steps, replanned_length, weight_average
-from steelnb.training.losses import DiceLoss, FocalLoss, build_loss, inverse_frequency_weights
+from steelnb.training.losses import DiceLoss, FocalLoss, HardPixelCELoss, build_loss, inverse_frequency_weights
 from steelnb.training.precision import cpu_has_native_bf16
 
 
@@ -280,6 +280,22 @@ def test_losses_hand_computed():
     assert weights[1] == pytest.approx(9 * weights[0], rel=1e-3) and np.mean(weights) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="class_weights"):
         build_loss("ce", 3, [1.0, 2.0])
+
+
+def test_hard_pixel_cross_entropy_averages_the_hardest_share_of_the_pixels():
+    # four pixels of label 0 with p(0) = 1/2, 1/(1 + e), 1/(1 + e^2), 1/(1 + e^3): CE ln(1 + e^d) for d = 0..3
+    logits = torch.tensor([[[[0.0, 0.0, 0.0, 0.0]], [[0.0, 1.0, 2.0, 3.0]]]])  # (1, 2, 1, 4)
+    target = torch.zeros(1, 1, 4, dtype=torch.long)
+    ce = [math.log(1 + math.exp(d)) for d in range(4)]
+    assert float(HardPixelCELoss(keep=0.5)(logits, target)) == pytest.approx((ce[2] + ce[3]) / 2)
+    assert float(HardPixelCELoss(keep=0.25)(logits, target)) == pytest.approx(ce[3])
+    assert float(HardPixelCELoss(keep=1.0)(logits, target)) == pytest.approx(sum(ce) / 4)  # plain CE
+    assert float(HardPixelCELoss(keep=0.01)(logits, target)) == pytest.approx(ce[3])  # at least one pixel
+    # no defect in truth, p(defect) up to e^3/(1 + e^3): Dice 1 - smooth / (sum p + smooth)
+    dice = 1 - 1 / (sum(math.exp(d) / (1 + math.exp(d)) for d in range(4)) + 1)
+    assert float(build_loss("ohem+dice", 2)(logits, target)) == pytest.approx(ce[3] + dice)
+    with pytest.raises(ValueError, match="keep must be a share"):
+        HardPixelCELoss(keep=0.0)
 
 
 def test_lovasz_is_one_minus_iou_on_confident_predictions():

@@ -131,9 +131,11 @@ class ExperimentResult:
                        summarize(self.counts_original)["miou"])
 
     def prediction_rows(self, index: SegmentationIndex, image_ids: list[str]) -> list[dict[str, np.ndarray]]:
-        """For :func:`plots.plot_examples`: image, ground truth and this model's prediction, at original size."""
+        """For :func:`plots.plot_examples`: image, ground truth and this model's prediction, at original size, with
+        the flip and multi-scale test-time augmentation its scores were computed with."""
         return [{"image": index.image(i), "ground truth": index.mask(i),
-                 "prediction": predict_mask(self.model, index.image(i), self.input_size)} for i in image_ids]
+                 "prediction": predict_mask(self.model, index.image(i), self.input_size, self.tta, self.tta_scales)}
+                for i in image_ids]
 
 
 def examples_by_iou(per_image_iou: np.ndarray, image_ids: list[str], has_defect: np.ndarray) -> list[tuple[str, str, float]]:

@@ -1,5 +1,6 @@
-"""Losses: cross-entropy (the paper), class-weighted cross-entropy, soft Dice, focal (the paper's future work) and
-Lovász-softmax (a convex surrogate of the IoU itself)."""
+"""Losses: cross-entropy (the paper), class-weighted cross-entropy, soft Dice, focal (the paper's future work),
+Lovász-softmax (a convex surrogate of the IoU itself) and online hard example mining (cross-entropy of the hardest
+pixels only)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -91,6 +92,36 @@ class CELovaszLoss(nn.Module):
         return self.ce(logits, target) + self.lovasz(logits, target)
 
 
+class HardPixelCELoss(nn.Module):
+    """Online hard example mining (Shrivastava et al. 2016; bootstrapped cross-entropy, Wu et al. 2016): the mean
+    cross-entropy of the ``keep`` share of a batch's pixels with the largest loss. On steel, most pixels are
+    background the model gets right after a few hundred steps; their small losses stop diluting the gradient of
+    the thin, rare defects and their edges."""
+
+    def __init__(self, keep: float = 0.25, weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        if not 0 < keep <= 1:
+            raise ValueError(f"keep must be a share of the pixels in (0, 1], not {keep}")
+        self.keep = keep
+        self.register_buffer("weight", weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        losses = F.cross_entropy(logits, target, weight=self.weight, reduction="none").flatten()  # (N*H*W,)
+        return losses.topk(max(1, round(self.keep * losses.numel())), sorted=False).values.mean()
+
+
+class HardPixelCEDiceLoss(nn.Module):
+    """Hard-pixel cross-entropy (:class:`HardPixelCELoss`) + soft Dice: the CE + Dice pairing with the easy
+    pixels' cross-entropy left out."""
+
+    def __init__(self, weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.ce, self.dice = HardPixelCELoss(weight=weight), DiceLoss()
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.ce(logits, target) + self.dice(logits, target)
+
+
 def inverse_frequency_weights(pixel_counts: Sequence[float], power: float = 0.5) -> tuple[float, ...]:
     """Class weights proportional to frequency^-power, normalised so the mean weight is 1."""
     counts = np.maximum(np.asarray(pixel_counts, dtype=float), 1.0)
@@ -100,14 +131,15 @@ def inverse_frequency_weights(pixel_counts: Sequence[float], power: float = 0.5)
 
 def build_loss(name: str, num_classes: int, class_weights: Sequence[float] | None = None,
                focal_gamma: float = 2.0) -> nn.Module:
-    """"ce", "focal", "dice", "ce+dice", "lovasz" or "ce+lovasz"; ``class_weights`` (length num_classes) weight the CE terms and
-    ``focal_gamma`` is the focal loss's exponent (0 makes it plain cross-entropy)."""
+    """"ce", "focal", "dice", "ce+dice", "lovasz", "ce+lovasz" or "ohem+dice" (the cross-entropy of the hardest quarter
+    of the pixels, + Dice); ``class_weights`` (length num_classes) weight the CE terms and ``focal_gamma`` is the
+    focal loss's exponent (0 makes it plain cross-entropy)."""
     weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
     if weight is not None and len(weight) != num_classes:
         raise ValueError(f"class_weights has {len(weight)} entries, expected {num_classes}")
     losses = {"ce": lambda: nn.CrossEntropyLoss(weight=weight), "focal": lambda: FocalLoss(focal_gamma, weight),
               "dice": DiceLoss, "ce+dice": lambda: CEDiceLoss(weight), "lovasz": LovaszSoftmaxLoss,
-              "ce+lovasz": lambda: CELovaszLoss(weight)}
+              "ce+lovasz": lambda: CELovaszLoss(weight), "ohem+dice": lambda: HardPixelCEDiceLoss(weight)}
     if name not in losses:
         raise ValueError(f"unknown loss {name!r}; choose one of {sorted(losses)}")
     return losses[name]()
