@@ -1,7 +1,8 @@
 """Command line: ``python -m steelnb [train|report|bench|gpu-check|download]``.
 
 ``train`` (the default) is the course's main job: it finds the real data or falls back to the
-demo data, trains DeepLabV3+ with the profile's settings (resuming if interrupted; the lighter DeepLabV3+ where
+demo data, trains DeepLabV3+ with the profile's settings (resuming if interrupted; on a CPU for what the profile's
+20-minute target leaves after setup and the test scoring, ``course/job_budget.py``; the lighter DeepLabV3+ where
 the time budget buys fewer than 4 epochs of the full one, ``course/model_choice.py``), scores the
 test split beside the all-empty prediction, saves learning curves and predictions as PNG, and ends
 with one line of test scores at the original resolution. ``report`` runs every notebook in order
