@@ -2,9 +2,9 @@
 
 ``python -m steelnb`` on the default profile is meant to end within ``Profile.main_job_s`` (20 minutes). A fixed
 training budget leaves the end to the machine: setup, the budget's own timing and the test scoring with flip and
-multi-scale test-time augmentation take about a minute and a half on a 2-core CPU without native bfloat16 and
-under one on a CPU with it, so a fixed budget either wastes minutes of the target on one CPU or overruns it on
-another. So, just before training, the main job times its own scoring on a few test images with the untrained
+multi-scale test-time augmentation took about a minute and a half on a 2-core CPU without native bfloat16, and take
+less on a faster CPU and more on a slower one, so a fixed budget either wastes minutes of the target or overruns
+it. So, just before training, the main job times its own scoring on a few test images with the untrained
 model (the same work as after training), scales that to the whole test split, and trains for what is left of the
 target after it and a margin (:func:`training_budget_s`). The training loop then keeps to that budget whatever
 the load (``training/budget.py``).
