@@ -41,7 +41,7 @@ from .training.distributed import from_main, init_from_env
 
 def demo_notice() -> str:
     """What a run on the synthetic demo data ends with, just above its score line: how to get real steel, and
-    how long the main job then takes (its training budget, from the ``default`` profile)."""
+    how long the main job then takes (its target, from the ``default`` profile)."""
     target_min = profile_named("default").main_job_s / 60
     return ("These numbers come from the SYNTHETIC demo data (made to look like Severstal's), not from real steel.\n"
             "Get real steel with one command (NEU-Seg: 4,470 public images, no account needed; it comes in an archive "
@@ -104,11 +104,13 @@ def train_main(args: argparse.Namespace) -> None:
     run_name = seeded_run_name(run_name, args.seed)
     if args.seed is not None:
         overrides["seed"] = args.seed
+    deadline = start + profile.main_job_s if profile.main_job_s and args.epochs is None else None
     if world.is_main:
-        length = f"{args.epochs} epochs" if args.epochs else profile.training_length()
+        length = (f"{args.epochs} epochs" if args.epochs else
+                  f"the training that its {profile.main_job_s / 60:.0f}-minute target leaves" if deadline else
+                  profile.training_length())
         print(f"Run {run_name!r}: {args.architecture} on {backbone}, {length}"
               + (f", {world.size} processes." if world.size > 1 else "."))
-    deadline = start + profile.main_job_s if profile.main_job_s and args.epochs is None else None
     result = train_run(name, index, split, profile, progress=world.is_main, backbone=backbone, run_name=run_name,
                        tta=profile.main_job_tta, tta_scales=profile.main_job_tta_scales, job_deadline=deadline,
                        **overrides)

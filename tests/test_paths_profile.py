@@ -74,6 +74,9 @@ def test_input_size_and_batch_follow_the_data(monkeypatch):
     assert profile.train_config(40, batch_size=8).batch_size == 5  # and shrunk like the recipe's
     assert profile.recipe.flip_augment and not TrainConfig().flip_augment  # the CPU recipe's flips; not the paper's
     assert profile.comparison_overrides() == {"time_budget_s": 16 * 60 / 6}
+    assert profile.main_job_s == 20 * 60  # the main job's whole command, setup and scoring included
+    assert profile.training_length() == ("16 min of training per chapter run (at most 40 epochs; the main job: its "
+                                         "20-minute target)")
 
 
 @pytest.mark.parametrize("value, profile", [("1", "smoke"), ("true", "smoke"), ("yes", "smoke"), ("0", "default"),

@@ -103,9 +103,12 @@ class Profile:
         return replace(self, figures_dir=self.figures_dir / DEMO) if index.is_demo else self
 
     def training_length(self) -> str:
-        """How long each run trains, in words: the time budget and its epoch cap, or the epoch count."""
+        """How long each run trains, in words: the time budget and its epoch cap (and the main job's target, where it
+        has one), or the epoch count."""
         if self.recipe.time_budget_s:
-            return f"{self.recipe.time_budget_s / 60:.0f} min of training per run (at most {self.recipe.epochs} epochs)"
+            target = f"; the main job: its {self.main_job_s / 60:.0f}-minute target" if self.main_job_s else ""
+            return (f"{self.recipe.time_budget_s / 60:.0f} min of training per chapter run (at most {self.recipe.epochs} "
+                    f"epochs{target})")
         return f"{self.recipe.epochs} epoch(s)"
 
     def comparison_overrides(self) -> dict[str, Any]:
