@@ -457,7 +457,10 @@ def test_the_sentences_on_the_job_target_on_the_avx2_only_cpu_hold():
     target = profile_named("default").main_job_s
     assert (min(scoring), max(scoring)) == (67, 82) and (min(clocks), max(clocks)) == (1131, 1149)
     assert max(clocks) <= target and max(clocks) - (target - JOB_MARGIN_S) == 9
+    assert f"{old['wall min'].max():.1f}" == "17.5" and f"{20 - old['wall min'].max():.1f}" == "2.5"  # before it
     readme = flat_text("README.md")
+    assert "brought it to 17.5 min and left the rest of its 20 unused" in readme
+    assert "brought it to 17.5 min in all, leaving 2.5 of its 20 unused" in flat_text("docs/benchmarks.md")
     assert ("+0.003 ± 0.007 and +0.002 ± 0.005 over the three seeds with the fixed budget (95% intervals over the two "
             "sets of seeds), inside the seed noise") in readme
     log = flat_text("docs/benchmarks.md")
