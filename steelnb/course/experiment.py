@@ -26,7 +26,7 @@ from ..training.config import TrainConfig
 from ..training.device import default_device
 from ..training.distributed import from_main
 from ..training.loop import evaluate, fit
-from .job_budget import TIMED_IMAGES, describe_budget, estimated_seconds, training_budget_s
+from .job_budget import describe_budget, estimated_seconds, timed_images, training_budget_s
 from .profile import Profile
 
 
@@ -210,7 +210,7 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
         scoring_s, now = estimated_seconds(score, split[score_on]), time.perf_counter()
         config = replace(config, time_budget_s=from_main(training_budget_s(job_deadline, now, scoring_s)))
         if progress:
-            print(describe_budget(job_deadline, now, scoring_s, min(TIMED_IMAGES, len(split[score_on]))))
+            print(describe_budget(job_deadline, now, scoring_s, len(timed_images(split[score_on]))))
     history = fit(model, train_set, val_set, run_dir, config, index.num_classes, device, progress,
                   data={**index.fingerprint(), "split": {name: list(ids) for name, ids in split.items()}})
     load_weights(model, run_dir, "best")

@@ -29,13 +29,19 @@ WARMUP_IMAGES = 2
 MIN_TRAINING_S = 60.0
 
 
+def timed_images(image_ids: Sequence[str], timed: int = TIMED_IMAGES, warmup: int = WARMUP_IMAGES) -> list[str]:
+    """The images :func:`estimated_seconds` times: the ``timed`` after the first ``warmup`` (all of them when there
+    are no more)."""
+    ids = list(image_ids)
+    return ids[warmup:warmup + timed] or ids
+
+
 def estimated_seconds(work: Callable[[list[str]], object], image_ids: Sequence[str], timed: int = TIMED_IMAGES,
                       warmup: int = WARMUP_IMAGES, clock: Callable[[], float] = time.perf_counter) -> float:
     """Seconds that ``work`` (a function of a list of image ids, e.g. the test scoring) would take on all of
-    ``image_ids``: run untimed on the first ``warmup`` of them, then timed on the next ``timed`` (or on all of them
-    when there are fewer), and scaled by the share of the split they are. 0 for no images."""
-    ids = list(image_ids)
-    sample = ids[warmup:warmup + timed] or ids
+    ``image_ids``: run untimed on the first ``warmup`` of them, then timed on :func:`timed_images`, and scaled by
+    the share of the split they are. 0 for no images."""
+    ids, sample = list(image_ids), timed_images(image_ids, timed, warmup)
     if not sample:
         return 0.0
     work(ids[:warmup])

@@ -42,11 +42,12 @@ class FocalLoss(nn.Module):
 
 
 class CEDiceLoss(nn.Module):
-    """Cross-entropy + soft Dice, the usual pairing for small structures."""
+    """A cross-entropy term + soft Dice, the usual pairing for small structures: ``ce`` is the plain (optionally
+    class-weighted) cross-entropy, or the hard pixels' only (:class:`HardPixelCELoss`)."""
 
-    def __init__(self, weight: torch.Tensor | None = None) -> None:
+    def __init__(self, ce: nn.Module) -> None:
         super().__init__()
-        self.ce, self.dice = nn.CrossEntropyLoss(weight=weight), DiceLoss()
+        self.ce, self.dice = ce, DiceLoss()
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.ce(logits, target) + self.dice(logits, target)
@@ -110,18 +111,6 @@ class HardPixelCELoss(nn.Module):
         return losses.topk(max(1, round(self.keep * losses.numel())), sorted=False).values.mean()
 
 
-class HardPixelCEDiceLoss(nn.Module):
-    """Hard-pixel cross-entropy (:class:`HardPixelCELoss`) + soft Dice: the CE + Dice pairing with the easy
-    pixels' cross-entropy left out."""
-
-    def __init__(self, weight: torch.Tensor | None = None) -> None:
-        super().__init__()
-        self.ce, self.dice = HardPixelCELoss(weight=weight), DiceLoss()
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.ce(logits, target) + self.dice(logits, target)
-
-
 def inverse_frequency_weights(pixel_counts: Sequence[float], power: float = 0.5) -> tuple[float, ...]:
     """Class weights proportional to frequency^-power, normalised so the mean weight is 1."""
     counts = np.maximum(np.asarray(pixel_counts, dtype=float), 1.0)
@@ -138,8 +127,8 @@ def build_loss(name: str, num_classes: int, class_weights: Sequence[float] | Non
     if weight is not None and len(weight) != num_classes:
         raise ValueError(f"class_weights has {len(weight)} entries, expected {num_classes}")
     losses = {"ce": lambda: nn.CrossEntropyLoss(weight=weight), "focal": lambda: FocalLoss(focal_gamma, weight),
-              "dice": DiceLoss, "ce+dice": lambda: CEDiceLoss(weight), "lovasz": LovaszSoftmaxLoss,
-              "ce+lovasz": lambda: CELovaszLoss(weight), "ohem+dice": lambda: HardPixelCEDiceLoss(weight)}
+              "dice": DiceLoss, "ce+dice": lambda: CEDiceLoss(nn.CrossEntropyLoss(weight=weight)), "lovasz": LovaszSoftmaxLoss,
+              "ce+lovasz": lambda: CELovaszLoss(weight), "ohem+dice": lambda: CEDiceLoss(HardPixelCELoss(weight=weight))}
     if name not in losses:
         raise ValueError(f"unknown loss {name!r}; choose one of {sorted(losses)}")
     return losses[name]()
