@@ -73,6 +73,9 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
     "light_ohem": ("the light model with the cross-entropy of the hardest quarter of each batch's pixels only "
                    "(online hard example mining) + Dice, instead of CE + Dice, the light model's epochs",
                    {**LIGHT_MODEL, "loss": "ohem+dice"}, None, 1.5),
+    "light_zoom": ("the light model with every training item zoomed in by a random factor from 1 to 1.375 and "
+                   "cropped back to 128x128 (the scales that the main job's multi-scale TTA scores), the light "
+                   "model's epochs", {**LIGHT_MODEL, "train_zoom": (1.0, 1.375)}, None, 1.5),
 }
 
 

@@ -9,6 +9,9 @@ mask nearest; ``size=None`` keeps the original resolution):
   training at native aspect on wide strips, or ``crop_height`` rows for training on patches of
   images kept at their own resolution (evaluate such models with mode "resize").
 
+A "resize" training set can also zoom in (``zoom``): each item resizes the original image to ``size`` times a
+random factor of at least 1, then takes a random crop of ``size``, so defects are seen at several scales.
+
 Items are ``(image, mask)``: image float32 (1, H, W) in [0, 1] (models normalise and expand
 to RGB themselves), mask int64 (H, W) with values 0..C.
 """
@@ -55,14 +58,21 @@ class SteelDataset(Dataset):
         random_flips: flip every item left-right and up-down, each with probability 1/2 (torch's RNG),
             after the weighted augmentation: steel surfaces look alike mirrored, so this multiplies the
             distinct training images by 4 at no cost.
+        zoom: (lowest, highest) zoom factor, both at least 1, for "resize": each item is the image resized to
+            ``size`` times a factor drawn uniformly from this range (torch's RNG), then randomly cropped back to
+            ``size``, before the weighted augmentation and the flips. Multi-scale test-time augmentation feeds
+            the model larger inputs; this lets it see those scales in training. None: whole images.
     """
 
     def __init__(self, index: SegmentationIndex, image_ids: Sequence[str], *, size: tuple[int, int] | None,
                  mode: str = "resize", crop_width: int = NATIVE_CROP_WIDTH, crop_height: int | None = None,
                  augment_weights: Sequence[float] | None = None, seed: int = 0, cache: bool = False,
-                 random_flips: bool = False) -> None:
+                 random_flips: bool = False, zoom: tuple[float, float] | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if zoom is not None and (mode != "resize" or not 1.0 <= zoom[0] <= zoom[1]):
+            raise ValueError(f"SteelDataset of {index.name}: zoom {zoom} needs mode 'resize' and "
+                             "1 <= lowest <= highest")
         if not image_ids:
             raise ValueError(f"SteelDataset of {index.name}: no images given (empty split)")
         self.index, self.image_ids, self.mode = index, list(image_ids), mode
@@ -72,7 +82,7 @@ class SteelDataset(Dataset):
         if mode == "crop" and not (0 < self.crop_height <= self.size[0] and 0 < crop_width <= self.size[1]):
             raise ValueError(f"SteelDataset of {index.name}: a {self.crop_height}x{crop_width} crop does not fit "
                              f"images of {self.size[0]}x{self.size[1]}")
-        self.random_flips = random_flips
+        self.random_flips, self.zoom = random_flips, zoom
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
         self.items = [(i, False) for i in range(len(self.image_ids))]
         self.transform = None
@@ -94,14 +104,29 @@ class SteelDataset(Dataset):
     def _load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is not None and image_id in self._cache:
             return self._cache[image_id]
-        image, mask = resize_pair(self.index.image(image_id), self.index.mask(image_id), self.size)
+        size = None if self.zoom else self.size  # a zoomed item is resized from the original, each time anew
+        image, mask = resize_pair(self.index.image(image_id), self.index.mask(image_id), size)
         if self._cache is not None:
             self._cache[image_id] = (image, mask)
         return image, mask
 
+    def _zoom_in(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The original ``image`` (H0, W0) and ``mask`` resized to ``size`` times a random zoom factor, then a
+        random crop of ``size`` (height, width) pixels."""
+        lowest, highest = self.zoom
+        factor = lowest + (highest - lowest) * float(torch.rand(()))
+        height, width = (max(side, round(side * factor)) for side in self.size)
+        image, mask = resize_pair(image, mask, (height, width))
+        top = int(torch.randint(0, height - self.size[0] + 1, ()))
+        left = int(torch.randint(0, width - self.size[1] + 1, ()))
+        rows, columns = slice(top, top + self.size[0]), slice(left, left + self.size[1])
+        return np.ascontiguousarray(image[rows, columns]), np.ascontiguousarray(mask[rows, columns])
+
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
         position, augmented = self.items[item]
         image, mask = self._load(self.image_ids[position])
+        if self.zoom is not None:
+            image, mask = self._zoom_in(image, mask)
         image_t = torch.from_numpy(image)[None]
         mask_t = torch.from_numpy(mask)
         if self.mode == "crop":

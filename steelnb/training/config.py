@@ -20,6 +20,8 @@ class TrainConfig:
     ``aspp_rates`` replaces DeepLabV3+'s ASPP dilations (None: DeepLabv3's 6/12/18; ``deeplab.aspp_rates_for``
     derives them from the input size). ``train_crop`` = (height, width) trains on random crops of that size
     of the images at the input size, while validation and scoring see whole images (None: whole images).
+    ``train_zoom`` = (lowest, highest) zooms every training item in by a random factor from that range (1 = the
+    input size) and crops it back to the input size (``SteelDataset``'s ``zoom``; None: no zoom).
     ``zero_init_residual`` starts every ResNet block as the identity (``backbones.zero_init_residual_blocks``);
     it applies to random initial weights only, and a run that loads ImageNet weights refuses it.
     ``last_stage_width`` rebuilds a ResNet's last stage with that many planes (``backbones.narrow_resnet_last_stage``)
@@ -51,6 +53,7 @@ class TrainConfig:
     select_on: str = "class_iou_defects"
     aspp_rates: tuple[int, ...] | None = None
     train_crop: tuple[int, int] | None = None
+    train_zoom: tuple[float, float] | None = None
     zero_init_residual: bool = False
     last_stage_width: int | None = None
     decoder_width: int | None = None
