@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -159,3 +160,12 @@ def test_tta_scales_names_its_sets_and_refuses_an_existing_csv_before_it_scores(
     assert tta_scales.VARIANTS[0] == (1.0,) and len(set(tta_scales.VARIANTS)) == len(tta_scales.VARIANTS) == 11
     forbid(monkeypatch, tta_scales, "course_setup")
     assert_refused_untouched(tta_scales.main, ["--csv", str(tmp_path / "scales.csv")], tmp_path / "scales.csv")
+
+
+def test_no_record_names_a_folder_of_the_machine_it_was_made_on():
+    # a record is read on other machines: its data and runs folders are written as <NEU-Seg folder> and the like
+    records = sorted((BENCHMARKS / "results").glob("*.md"))
+    assert records
+    for record in records:
+        folders = re.findall(r"(?:^|[\s(`'\"=])(/(?:work|tmp|home|mnt)/\S*)", record.read_text(encoding="utf-8"))
+        assert not folders, f"{record.name} names {folders[0]}"
