@@ -13,7 +13,7 @@ import torch
 from toy_data import bright_squares
 
 import steelnb.training.checkpoint as checkpoint_module
-from steelnb.course.experiment import run_experiment
+from steelnb.course.experiment import run_experiment, training_set
 from steelnb.course.profile import CPU_RECIPE, Profile
 from steelnb.course.setup import course_split
 from steelnb.data.layouts import open_dataset
@@ -120,6 +120,15 @@ def test_a_run_keeps_its_aspp_rates_and_training_crop(tmp_path):
     with pytest.raises(ValueError, match="baseline's decoder has no option aspp_rates; it takes none"):
         run_experiment("other", index, split, profile, "baseline", "resnet18", pretrained=False, progress=False,
                        aspp_rates=(1, 2, 3))
+
+
+def test_a_runs_zoom_reaches_its_training_set_only(tmp_path):
+    profile = _profile(tmp_path)
+    index = open_dataset(_generic(tmp_path / "steel", 20, ("crack", "pit"), seed=0))
+    train_ids = course_split(index, profile)["train"]
+    zoomed, size = training_set(index, train_ids, profile, TrainConfig(train_zoom=(1.0, 1.5)))
+    assert zoomed.zoom == (1.0, 1.5) and size == (32, 32) and zoomed[0][0].shape == (1, 32, 32)
+    assert training_set(index, train_ids, profile, TrainConfig())[0].zoom is None
 
 
 def test_a_run_keeps_its_narrower_model(tmp_path):

@@ -162,6 +162,35 @@ def test_square_crops_are_windows_of_the_whole_image(demo_root):
         SteelDataset(index, index.image_ids[:1], mode="crop", size=(200, 200), crop_width=128, crop_height=256)
 
 
+def test_zoomed_items_are_windows_of_the_image_at_the_zoomed_size(demo_root):
+    index = open_dataset(demo_root)
+    ids = index.image_ids[:1]
+    original = torch.from_numpy(index.image(ids[0])).float().div(255)[None]
+    original_mask = torch.from_numpy(index.mask(ids[0])).long()
+    # zoom 2 of a 128x800 input is the 256x1600 original itself: every item is a 128x800 window of it
+    twice = SteelDataset(index, ids, size=(128, 800), zoom=(2.0, 2.0), cache=True)
+    torch.manual_seed(0)
+    corners = set()
+    for _ in range(4):
+        image, mask = twice[0]
+        assert image.shape == (1, 128, 800) and mask.shape == (128, 800)
+        windows = [(top, left) for top in range(129) for left in range(801)
+                   if torch.equal(original[:, top, left:left + 800], image[:, 0])
+                   and torch.equal(original[:, top:top + 128, left:left + 800], image)]
+        assert any(torch.equal(original_mask[top:top + 128, left:left + 800], mask) for top, left in windows)
+        corners.update(windows)
+    assert len(corners) > 1  # the window moves
+    # zoom 1 is the whole image at the input size, as without zoom
+    plain_image, plain_mask = SteelDataset(index, ids, size=(128, 800))[0]
+    image, mask = SteelDataset(index, ids, size=(128, 800), zoom=(1.0, 1.0))[0]
+    assert torch.equal(image, plain_image) and torch.equal(mask, plain_mask)
+    sizes = {SteelDataset(index, ids, size=(128, 800), zoom=(1.0, 1.5))[0][0].shape for _ in range(3)}
+    assert sizes == {(1, 128, 800)}
+    for zoom, mode in (((0.5, 1.0), "resize"), ((1.5, 1.2), "resize"), ((1.0, 1.5), "crop")):
+        with pytest.raises(ValueError, match=r"zoom .* needs mode 'resize' and 1 <= lowest <= highest"):
+            SteelDataset(index, ids, size=(128, 800), mode=mode, crop_width=128, zoom=zoom)
+
+
 def test_dataset_with_augmentation_adds_copies(demo_root):
     index = open_dataset(demo_root)
     plain = SteelDataset(index, index.image_ids, size=(256, 256))

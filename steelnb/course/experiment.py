@@ -49,8 +49,9 @@ def training_set(index: SegmentationIndex, train_ids: list[str], profile: Profil
                  augment: bool = True, native: bool = False) -> tuple[SteelDataset, tuple[int, int]]:
     """The training images as :func:`run_experiment` trains on them, and the (height, width) every split is
     resized to: the paper's random weighted augmentation adds copies of the images (``augment``), so an epoch
-    has more steps than the split has images; ``native`` keeps the aspect ratio and trains on crops, and
-    ``config.train_crop`` crops a square input.
+    has more steps than the split has images; ``native`` keeps the aspect ratio and trains on crops,
+    ``config.train_crop`` crops a square input, and ``config.train_zoom`` zooms each item in before it is cropped
+    back to the input size.
 
     Raises:
         ValueError: ``config.train_crop`` with ``native``, which crops already.
