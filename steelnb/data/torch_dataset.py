@@ -41,6 +41,12 @@ def resize_pair(image: np.ndarray, mask: np.ndarray, size: tuple[int, int] | Non
             cv2.resize(mask, dsize, interpolation=cv2.INTER_NEAREST))
 
 
+def random_start(length: int, window: int) -> int:
+    """Where a random window of ``window`` pixels starts along a side of ``length`` pixels (torch's RNG: one
+    draw, also when the window fills the side)."""
+    return int(torch.randint(0, length - window + 1, ()))
+
+
 class SteelDataset(Dataset):
     """Images and label masks of ``image_ids`` from a :class:`SegmentationIndex`.
 
@@ -117,8 +123,7 @@ class SteelDataset(Dataset):
         factor = lowest + (highest - lowest) * float(torch.rand(()))
         height, width = (max(side, round(side * factor)) for side in self.size)
         image, mask = resize_pair(image, mask, (height, width))
-        top = int(torch.randint(0, height - self.size[0] + 1, ()))
-        left = int(torch.randint(0, width - self.size[1] + 1, ()))
+        top, left = random_start(height, self.size[0]), random_start(width, self.size[1])
         rows, columns = slice(top, top + self.size[0]), slice(left, left + self.size[1])
         return np.ascontiguousarray(image[rows, columns]), np.ascontiguousarray(mask[rows, columns])
 
@@ -130,10 +135,10 @@ class SteelDataset(Dataset):
         image_t = torch.from_numpy(image)[None]
         mask_t = torch.from_numpy(mask)
         if self.mode == "crop":
-            left = int(torch.randint(0, image.shape[1] - self.crop_width + 1, ()))
+            left = random_start(image.shape[1], self.crop_width)
             image_t, mask_t = image_t[..., left:left + self.crop_width], mask_t[:, left:left + self.crop_width]
             if self.crop_height < image.shape[0]:
-                top = int(torch.randint(0, image.shape[0] - self.crop_height + 1, ()))
+                top = random_start(image.shape[0], self.crop_height)
                 image_t, mask_t = image_t[..., top:top + self.crop_height, :], mask_t[top:top + self.crop_height]
         if augmented:
             image_t, mask_t = apply_joint(self.transform, image_t, mask_t)
