@@ -88,6 +88,13 @@ CSV_COLUMNS = ["val mIoU", "val mIoU + TTA", "class-mean defect IoU", "class-mea
                "dataset mIoU + TTA"]
 
 
+def lever_run_name(lever: str, seed: int, epochs: int, float32: bool = False) -> str:
+    """The run folder's name of ``lever`` trained with ``seed`` for ``epochs`` (the run's own count, after the
+    lever's epoch factor), in float32 with ``float32``."""
+    name = fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever)
+    return seeded_run_name(f"{name}-float32" if float32 else name, seed)
+
+
 def lever_run(lever: str, seed: int, epochs: int, profile: Profile, index: SegmentationIndex,
               split: dict[str, list[str]], float32: bool = False) -> ExperimentResult:
     """Train (or reload, by its run name) ``lever`` with ``seed`` for ``epochs`` (in float32 with ``float32``),
@@ -95,8 +102,7 @@ def lever_run(lever: str, seed: int, epochs: int, profile: Profile, index: Segme
     _, overrides, size, _ = LEVERS[lever]
     overrides = overrides(profile) if callable(overrides) else overrides
     lever_profile = profile if size is None else replace(profile, image_size=size)
-    name = fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever)
-    name = seeded_run_name(f"{name}-float32" if float32 else name, seed)
+    name = lever_run_name(lever, seed, epochs, float32)
     return train_run(main_run().name, index, split, lever_profile, progress=False, run_name=name, score_on="val",
                      epochs=epochs, time_budget_s=None, seed=seed, **overrides, **({"amp": False} if float32 else {}))
 

@@ -10,8 +10,9 @@ averages the probabilities of every size, each resized back, before the argmax. 
 main job's flip TTA ("hv"), so the first variant, ``1`` (the input size alone), is what the main job scored
 before. The cost is at test time only: one set of flip views per size, each costing its pixels.
 
-This script reloads (or trains) runs of ``benchmarks/levers.py`` (``--lever`` at ``--epochs``, one run per
-seed, ``--float32`` as there), scores each on the validation split at the images' original resolution with every
+This script reloads finished runs of ``benchmarks/levers.py`` (``--lever`` at ``--epochs``, the runs' own epochs
+after the lever's factor, one run per seed, ``--float32`` as there) and refuses to start where one is missing, rather
+than train it; it scores each on the validation split at the images' original resolution with every
 variant of :data:`VARIANTS`, and prints one markdown table: each variant's class-mean defect IoU and dataset mIoU,
 and its gain over ``1`` on both with a paired bootstrap interval over the validation images (the same model on the
 same images). The seeds show whether a gain holds for another training of the recipe; a gain counts only where
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from levers import LEVERS, lever_run, write_rows
+from levers import LEVERS, lever_run, lever_run_name, write_rows
 from main_job import refuse_existing, table_line
 
 from steelnb.course.setup import course_setup
@@ -33,6 +34,7 @@ from steelnb.evaluation.inference import inference_model, predict_image_probs
 from steelnb.evaluation.intervals import paired_bootstrap
 from steelnb.evaluation.metrics import summarize
 from steelnb.evaluation.scoring import label_counts
+from steelnb.training.checkpoint import run_is_finished
 
 #: The variants compared: the factors of the input size whose flip-TTA probabilities are averaged (the first is
 #: the input size alone, the main job's scoring before multi-scale TTA). At 128x128 the factors are 112, 128, 144,
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     refuse_existing([args.csv] if args.csv is not None else [])
     profile, index, split = course_setup(verbose=True)
+    refuse_missing_runs(args.lever, args.seeds, args.epochs, args.float32, profile.runs_dir / index.name)
     ids = split["val"]
     print(f"Validation split, {len(ids)} images, lever {args.lever!r} at {args.epochs} epochs\n")
     print("| seed | variant (factors) | input sides (px) | class-mean defect IoU | dataset mIoU | gain in class-mean "
@@ -86,6 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.csv is not None:
         write_rows(args.csv, rows)
     return 0
+
+
+def refuse_missing_runs(lever: str, seeds: int, epochs: int, float32: bool, runs: Path) -> None:
+    """Stop, naming the first missing run and the command that trains it, unless ``runs`` (the runs folder of the
+    profile and dataset) holds a finished run of ``lever`` at ``epochs`` for every seed 0 .. seeds-1: this script
+    only scores, and a wrong ``--epochs`` would otherwise start training runs that nobody asked for."""
+    for seed in range(seeds):
+        name = lever_run_name(lever, seed, epochs, float32)
+        if not run_is_finished(runs / name):
+            factor = LEVERS[lever][3]
+            raise SystemExit(f"no finished run {name} in {runs}: --epochs is the runs' own count ({epochs}); "
+                             f"train them with benchmarks/levers.py --lever {lever} --epochs "
+                             f"{max(1, round(epochs / factor))} --seeds {seeds}{' --float32' if float32 else ''} "
+                             f"(levers.py multiplies its --epochs by the lever's factor, {factor:g})")
 
 
 def variant_row(seed: int, variant: tuple[float, ...], input_size: tuple[int, int], counts: np.ndarray,
