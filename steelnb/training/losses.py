@@ -41,16 +41,18 @@ class FocalLoss(nn.Module):
         return ((1 - p_true) ** self.gamma * ce).mean()
 
 
-class CEDiceLoss(nn.Module):
-    """A cross-entropy term + soft Dice, the usual pairing for small structures: ``ce`` is the plain (optionally
-    class-weighted) cross-entropy, or the hard pixels' only (:class:`HardPixelCELoss`)."""
+class SumOfLosses(nn.Module):
+    """The sum of loss terms on the same logits (N, C+1, H, W) and target (N, H, W): "ce+dice" pairs cross-entropy,
+    which gives every pixel a gradient from the start, with soft Dice, the usual pairing for small structures;
+    "ce+lovasz" pairs it with Lovász-softmax, which aligns the end of training with the IoU; "ohem+dice" keeps
+    only the hard pixels' cross-entropy (:class:`HardPixelCELoss`)."""
 
-    def __init__(self, ce: nn.Module) -> None:
+    def __init__(self, *terms: nn.Module) -> None:
         super().__init__()
-        self.ce, self.dice = ce, DiceLoss()
+        self.terms = nn.ModuleList(terms)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.ce(logits, target) + self.dice(logits, target)
+        return sum(term(logits, target) for term in self.terms)
 
 
 def lovasz_gradient(truth_sorted: torch.Tensor) -> torch.Tensor:
@@ -79,18 +81,6 @@ class LovaszSoftmaxLoss(nn.Module):
             errors, order = (truth - probs[:, label]).abs().sort(descending=True)
             losses.append(torch.dot(errors, lovasz_gradient(truth[order])))
         return torch.stack(losses).mean()
-
-
-class CELovaszLoss(nn.Module):
-    """Cross-entropy + Lovász-softmax: cross-entropy gives every pixel a gradient from the start, Lovász
-    aligns the end of training with the IoU."""
-
-    def __init__(self, weight: torch.Tensor | None = None) -> None:
-        super().__init__()
-        self.ce, self.lovasz = nn.CrossEntropyLoss(weight=weight), LovaszSoftmaxLoss()
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.ce(logits, target) + self.lovasz(logits, target)
 
 
 class HardPixelCELoss(nn.Module):
@@ -126,9 +116,13 @@ def build_loss(name: str, num_classes: int, class_weights: Sequence[float] | Non
     weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
     if weight is not None and len(weight) != num_classes:
         raise ValueError(f"class_weights has {len(weight)} entries, expected {num_classes}")
-    losses = {"ce": lambda: nn.CrossEntropyLoss(weight=weight), "focal": lambda: FocalLoss(focal_gamma, weight),
-              "dice": DiceLoss, "ce+dice": lambda: CEDiceLoss(nn.CrossEntropyLoss(weight=weight)), "lovasz": LovaszSoftmaxLoss,
-              "ce+lovasz": lambda: CELovaszLoss(weight), "ohem+dice": lambda: CEDiceLoss(HardPixelCELoss(weight=weight))}
+    def ce() -> nn.Module:
+        return nn.CrossEntropyLoss(weight=weight)
+
+    losses = {"ce": ce, "focal": lambda: FocalLoss(focal_gamma, weight), "dice": DiceLoss,
+              "ce+dice": lambda: SumOfLosses(ce(), DiceLoss()), "lovasz": LovaszSoftmaxLoss,
+              "ce+lovasz": lambda: SumOfLosses(ce(), LovaszSoftmaxLoss()),
+              "ohem+dice": lambda: SumOfLosses(HardPixelCELoss(weight=weight), DiceLoss())}
     if name not in losses:
         raise ValueError(f"unknown loss {name!r}; choose one of {sorted(losses)}")
     return losses[name]()
