@@ -76,6 +76,9 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
     "light_zoom": ("the light model with every training item zoomed in by a random factor from 1 to 1.375 and "
                    "cropped back to 128x128 (the scales that the main job's multi-scale TTA scores), the light "
                    "model's epochs", {**LIGHT_MODEL, "train_zoom": (1.0, 1.375)}, None, 1.5),
+    "light_pca_stem": ("the light model with its 7x7 stem set to the whitened principal components of training "
+                       "patches (and their negatives) instead of random weights, the light model's epochs",
+                       {**LIGHT_MODEL, "pca_stem": True}, None, 1.5),
 }
 
 

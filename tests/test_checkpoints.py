@@ -12,6 +12,7 @@ import pytest
 import torch
 from toy_data import bright_squares
 
+import steelnb.course.experiment as experiment
 import steelnb.training.checkpoint as checkpoint_module
 from steelnb.course.experiment import run_experiment, training_set
 from steelnb.course.profile import CPU_RECIPE, Profile
@@ -154,6 +155,33 @@ def test_zero_init_residual_is_for_random_resnet_weights_only(tmp_path, monkeypa
     with pytest.raises(ValueError, match="it would erase the ImageNet weights"):
         run_experiment("imagenet", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False,
                        progress=False, zero_init_residual=True)
+
+
+def test_a_pca_stem_run_whitens_on_its_first_training_images_at_the_input_size(tmp_path, monkeypatch):
+    profile = _profile(tmp_path)
+    index = open_dataset(_generic(tmp_path / "steel", 20, ("crack", "pit"), seed=0))
+    split = course_split(index, profile)
+    seen = {}
+
+    class Whitened(Exception):
+        pass
+
+    def record(encoder, images):  # stands in for the whitening, and stops the run before it trains
+        seen.update(encoder=encoder, images=images)
+        raise Whitened
+
+    monkeypatch.setattr(experiment, "pca_whitened_stem", record)
+    with pytest.raises(Whitened):
+        run_experiment("pca", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False, progress=False,
+                       pca_stem=True)
+    first = split["train"][:experiment.PCA_STEM_IMAGES]
+    expected = torch.stack([SteelDataset(index, first, size=profile.input_size(index.image_shape))[i][0]
+                            for i in range(len(first))])
+    assert seen["encoder"].name == "resnet18" and torch.equal(seen["images"], expected)
+    monkeypatch.setattr(SegmentationModel, "pretrained", property(lambda model: True))  # as if ImageNet loaded
+    with pytest.raises(ValueError, match="pca_stem is for random initial weights; it would erase the ImageNet"):
+        run_experiment("imagenet", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False,
+                       progress=False, pca_stem=True)
 
 
 def test_fingerprint_follows_names_count_and_ids_not_the_folder(tmp_path):

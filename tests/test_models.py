@@ -12,6 +12,7 @@ from steelnb.models import (
     PretrainedWeightsWarning,
     build_backbone,
     build_model,
+    pca_whitened_stem,
     zero_init_residual_blocks,
 )
 from steelnb.models.backbones import LAST_STAGE_DILATION
@@ -114,6 +115,26 @@ def test_zero_init_residual_makes_every_resnet_block_an_identity():
     x = torch.randn(2, block.conv1.in_channels, 9, 9)
     assert torch.allclose(block.train()(x), x.relu())  # the branch adds 0 (gamma 0, beta 0): relu(0 + x)
     assert zero_init_residual_blocks(build_model("deeplabv3plus", "densenet121", 3, pretrained=False).encoder) == 0
+
+
+def test_the_pca_whitened_stem_makes_its_outputs_uncorrelated_with_unit_variance():
+    # smoothed noise: neighbouring pixels correlate, so the raw 7x7x3 patches do too
+    torch.manual_seed(0)
+    images = torch.nn.functional.avg_pool2d(torch.rand(6, 3, 38, 38), 3, stride=1)  # (6, 3, 36, 36) in [0, 1]
+    model = build_model("deeplabv3plus", "resnet18", num_classes=3, pretrained=False)
+    stem = pca_whitened_stem(model.encoder, images, eps=0.0)
+    assert stem is model.encoder.low[0]  # the 7x7 stride-2 stem, 64 filters
+    with torch.no_grad():
+        outputs = stem(model.encoder.input(images)).permute(1, 0, 2, 3).flatten(1).double()  # (64, every position)
+    covariance = torch.cov(outputs)
+    # the 32 strongest components, whitened: the identity; the other 32 filters are their negatives
+    assert torch.allclose(covariance[:32, :32], torch.eye(32, dtype=torch.float64), atol=1e-3)
+    assert torch.equal(stem.weight[32:], -stem.weight[:32])
+    # the strongest component first: with eps, each variance is lambda / (lambda + eps), which grows with lambda
+    pca_whitened_stem(model.encoder, images, eps=1e-2)
+    with torch.no_grad():
+        variances = stem(model.encoder.input(images))[:, :32].permute(1, 0, 2, 3).flatten(1).var(1)
+    assert (variances[:-1] >= variances[1:] - 1e-4).all() and variances[-1] < 0.99 * variances[0]
 
 
 def test_a_narrower_last_stage_and_decoder_keep_the_shapes_and_cost_less():

@@ -20,7 +20,7 @@ from ..evaluation.inference import predict_mask
 from ..evaluation.metrics import all_empty_scores, image_miou, summarize
 from ..evaluation.score_line import ScoreLine
 from ..evaluation.scoring import original_resolution_counts
-from ..models import build_model, zero_init_residual_blocks
+from ..models import build_model, pca_whitened_stem, zero_init_residual_blocks
 from ..training.checkpoint import load_weights, run_is_finished
 from ..training.config import TrainConfig
 from ..training.device import default_device
@@ -28,6 +28,10 @@ from ..training.distributed import from_main
 from ..training.loop import evaluate, fit
 from .job_budget import describe_budget, estimated_seconds, timed_images, training_budget_s
 from .profile import Profile
+
+#: Training images whose patches set a PCA-whitened stem (``TrainConfig.pca_stem``): 32 of 128x128 give 131,072
+#: patches of the 7x7 stem for 147-dimensional statistics.
+PCA_STEM_IMAGES = 32
 
 
 def is_wide(index: SegmentationIndex) -> bool:
@@ -195,13 +199,15 @@ def run_experiment(name: str, index: SegmentationIndex, split: dict[str, list[st
     model = build_model(architecture, backbone, index.num_classes, pretrained=pretrained,
                         last_stage_width=config.last_stage_width, aux_head=config.aux_weight > 0,
                         **decoder_options)
-    if config.zero_init_residual:
-        if model.pretrained:
-            raise ValueError(f"run {name!r}: zero_init_residual is for random initial weights; it would erase the "
-                             "ImageNet weights this model loaded")
-        if not zero_init_residual_blocks(model.encoder):
-            raise ValueError(f"run {name!r}: zero_init_residual needs a ResNet backbone; {backbone} has no "
-                             "residual blocks")
+    for option in ("zero_init_residual", "pca_stem"):
+        if getattr(config, option) and model.pretrained:
+            raise ValueError(f"run {name!r}: {option} is for random initial weights; it would erase the ImageNet "
+                             "weights this model loaded")
+    if config.zero_init_residual and not zero_init_residual_blocks(model.encoder):
+        raise ValueError(f"run {name!r}: zero_init_residual needs a ResNet backbone; {backbone} has no residual blocks")
+    if config.pca_stem:
+        stem_images = SteelDataset(index, split["train"][:PCA_STEM_IMAGES], size=size)
+        pca_whitened_stem(model.encoder, torch.stack([stem_images[i][0] for i in range(len(stem_images))]))
     run_dir = profile.runs_dir / index.name / name
     model.to(device)
 

@@ -10,6 +10,7 @@ from .backbones import (
     OUTPUT_STRIDE,
     build_backbone,
     narrow_resnet_last_stage,
+    pca_whitened_stem,
     set_memory_format,
     zero_init_residual_blocks,
 )
@@ -44,4 +45,5 @@ def build_model(architecture: str, backbone: str, num_classes: int, pretrained: 
 
 __all__ = ["ARCHITECTURES", "BACKBONES", "LIGHTEST_BACKBONE", "LOW_STRIDE", "OUTPUT_STRIDE", "BareBoneBaseline", "DeepLabV3Plus", "Encoder",
            "SegmentationModel", "PretrainedWeightsWarning",
-           "build_backbone", "build_model", "load_imagenet_weights", "narrow_resnet_last_stage", "set_memory_format", "zero_init_residual_blocks"]
+           "build_backbone", "build_model", "load_imagenet_weights", "narrow_resnet_last_stage", "pca_whitened_stem",
+           "set_memory_format", "zero_init_residual_blocks"]

@@ -168,6 +168,44 @@ def zero_init_residual_blocks(model: nn.Module) -> int:
     return changed
 
 
+def pca_whitened_stem(encoder: nn.Module, images: torch.Tensor, eps: float = 5e-4) -> nn.Conv2d:
+    """Set the weights of ``encoder``'s first convolution (a ResNet's 7x7 stem) to the principal components of
+    the image patches it reads, each divided by the square root of its variance (PCA whitening), so that its
+    first outputs are uncorrelated and of unit variance on the data instead of random (the whitening layer of
+    the airbench CIFAR-10 speedruns, Keller Jordan 2024). With N filters it keeps the N/2 strongest components
+    and their negatives: the ReLU after the stem's batch norm then passes both signs of each. ``eps`` (in the
+    variance's units, ImageNet-normalised intensity squared) keeps faint components from being blown up. The
+    whitened filters are about 40 times larger than the random initial ones; the batch norm after the stem
+    cancels their scale, and the optimiser's steps then move them little, so the stem stays close to the
+    whitening (airbench freezes it).
+
+    ``images``: (N, 1 or 3, H, W) in [0, 1], as the model reads them; ``encoder.input`` normalises them, and
+    every stem-sized patch the convolution reads (with its stride and padding) counts. For random initial
+    weights only; whether it helps is what the ``pca_stem`` lever of ``benchmarks/levers.py`` measures.
+    Returns the convolution changed.
+
+    Raises:
+        ValueError: the first convolution has an odd number of filters, groups, or more filters than its
+            patches have dimensions.
+    """
+    stem = next(module for module in encoder.modules() if isinstance(module, nn.Conv2d))
+    dimensions = stem.in_channels * stem.kernel_size[0] * stem.kernel_size[1]
+    if stem.out_channels % 2 or stem.groups != 1 or stem.out_channels > dimensions:
+        raise ValueError(f"the PCA-whitened stem needs an ungrouped first convolution with an even number of filters "
+                         f"at most its {dimensions} patch dimensions; this one has {stem.out_channels} filters and "
+                         f"{stem.groups} groups")
+    with torch.no_grad():
+        normalised = encoder.input(images.float()).contiguous()
+        patches = nn.functional.unfold(normalised, stem.kernel_size, stem.dilation, stem.padding, stem.stride)
+        patches = patches.transpose(1, 2).reshape(-1, dimensions)  # (patches, C*kh*kw), in the weight's order
+        centred = patches - patches.mean(0)
+        variances, directions = torch.linalg.eigh((centred.T @ centred).double() / (len(centred) - 1))  # ascending
+        strongest = stem.out_channels // 2
+        filters = (directions[:, -strongest:] / (variances[-strongest:] + eps).sqrt()).T.flip(0)
+        stem.weight.copy_(torch.cat((filters, -filters)).reshape(stem.weight.shape).to(stem.weight.dtype))
+    return stem
+
+
 class ImageNetInput(nn.Module):
     """Turn a (N, 1 or 3, H, W) image in [0, 1] into ImageNet-normalised RGB (N, 3, H, W), laid out in
     ``memory_format``: ``channels_last`` by default, the layout the models' convolutions run fastest in

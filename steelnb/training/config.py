@@ -23,7 +23,9 @@ class TrainConfig:
     ``train_zoom`` = (lowest, highest) zooms every training item in by a random factor from that range (1 = the
     input size) and crops it back to the input size (``SteelDataset``'s ``zoom``; None: no zoom).
     ``zero_init_residual`` starts every ResNet block as the identity (``backbones.zero_init_residual_blocks``);
-    it applies to random initial weights only, and a run that loads ImageNet weights refuses it.
+    it applies to random initial weights only, and a run that loads ImageNet weights refuses it. ``pca_stem`` sets
+    the first convolution to the whitened principal components of the training images' patches
+    (``backbones.pca_whitened_stem``); random initial weights only, likewise.
     ``last_stage_width`` rebuilds a ResNet's last stage with that many planes (``backbones.narrow_resnet_last_stage``)
     and ``decoder_width`` sets DeepLabV3+'s decoder channels (None: torchvision's stage and the decoder's 256):
     fewer FLOPs per step, so more epochs in a time budget. ``aux_weight`` > 0 adds an auxiliary head on a ResNet's
@@ -55,6 +57,7 @@ class TrainConfig:
     train_crop: tuple[int, int] | None = None
     train_zoom: tuple[float, float] | None = None
     zero_init_residual: bool = False
+    pca_stem: bool = False
     last_stage_width: int | None = None
     decoder_width: int | None = None
     aux_weight: float = 0.0
