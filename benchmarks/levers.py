@@ -38,6 +38,7 @@ from steelnb.evaluation.intervals import mean_sd, seed_gain, seed_gain_interval
 from steelnb.evaluation.metrics import summarize
 from steelnb.evaluation.scoring import original_resolution_counts
 from steelnb.models.deeplab import aspp_rates_for
+from steelnb.training.checkpoint import run_is_finished
 
 #: Lever name -> (what changes, TrainConfig overrides (or a function of the profile that gives them), input size
 #: or None for the profile's, epoch factor).
@@ -96,6 +97,23 @@ def lever_run_name(lever: str, seed: int, epochs: int, float32: bool = False) ->
     lever's epoch factor), in float32 with ``float32``."""
     name = fixed_epochs_run_name(main_run().name, epochs, "" if lever == "reference" else lever)
     return seeded_run_name(f"{name}-float32" if float32 else name, seed)
+
+
+def refuse_missing_runs(lever: str, seeds: int, epochs: int, float32: bool, runs: Path) -> None:
+    """Stop, naming the first missing run and the command that trains it alone, unless ``runs`` (the runs folder of
+    the profile and dataset) holds a finished run of ``lever`` at ``epochs`` (the runs' own count, after the
+    lever's factor) for every seed 0 .. seeds-1. For the scripts that only score these runs
+    (``tta_scales.py``, ``tta_views.py``): a wrong ``--epochs`` would otherwise start training runs that nobody
+    asked for."""
+    for seed in range(seeds):
+        name = lever_run_name(lever, seed, epochs, float32)
+        if not run_is_finished(runs / name):
+            factor = LEVERS[lever][3]
+            raise SystemExit(f"no finished run {name} in {runs}: --epochs is the runs' own count ({epochs}); "
+                             f"train them with benchmarks/levers.py --base {lever} --lever {lever} --epochs "
+                             f"{max(1, round(epochs / factor))} --seeds {seeds}{' --float32' if float32 else ''} "
+                             f"(levers.py multiplies its --epochs by the lever's factor, {factor:g}, and trains "
+                             "only its --base lever and its --lever levers)")
 
 
 def lever_run(lever: str, seed: int, epochs: int, profile: Profile, index: SegmentationIndex,

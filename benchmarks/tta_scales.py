@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from levers import LEVERS, lever_run, lever_run_name, write_rows
+from levers import LEVERS, lever_run, refuse_missing_runs, write_rows
 from main_job import refuse_existing, table_line
 
 from steelnb.course.setup import course_setup
@@ -34,7 +34,6 @@ from steelnb.evaluation.inference import inference_model, predict_image_probs
 from steelnb.evaluation.intervals import paired_bootstrap
 from steelnb.evaluation.metrics import summarize
 from steelnb.evaluation.scoring import label_counts
-from steelnb.training.checkpoint import run_is_finished
 
 #: The variants compared: the factors of the input size whose flip-TTA probabilities are averaged (the first is
 #: the input size alone, the main job's scoring before multi-scale TTA). At 128x128 the factors are 112, 128, 144,
@@ -89,20 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.csv is not None:
         write_rows(args.csv, rows)
     return 0
-
-
-def refuse_missing_runs(lever: str, seeds: int, epochs: int, float32: bool, runs: Path) -> None:
-    """Stop, naming the first missing run and the command that trains it, unless ``runs`` (the runs folder of the
-    profile and dataset) holds a finished run of ``lever`` at ``epochs`` for every seed 0 .. seeds-1: this script
-    only scores, and a wrong ``--epochs`` would otherwise start training runs that nobody asked for."""
-    for seed in range(seeds):
-        name = lever_run_name(lever, seed, epochs, float32)
-        if not run_is_finished(runs / name):
-            factor = LEVERS[lever][3]
-            raise SystemExit(f"no finished run {name} in {runs}: --epochs is the runs' own count ({epochs}); "
-                             f"train them with benchmarks/levers.py --lever {lever} --epochs "
-                             f"{max(1, round(epochs / factor))} --seeds {seeds}{' --float32' if float32 else ''} "
-                             f"(levers.py multiplies its --epochs by the lever's factor, {factor:g})")
 
 
 def variant_row(seed: int, variant: tuple[float, ...], input_size: tuple[int, int], counts: np.ndarray,

@@ -4,9 +4,9 @@
 
 The training flips show every image in four orientations (as it is, flipped left-right, up-down, and both
 ways). The main job's test-time augmentation averages three of them ("hv"); "all" adds the fourth, both flips
-at once, for one more forward pass per image (4 instead of 3). This script reloads (or trains) the reference
-runs of ``benchmarks/levers.py`` (the main job's recipe at a fixed number of epochs, one run per seed) and
-scores each on the validation split at the images' original resolution with "none", "hv" and "all". The test
+at once, for one more forward pass per image (4 instead of 3). This script reloads finished reference runs of
+``benchmarks/levers.py`` (the main job's recipe at a fixed number of epochs, one run per seed), refuses to start
+where one is missing rather than train it, and scores each on the validation split at the images' original resolution with "none", "hv" and "all". The test
 split is never read.
 
 The same model scores both variants on the same images, so each seed's row gives the gain with a paired
@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from levers import lever_run
+from levers import lever_run, refuse_missing_runs
 
 from steelnb.course.setup import course_setup
 from steelnb.evaluation.intervals import paired_bootstrap
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2, help="reference runs with seeds 0 .. seeds-1 (default 2)")
     args = parser.parse_args(argv)
     profile, index, split = course_setup(verbose=True)
+    refuse_missing_runs("reference", args.seeds, args.epochs, False, profile.runs_dir / index.name)
     print(f"Validation split, {len(split['val'])} images, reference recipe at {args.epochs} epochs\n")
     print("| seed | " + " | ".join(f"{metric} {variant}" for variant in VARIANTS for metric in METRICS)
           + " | gain of all over hv, class-mean defect IoU (paired bootstrap over images) |\n"

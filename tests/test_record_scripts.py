@@ -9,6 +9,7 @@ import importlib.util
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -162,20 +163,27 @@ def test_tta_scales_names_its_sets_and_refuses_an_existing_csv_before_it_scores(
     assert_refused_untouched(tta_scales.main, ["--csv", str(tmp_path / "scales.csv")], tmp_path / "scales.csv")
 
 
-def test_tta_scales_refuses_to_start_without_the_finished_runs_it_scores(tmp_path, monkeypatch):
+def test_the_scoring_scripts_refuse_to_start_without_the_finished_runs_they_score(tmp_path, monkeypatch):
     load_script("main_job", monkeypatch)
-    load_script("levers", monkeypatch)
-    tta_scales = load_script("tta_scales", monkeypatch)
+    levers = load_script("levers", monkeypatch)
     # levers.py --lever light --epochs 4 --seeds 2 --float32 trains these two folders: 4 epochs x 1.5
     trained = {"resnet101-6epochs-light-float32", "resnet101-6epochs-light-float32-seed1"}
-    monkeypatch.setattr(tta_scales, "run_is_finished", lambda run_dir: run_dir.name in trained)
-    tta_scales.refuse_missing_runs("light", 2, 6, True, tmp_path)  # both there: no refusal
+    monkeypatch.setattr(levers, "run_is_finished", lambda run_dir: run_dir.name in trained)
+    levers.refuse_missing_runs("light", 2, 6, True, tmp_path)  # both there: no refusal
     with pytest.raises(SystemExit, match=r"no finished run resnet101-4epochs-light-float32 in .*: --epochs is the "
-                                         r"runs' own count \(4\); train them with benchmarks/levers.py --lever light "
-                                         r"--epochs 3 --seeds 2 --float32"):
-        tta_scales.refuse_missing_runs("light", 2, 4, True, tmp_path)  # levers.py's 4, not the runs' 6
+                                         r"runs' own count \(4\); train them with benchmarks/levers.py --base light "
+                                         r"--lever light --epochs 3 --seeds 2 --float32"):
+        levers.refuse_missing_runs("light", 2, 4, True, tmp_path)  # levers.py's 4, not the runs' 6
     with pytest.raises(SystemExit, match="no finished run resnet101-6epochs-light-float32-seed2 in"):
-        tta_scales.refuse_missing_runs("light", 3, 6, True, tmp_path)
+        levers.refuse_missing_runs("light", 3, 6, True, tmp_path)
+    # both scoring scripts ask before they score: without the runs they stop, and nothing trains
+    forbid(monkeypatch, levers, "train_run")
+    for script, arguments in (("tta_scales", ["--lever", "light", "--seeds", "3", "--float32"]), ("tta_views", [])):
+        module = load_script(script, monkeypatch)
+        monkeypatch.setattr(module, "course_setup", lambda verbose: (SimpleNamespace(runs_dir=tmp_path),
+                                                                     SimpleNamespace(name="neu-seg"), {"val": []}))
+        with pytest.raises(SystemExit, match=r"no finished run resnet101-6epochs(-light-float32-seed2)? in"):
+            module.main(arguments)
 
 
 def test_no_record_names_a_folder_of_the_machine_it_was_made_on():
