@@ -85,6 +85,10 @@ def test_every_chapter_s_check_accepts_the_hand_computed_answer_and_refuses_a_wr
     assert lessons.check_squashed_columns(8, 1) and not lessons.check_squashed_columns(8, 8)
     # 11: hv TTA: the image and two flips
     assert lessons.check_tta_forward_passes("hv", 3) and not lessons.check_tta_forward_passes("hv", 2)
+    assert lessons.check_tta_forward_passes("all", 4) and lessons.check_tta_forward_passes("none", 1)
+    # multi-scale TTA: the three flip views at each of the main job's two sizes
+    assert lessons.check_tta_forward_passes("hv", 6, scales=(1.0, 1.375))
+    assert not lessons.check_tta_forward_passes("hv", 3, scales=(1.0, 1.375))
     # 12: p = 0.9, gamma 2: (1 - 0.9)^2 = 0.01
     assert lessons.check_focal_weight(0.9, 2.0, 0.01) and not lessons.check_focal_weight(0.9, 2.0, 0.1)
     # 13: DeepLabV3+ for 3 labels on a 64x96 image: (1, 3, 64, 96)

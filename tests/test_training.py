@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 from toy_data import bright_squares
 
 from steelnb.evaluation.inference import inference_model, predict_image_probs, predict_mask, predict_probs
+from steelnb.evaluation.scoring import split_probabilities
 from steelnb.models import build_model
 from steelnb.training import budget as budget_module
 from steelnb.training import loop as loop_module
@@ -371,6 +373,10 @@ def test_multiscale_tta_feeds_each_scaled_size_and_averages_them_equally():
     for scales in ((), (0.0,), (1.0, -1.0)):
         with pytest.raises(ValueError, match="scales must be positive"):
             predict_image_probs(_SizeSignModel(), image, (128, 128), scales=scales)
+    # chapter 11's probabilities for post-processing take the same scales
+    index = SimpleNamespace(image=lambda image_id: np.zeros((64, 320), np.uint8))
+    [averaged] = split_probabilities(_SizeSignModel(), index, ["a"], (32, 32), (64, 320), scales=(1.0, 2.0))
+    assert averaged.shape == (2, 64, 320) and np.allclose(averaged, 0.5, atol=1e-3)  # float16
 
 
 def test_tta_variants_average_the_flips_they_name():

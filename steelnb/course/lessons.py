@@ -15,7 +15,7 @@ import torch
 from ..data.augment import augmentation_probabilities, class_shares
 from ..data.rle import SEVERSTAL_SHAPE, rle_encode
 from ..data.torch_dataset import resize_pair
-from ..evaluation.inference import TTA_FLIPS
+from ..evaluation.inference import predict_image_probs
 from ..evaluation.metrics import class_iou, image_miou, kaggle_dice, pixel_counts
 from ..models import LOW_STRIDE, OUTPUT_STRIDE, SegmentationModel
 from ..models.backbones import CLASSIFIER_STRIDE
@@ -195,9 +195,26 @@ def check_squashed_columns(width_px: int, answer: int | None) -> bool:
     return _report_exact(answer, int(squashed.any(axis=0).sum()), "one column in 6.25 survives; count them.")
 
 
-def check_tta_forward_passes(tta: str, answer: int | None) -> bool:
-    """Chapter 11: the forward passes flip TTA ``tta`` ("none", "h", "v", "hv" or "all") makes per image."""
-    return _report_exact(answer, 1 + len(TTA_FLIPS[tta]), "one for the image itself, one for each flip.")
+class _PassCounter(torch.nn.Module):
+    """A stand-in model that counts the images it is fed and predicts two classes with equal logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))  # inference reads the device from a parameter
+        self.passes = 0
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.passes += len(images)
+        return torch.zeros(len(images), 2, *images.shape[2:])
+
+
+def check_tta_forward_passes(tta: str, answer: int | None, scales: tuple[float, ...] = (1.0,)) -> bool:
+    """Chapter 11: the forward passes per image that flip TTA ``tta`` ("none", "h", "v", "hv" or "all") makes at
+    each of the input sizes ``scales`` (multi-scale TTA), counted on a stand-in model that
+    ``inference.predict_image_probs`` predicts one 8x8 image with."""
+    counter = _PassCounter()
+    predict_image_probs(counter, np.zeros((8, 8), np.uint8), (8, 8), tta, scales=scales)
+    return _report_exact(answer, counter.passes, "one for the image itself and one for each flip, at every size.")
 
 
 def check_focal_weight(probability: float, gamma: float, answer: float | None) -> bool:

@@ -28,12 +28,13 @@ def original_resolution_counts(model: torch.nn.Module, index: SegmentationIndex,
 
 def split_probabilities(model: torch.nn.Module, index: SegmentationIndex, image_ids: list[str],
                         input_size: tuple[int, int] | None, output_size: tuple[int, int],
-                        tta: str = "none") -> list[np.ndarray]:
+                        tta: str = "none", scales: tuple[float, ...] = (1.0,)) -> list[np.ndarray]:
     """Per image, float16 class probabilities (C+1, *output_size), for tuning post-processing (computed by the
-    model with its batch norms folded, in float32)."""
+    model with its batch norms folded, in float32), with the flip TTA ``tta`` at each input size of ``scales``
+    (``inference.predict_image_probs``)."""
     model = inference_model(model)
-    return [predict_image_probs(model, index.image(i), input_size, tta, output_size).cpu().numpy().astype(np.float16)
-            for i in image_ids]
+    return [predict_image_probs(model, index.image(i), input_size, tta, output_size, scales).cpu().numpy()
+            .astype(np.float16) for i in image_ids]
 
 
 def mask_at(index: SegmentationIndex, image_id: str, size: tuple[int, int]) -> np.ndarray:
