@@ -1,6 +1,7 @@
 """Measure the main job's levers one at a time, on the validation split only.
 
-    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/levers.py [--epochs 6] [--seeds 2] [--float32] [--csv FILE] [--base light] [--lever ema ...]
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/levers.py [--epochs 6] [--seeds 2] [--float32] [--csv FILE]
+        [--base light] [--lever ema ...]
 
 Each lever is the main job's run (chapter 05's DeepLabV3+ under the default profile) with one change,
 trained for a fixed number of epochs (the main job's budget buys about 6 at 128x128 on 2 cores), so

@@ -1,6 +1,7 @@
 """The course's main job as a speedrun record: run it from scratch over several seeds, print mean ± sd.
 
-    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/main_job.py [--seeds 3] [--csv FILE] [--logs DIR] [--float32] [--light | --budget-choice] [--max-minutes 20] ...
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/main_job.py [--seeds 3] [--csv FILE] [--logs DIR] [--float32]
+        [--light | --budget-choice] [--max-minutes 20] ...
 
 Runs ``python -m steelnb --seed S --full-width`` (or ``--light``, or with ``--budget-choice`` no model flag, so the
 time budget picks the model as it does for a user) for S = 0 .. seeds-1, each in a fresh, temporary

@@ -1,7 +1,8 @@
 """Does a second input scale pay? Flip TTA at the training input size against flip TTA averaged over several
 input sizes (multi-scale test-time augmentation), on validation only.
 
-    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/tta_scales.py [--lever light] [--epochs 6] [--seeds 2] [--float32] [--csv FILE]
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/tta_scales.py [--lever light] [--epochs 6] [--seeds 2] [--float32]
+        [--csv FILE]
 
 The default profile trains on 128x128 inputs and scores at the images' own 200x200: each image is resized to
 128x128, and the probabilities are resized back. A small defect (an inclusion a few pixels wide) shrinks with the

@@ -6,8 +6,8 @@ The training flips show every image in four orientations (as it is, flipped left
 ways). The main job's test-time augmentation averages three of them ("hv"); "all" adds the fourth, both flips
 at once, for one more forward pass per image (4 instead of 3). This script reloads finished reference runs of
 ``benchmarks/levers.py`` (the main job's recipe at a fixed number of epochs, one run per seed), refuses to start
-where one is missing rather than train it, and scores each on the validation split at the images' original resolution with "none", "hv" and "all". The test
-split is never read.
+where one is missing rather than train it, and scores each on the validation split at the images' original
+resolution with "none", "hv" and "all". The test split is never read.
 
 The same model scores both variants on the same images, so each seed's row gives the gain with a paired
 bootstrap interval over the validation images; the seeds show whether it holds for other trainings of the

@@ -169,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     table = pd.DataFrame(rows).set_index(["encoder", "task", "steelnb"])
     print(table.to_string())
     evaluation = table[table.index.get_level_values("task").str.startswith("eval")]
+    largest = evaluation.groupby(level="steelnb")["ratio"].max()
     print("largest evaluation ratio of each steelnb variant over the encoders and inputs: "
-          + ", ".join(f"{variant} {ratio:.2f}" for variant, ratio in evaluation.groupby(level="steelnb")["ratio"].max().items()))
+          + ", ".join(f"{variant} {ratio:.2f}" for variant, ratio in largest.items()))
     loader = data_pipeline_images_per_second(size=(args.size, args.size), images=64)
     training = table.xs("eager", level="steelnb")
     speeds = ", ".join(f"{encoder} {args.batch / ms * 1000:.1f}" for (encoder, task), ms in training["steelnb ms"].items()

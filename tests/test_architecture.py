@@ -127,7 +127,8 @@ def test_each_stage_imports_only_the_stages_before_it(stage):
 
 
 #: The stage graph docs/engineering.md draws: each stage and the stages it imports directly.
-STAGE_IMPORTS = {"env": set(), "data": {"env"}, "models": {"env"}, "evaluation": {"data"}, "training": {"env", "data", "evaluation"},
+STAGE_IMPORTS = {"env": set(), "data": {"env"}, "models": {"env"}, "evaluation": {"data"},
+                 "training": {"env", "data", "evaluation"},
                  "course": {"env", "data", "models", "evaluation", "training"},
                  "commands": {"env", "data", "models", "evaluation", "training", "course"}}
 

@@ -21,8 +21,10 @@ def test_the_lighter_model_is_chosen_below_four_full_epochs_from_random_weights_
     assert MIN_FULL_EPOCHS == 4
     assert BudgetPlan(3, 1.0, 16, 960.0, pretrained=False, train_steps=326).light
     assert not BudgetPlan(4, 1.0, 16, 960.0, pretrained=False, train_steps=326).light
-    assert not BudgetPlan(2, 1.0, 16, 960.0, pretrained=True, train_steps=326).light  # ImageNet's layer4 would be dropped
-    assert "training the lighter model instead" in BudgetPlan(3, 1.0, 16, 960.0, pretrained=False, train_steps=326).describe()
+    # ImageNet's layer4 would be dropped
+    assert not BudgetPlan(2, 1.0, 16, 960.0, pretrained=True, train_steps=326).light
+    three = BudgetPlan(3, 1.0, 16, 960.0, pretrained=False, train_steps=326)
+    assert "training the lighter model instead" in three.describe()
     assert "buys 5 epoch(s)" in BudgetPlan(5, 1.0, 16, 960.0, pretrained=False, train_steps=326).describe()
 
 

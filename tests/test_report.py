@@ -46,8 +46,8 @@ def test_html_report_shows_text_figures_and_provenance_not_code(tmp_path):
         code = nbformat.v4.new_code_cell("secret_variable = 1")
         code.outputs = [nbformat.v4.new_output("display_data", data={"image/png": PIXEL, "text/plain": "<Figure>"}),
                         nbformat.v4.new_output("stream", name="stderr", text="UserWarning: noise\n")]
-        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {number} · {title}\n\n{colab_badge('x.ipynb')}\n\nText."), code]),
-                       executed / f"{number}_chapter.ipynb")
+        heading = nbformat.v4.new_markdown_cell(f"# {number} · {title}\n\n{colab_badge('x.ipynb')}\n\nText.")
+        nbformat.write(nbformat.v4.new_notebook(cells=[heading, code]), executed / f"{number}_chapter.ipynb")
     (figures / "README.md").write_text("# Figures and tables\n\n| file |\n|---|\n| [fig1.png](fig1.png) |\n")
     page = build_html_report(executed, figures, "steelnb report: demo", "Built for a test.")
     html = page.read_text()

@@ -86,7 +86,8 @@ def data_pipeline_images_per_second(size: tuple[int, int], images: int = 64) -> 
 
 #: What the speed table measures: (mode, batch, (height, width)): a training step at the paper's batch and
 #: input, and evaluation of one squashed and one full-resolution image.
-PAPER_SHAPES = (("train", PAPER_RECIPE.batch_size, PAPER_IMAGE_SIZE), ("eval", 1, PAPER_IMAGE_SIZE), ("eval", 1, SEVERSTAL_SHAPE))
+PAPER_SHAPES = (("train", PAPER_RECIPE.batch_size, PAPER_IMAGE_SIZE), ("eval", 1, PAPER_IMAGE_SIZE),
+                ("eval", 1, SEVERSTAL_SHAPE))
 
 
 def bench_model(model: nn.Module, name: str, device: torch.device, shapes=PAPER_SHAPES, steps: int = 10,

@@ -103,8 +103,8 @@ def _page_output(output: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
 def _report_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """The notebook's markdown cells and its code cells' outputs as the page shows them (:func:`_page_output`),
     without the cells tagged ``EXERCISE_TAG``, nor a widget's cell and the "## " section just before it that
-    introduces it (a page cannot run the widget, so the section would stand empty). Colab badges are dropped and "the next cell" becomes "the
-    notebook's next cell", as the page is not a notebook."""
+    introduces it (a page cannot run the widget, so the section would stand empty). Colab badges are dropped and
+    "the next cell" becomes "the notebook's next cell", as the page is not a notebook."""
     cells = []
     for position, cell in enumerate(notebook.cells):
         if cell.cell_type == "markdown":

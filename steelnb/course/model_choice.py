@@ -5,11 +5,11 @@ On a CPU without native bfloat16, or a slow one, the main job's budget may buy o
 full-width model, which then stops far from where it would go. The lighter model costs half the FLOPs per image,
 so the same minutes buy about 1.5x the epochs. Below :data:`MIN_FULL_EPOCHS` planned epochs of the full model the
 main job trains the lighter one instead, when the model starts from random weights (the narrower last stage would
-drop a ResNet's ImageNet weights for that stage, and the trade was measured from random weights only); ``benchmarks/levers.py --float32 --epochs 2 --lever light`` measures the
-trade in float32 at that length. The choice is made once, before the first epoch, by timing the full model's
-steps the way the training loop plans its budget (``training/budget.py``); the run keeps it (its folder name ends
-in ``-light`` and its checkpoints' config holds the narrower widths), so a resumed or reloaded run never changes
-model.
+drop a ResNet's ImageNet weights for that stage, and the trade was measured from random weights only);
+``benchmarks/levers.py --float32 --epochs 2 --lever light`` measures the trade in float32 at that length. The
+choice is made once, before the first epoch, by timing the full model's steps the way the training loop plans its
+budget (``training/budget.py``); the run keeps it (its folder name ends in ``-light`` and its checkpoints' config
+holds the narrower widths), so a resumed or reloaded run never changes model.
 """
 from __future__ import annotations
 

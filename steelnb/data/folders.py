@@ -8,8 +8,8 @@ The generic layout (NEU-Seg's mmsegmentation-style copy is one instance of it)::
       ann_dir/[train|val|test/]name.png    uint8 class index per pixel, 0 = background
 
 The split subfolders are optional: without them the course makes its own seeded 80/10/10 split, each
-image placed by a hash of its name (``split.hashed_split``). Without ``classes.txt`` the classes are called "class 1".."class C", C being the
-largest label found. The official NEU-Seg release (``images/{training,test}`` +
+image placed by a hash of its name (``split.hashed_split``). Without ``classes.txt`` the classes are called
+"class 1".."class C", C being the largest label found. The official NEU-Seg release (``images/{training,test}`` +
 ``annotations/{training,test}``) is read too, with a seeded validation part carved from training.
 
 :func:`convert_type_folders` turns the other common layout, one folder per defect type holding

@@ -23,8 +23,8 @@ def defect_table(counts: np.ndarray, image_ids: list[str]) -> pd.DataFrame:
 def iou_by_size(table: pd.DataFrame, bins: tuple[float, ...] = (0, 500, 2000, 8000, np.inf)) -> pd.DataFrame:
     """Mean IoU and miss rate of the true defects, per class and per true-area bin (pixels)."""
     truth = table[table.true_px > 0].copy()
-    truth["size"] = pd.cut(truth.true_px, bins, right=False,
-                           labels=[f"<{int(b)}" if np.isfinite(b) else f">={int(a)}" for a, b in zip(bins[:-1], bins[1:], strict=True)])
+    labels = [f"<{int(b)}" if np.isfinite(b) else f">={int(a)}" for a, b in zip(bins[:-1], bins[1:], strict=True)]
+    truth["size"] = pd.cut(truth.true_px, bins, right=False, labels=labels)
     grouped = truth.groupby(["class", "size"], observed=True)
     return pd.DataFrame({"defects": grouped.size(), "mean IoU": grouped.iou.mean(),
                          "missed": grouped.apply(lambda g: (g.outcome == "missed").mean(), include_groups=False)}).round(3)

@@ -4,11 +4,11 @@ Kaggle's mean Dice.
 All work from per-image, per-class pixel counts, so a whole test set is summarised from a
 small (n_images, C+1, 3) table. Rules for empty masks, stated once:
 
-* **Per-image mIoU** (our reading of the paper's metric; chapter 08 shows it probably averaged otherwise): for each image, the mean IoU over the labels that
-  appear in the prediction *or* the ground truth, background included by default. Labels absent
-  from both are skipped (neither rewarded nor penalised). An image is thus scored 1.0 when it is
-  defect-free and predicted defect-free. With ``include_background=False`` an image with no defect
-  in either mask scores 1.0.
+* **Per-image mIoU** (our reading of the paper's metric; chapter 08 shows it probably averaged otherwise): for
+  each image, the mean IoU over the labels that appear in the prediction *or* the ground truth, background
+  included by default. Labels absent from both are skipped (neither rewarded nor penalised). An image is thus
+  scored 1.0 when it is defect-free and predicted defect-free. With ``include_background=False`` an image with
+  no defect in either mask scores 1.0.
 * **Per-class IoU**: intersection over union of each label summed over the whole set.
 * **Kaggle Dice**: mean over (image, defect class) pairs of 2|P∩G| / (|P|+|G|), 1.0 when both are empty.
 

@@ -43,7 +43,8 @@ def build_model(architecture: str, backbone: str, num_classes: int, pretrained: 
                                        **decoder_options)
 
 
-__all__ = ["ARCHITECTURES", "BACKBONES", "LIGHTEST_BACKBONE", "LOW_STRIDE", "OUTPUT_STRIDE", "BareBoneBaseline", "DeepLabV3Plus", "Encoder",
+__all__ = ["ARCHITECTURES", "BACKBONES", "LIGHTEST_BACKBONE", "LOW_STRIDE", "OUTPUT_STRIDE", "BareBoneBaseline",
+           "DeepLabV3Plus", "Encoder",
            "SegmentationModel", "PretrainedWeightsWarning",
            "build_backbone", "build_model", "load_imagenet_weights", "narrow_resnet_last_stage", "pca_whitened_stem",
            "set_memory_format", "zero_init_residual_blocks"]
