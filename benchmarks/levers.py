@@ -81,6 +81,8 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
     "light_pca_stem": ("the light model with its 7x7 stem set to the whitened principal components of training "
                        "patches (and their negatives) instead of random weights, the light model's epochs",
                        {**LIGHT_MODEL, "pca_stem": True}, None, 1.5),
+    "light_lr4e-3": ("the light model with AdamW's peak learning rate 4e-3 instead of 2e-3 (the same 100 warm-up "
+                     "steps), the light model's epochs", {**LIGHT_MODEL, "lr": 4e-3}, None, 1.5),
 }
 
 
