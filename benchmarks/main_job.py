@@ -1,25 +1,26 @@
 """The course's main job as a speedrun record: run it from scratch over several seeds, print mean ± sd.
 
-    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/main_job.py [--seeds 3] [--csv FILE] [--logs DIR] [--float32]
-        [--light | --budget-choice] [--max-minutes 20] ...
+    STEELNB_DATA=/path/to/NEU-Seg python benchmarks/main_job.py [--seeds 3] [--csv FILE] [--logs DIR] [--homes DIR]
+        [--float32] [--light | --budget-choice] [--max-minutes 20] ...
 
 Runs ``python -m steelnb --seed S --full-width`` (or ``--light``, or with ``--budget-choice`` no model flag, so the
 time budget picks the model as it does for a user) for S = 0 .. seeds-1, each in a fresh, temporary
-``STEELNB_HOME`` (so no finished run is reused), measures its wall time and reads what it ends with: the scores, the
-epochs, the images seen, its minutes of training and validation (the rest of the wall time is setup, the budget's
-timing, test scoring and figures) and the model it trained. ``--logs DIR`` keeps each run's whole output (its
-epochs, the budget's re-plans, the machine's load) as ``DIR/seed<S>.log``. Prints one row per seed,
-then the mean ± sample standard deviation of every score, the training compute (images seen and training
-FLOPs: forward and backward of every training image, as ``torch.utils.flop_counter`` counts one training
-step of the model that run trained; validation and scoring are not counted) and the machine (CPU model, instruction
-sets, the kernel oneDNN runs bfloat16 on, threads, torch, precision), the way speedrun records are stated. Then one
-PASS/FAIL line per target, on the means. ``--csv FILE`` also writes one row per seed (the columns of the printed
-table) for the course to read: ``benchmarks/results/main_job_seeds.csv`` is the record that chapter 13's verdict
-takes its seed noise from. The CSV file and the log files must not exist yet: nothing is overwritten, and the check
-comes before the first run. The defaults are the NEU-Seg targets of the CPU real-data track: the course's
-floor (mIoU, defect mIoU) and the published level (a U-Net's 0.806 class-mean defect IoU, from random
-weights as ours, and PGA-Net's 0.8215 dataset mIoU with background, from ImageNet weights; both trained on
-a GPU). Score the test split this way once per recipe chosen on validation (``benchmarks/levers.py``).
+``STEELNB_HOME`` (so no finished run is reused; ``--homes DIR`` keeps them as ``DIR/seed<S>``), measures its wall
+time and reads what it ends with: the scores, the epochs, the images seen, its minutes of training and validation
+(the rest of the wall time is setup, the budget's timing, test scoring and figures) and the model it trained.
+``--logs DIR`` keeps each run's whole output (its epochs, the budget's re-plans, the machine's load) as
+``DIR/seed<S>.log``. Prints one row per seed, then the mean ± sample standard deviation of every score, the
+training compute (images seen and training FLOPs: forward and backward of every training image, as
+``torch.utils.flop_counter`` counts one training step of the model that run trained; validation and scoring are not
+counted) and the machine (CPU model, instruction sets, the kernel oneDNN runs bfloat16 on, threads, torch,
+precision), the way speedrun records are stated. Then one PASS/FAIL line per target, on the means. ``--csv FILE``
+also writes one row per seed (the columns of the printed table) for the course to read:
+``benchmarks/results/main_job_seeds.csv`` is the record that chapter 13's verdict takes its seed noise from. The
+CSV file, the log files and the kept homes must not exist yet: nothing is overwritten, and the check comes before
+the first run. The defaults are the NEU-Seg targets of the CPU real-data track: the course's floor (mIoU, defect
+mIoU) and the published level (a U-Net's 0.806 class-mean defect IoU, from random weights as ours, and PGA-Net's
+0.8215 dataset mIoU with background, from ImageNet weights; both trained on a GPU). Score the test split this way
+once per recipe chosen on validation (``benchmarks/levers.py``).
 """
 from __future__ import annotations
 
@@ -101,19 +102,24 @@ def parse_job_output(stdout: str, wall_min: float) -> JobOutcome:
                       scores=ScoreLine.parse(stdout.strip().splitlines()[-1]))
 
 
-def run_main_job(seed: int, root: Path, flags: list[str], log: Path | None = None) -> JobOutcome:
+def run_main_job(seed: int, root: Path, flags: list[str], log: Path | None = None,
+                 home: Path | None = None) -> JobOutcome:
     """One from-scratch main job with ``seed`` and the extra command-line ``flags`` of ``python -m steelnb``
     (``--float32``, ``--light`` or ``--full-width``, or none: the budget's choice). ``log``: a new file that gets the
-    run's whole output (stdout, then stderr).
+    run's whole output (stdout, then stderr). ``home``: a new folder that becomes the job's ``STEELNB_HOME`` and
+    keeps its trained run and figures; None: a temporary one, removed afterwards.
 
     Raises:
         RuntimeError: the job failed or its output could not be read (its output's end is in the message).
     """
-    with tempfile.TemporaryDirectory() as home:
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "steelnb", "--seed", str(seed), *flags], cwd=root,
-                              env={**os.environ, "STEELNB_HOME": home}, capture_output=True, text=True)
-        minutes = (time.perf_counter() - start) / 60
+    if home is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            return run_main_job(seed, root, flags, log, Path(scratch))
+    home.mkdir(parents=True, exist_ok=True)  # a kept home is new: main refuses an existing one before any run
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "steelnb", "--seed", str(seed), *flags], cwd=root,
+                          env={**os.environ, "STEELNB_HOME": str(home)}, capture_output=True, text=True)
+    minutes = (time.perf_counter() - start) / 60
     if log is not None:
         with log.open("x", encoding="utf-8") as file:
             file.write(done.stdout + done.stderr)
@@ -167,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, default=None, help="also write one row per seed to this new CSV file")
     parser.add_argument("--logs", type=Path, default=None,
                         help="keep each run's whole output as seed<S>.log in this folder (made if missing)")
+    parser.add_argument("--homes", type=Path, default=None,
+                        help="keep each run's home (its checkpoints and figures) as seed<S> in this folder, instead "
+                             "of a temporary one")
     parser.add_argument("--max-minutes", type=float, default=20.0, help="per run, wall time")
     parser.add_argument("--min-miou", type=float, default=0.80)
     parser.add_argument("--min-defect-miou", type=float, default=0.68)
@@ -181,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                             "(each row names the model its run trained)")
     args = parser.parse_args(argv)
     logs = [args.logs / f"seed{seed}.log" for seed in range(args.seeds)] if args.logs is not None else []
-    refuse_existing(([args.csv] if args.csv is not None else []) + logs)
+    homes = [args.homes / f"seed{seed}" for seed in range(args.seeds)] if args.homes is not None else []
+    refuse_existing(([args.csv] if args.csv is not None else []) + logs + homes)
     if args.logs is not None:
         args.logs.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parents[1]
@@ -194,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table_line(header) + "\n" + "|---" * len(header) + "|", flush=True)
     runs, csv_rows = [], []
     for seed in range(args.seeds):
-        runs.append(run_main_job(seed, root, flags, logs[seed] if logs else None))
+        runs.append(run_main_job(seed, root, flags, logs[seed] if logs else None, homes[seed] if homes else None))
         csv_cells, printed = seed_cells(seed, runs[-1], per_image)
         csv_rows.append(csv_cells)
         print(table_line(printed), flush=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -89,6 +90,26 @@ def test_an_existing_csv_or_log_is_refused_before_any_run(main_job, tmp_path, mo
                              tmp_path / "record.csv")
     assert_refused_untouched(main_job.main, ["--seeds", "2", "--logs", str(tmp_path / "logs")],
                              tmp_path / "logs" / "seed1.log")
+    assert_refused_untouched(main_job.main, ["--seeds", "2", "--homes", str(tmp_path / "homes")],
+                             tmp_path / "homes" / "seed1")
+
+
+def test_a_run_s_home_is_kept_where_asked_and_a_temporary_one_removed(main_job, tmp_path, monkeypatch):
+    homes = []
+
+    def stand_in_job(command, cwd, env, capture_output, text):  # the job writes its run into its home
+        home = Path(env["STEELNB_HOME"])
+        (home / "runs").mkdir(parents=True)
+        (home / "runs" / "best.pt").write_text("weights")
+        homes.append(home)
+        return subprocess.CompletedProcess(command, 0, job_output(HISTORY, light=True), "")
+
+    monkeypatch.setattr(main_job.subprocess, "run", stand_in_job)
+    kept = tmp_path / "homes" / "seed0"
+    assert main_job.run_main_job(0, tmp_path, ["--light"], home=kept).light
+    assert homes[-1] == kept and (kept / "runs" / "best.pt").read_text() == "weights"
+    main_job.run_main_job(1, tmp_path, ["--light"])
+    assert homes[-1] != kept and not homes[-1].exists()
 
 
 def test_light_and_the_budget_s_choice_are_one_choice(main_job, capsys):
@@ -101,7 +122,7 @@ def test_each_row_counts_the_flops_of_the_model_its_run_trained(main_job, tmp_pa
     # the budget chose the full model for seed 0 and the lighter one for seed 1: 2e9 and 1e9 FLOPs per image
     flags_seen = []
 
-    def stand_in(seed, root, flags, log=None):
+    def stand_in(seed, root, flags, log=None, home=None):
         flags_seen.append(flags)
         return main_job.JobOutcome(wall_min=17.0 + seed, train_min=16.0, epochs=3 + seed, images_seen=100_000,
                                    light=seed == 1, scores=SCORES)
@@ -122,7 +143,7 @@ def test_each_row_counts_the_flops_of_the_model_its_run_trained(main_job, tmp_pa
 def test_a_named_model_is_passed_on(main_job, monkeypatch):
     flags_seen = []
 
-    def stand_in(seed, root, flags, log=None):
+    def stand_in(seed, root, flags, log=None, home=None):
         flags_seen.append(flags)
         return main_job.JobOutcome(17.0, 16.0, 3, 1000, "--light" in flags, SCORES)
 
