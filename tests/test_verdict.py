@@ -552,6 +552,8 @@ def test_the_sentences_on_the_pca_whitened_stem_hold():
     assert [validation[lever, seed][epoch] for epoch in (0, -1) for lever in ("light_pca_stem", "light")
             for seed in (0, 1)] == [0.615, 0.626, 0.555, 0.471, 0.726, 0.720, 0.723, 0.717]
     assert "the seed that ran alone took 21.1 minutes against the light model's 21.3 and 21.4" in log
+    moved = [cells[-1] for cells in table_rows(record, ("light_pca_stem",), 3)]
+    assert moved == ["2.4%", "2.1%"] and "training barely moves them (by 2.4% and 2.1% of their norm in 6 epochs" in log
     assert "With this one, 17 recipes have been compared on the validation split" in log
     assert "+0.0035 ± 0.0062 class-mean defect IoU with flip TTA, nothing we can detect. It starts 0.060 and 0.155" \
         in flat_text("CHANGELOG.md")
