@@ -517,31 +517,41 @@ def test_the_sentences_on_zoomed_training_items_hold():
 
 
 
+def light_lever_record(csv_name: str, lever: str) -> tuple:
+    """A lever measured against the light model's two reloaded runs (a results CSV of ``benchmarks/levers.py``):
+    its rows by lever, its gain and interval half-width, and the record's per-epoch validation scores by (lever,
+    seed). Checks what every such record says: 2 seeds, 6 epochs, and the light model's rows the batch-8 record's."""
+    import pandas as pd
+
+    from steelnb.course.verdict import SEED_RECORD
+    rows = pd.read_csv(SEED_RECORD.with_name(csv_name), index_col="lever")
+    assert (rows["seeds"] == 2).all() and (rows["epochs"] == 6).all()
+    base = pd.read_csv(SEED_RECORD.with_name("levers_batch8.csv"), index_col="lever")
+    same = rows.columns.drop(["gain", "gain 95% half-width"])
+    assert (base.loc["light", same] == rows.loc["light", same]).all()  # the same two runs, reloaded
+    record = SEED_RECORD.with_name(csv_name).with_suffix(".md").read_text()
+    validation = {(name, int(seed)): [float(cell) for cell in cells]
+                  for name, seed, *cells in table_rows(record, ("light", lever), 8)}
+    return rows, rows.loc[lever, "gain"], rows.loc[lever, "gain 95% half-width"], record, validation
+
+
+#: The validation scores every lever row shows besides the gain's own (class-mean defect IoU with TTA).
+OTHER_SCORES = ["val mIoU", "val mIoU + TTA", "class-mean defect IoU", "dataset mIoU", "dataset mIoU + TTA"]
+
+
 def test_the_sentences_on_the_pca_whitened_stem_hold():
     # docs/benchmarks.md, README and CHANGELOG: on the AVX2-only CPU the whitened stem changes class-mean defect IoU
     # with TTA by "+0.0035 ± 0.0062", "nothing we can detect; every other validation score is higher by a few
     # thousandths"; it "starts 0.060 and 0.155 ahead after the first epoch", "0.615 and 0.626 ... against 0.555 and
     # 0.471", "0.726 and 0.720 against 0.723 and 0.717" after the sixth; the seed that ran alone "took 21.1 minutes
     # against the light model's 21.3 and 21.4"; 17 recipes now
-    import pandas as pd
-
-    from steelnb.course.verdict import SEED_RECORD
-    rows = pd.read_csv(SEED_RECORD.with_name("levers_pca_stem.csv"), index_col="lever")
-    gain, half = rows.loc["light_pca_stem", "gain"], rows.loc["light_pca_stem", "gain 95% half-width"]
-    assert (rows["seeds"] == 2).all() and (rows["epochs"] == 6).all() and gain - half < 0 < gain + half
-    assert (gain, half) == (0.0035, 0.0062)  # as the CHANGELOG writes it; README and docs quote the CSV
-    others = ["val mIoU", "val mIoU + TTA", "class-mean defect IoU", "dataset mIoU", "dataset mIoU + TTA"]
-    higher = rows.loc["light_pca_stem", others] - rows.loc["light", others]
+    rows, gain, half, record, validation = light_lever_record("levers_pca_stem.csv", "light_pca_stem")
+    assert gain - half < 0 < gain + half and (gain, half) == (0.0035, 0.0062)  # as the CHANGELOG writes it
+    higher = rows.loc["light_pca_stem", OTHER_SCORES] - rows.loc["light", OTHER_SCORES]
     assert ((higher > 0) & (higher < 0.005)).all()  # "higher by a few thousandths"
-    base = pd.read_csv(SEED_RECORD.with_name("levers_batch8.csv"), index_col="lever")
-    same = rows.columns.drop(["gain", "gain 95% half-width"])
-    assert (base.loc["light", same] == rows.loc["light", same]).all()  # the same two runs, reloaded
-    record = (SEED_RECORD.parent / "levers_pca_stem.md").read_text()
     minutes = {(lever, int(seed)): float(cells[-1])
                for lever, seed, *cells in table_rows(record, ("light", "light_pca_stem"), 10)}
     assert minutes[("light_pca_stem", 1)] == 21.1 and (minutes[("light", 0)], minutes[("light", 1)]) == (21.3, 21.4)
-    validation = {(lever, int(seed)): [float(cell) for cell in cells]
-                  for lever, seed, *cells in table_rows(record, ("light", "light_pca_stem"), 8)}
     first = [validation["light_pca_stem", seed][0] - validation["light", seed][0] for seed in (0, 1)]
     last = [validation["light_pca_stem", seed][-1] - validation["light", seed][-1] for seed in (0, 1)]
     assert [round(value, 3) for value in first] == [0.060, 0.155] and max(map(abs, last)) < 0.005
@@ -564,22 +574,10 @@ def test_the_sentences_on_twice_the_learning_rate_hold():
     # by "-0.0036 ± 0.0051", "nothing we can detect, and every other validation score is lower by a few thousandths";
     # "0.597 and 0.586 ... after the first epoch, against 0.555 and 0.471", "0.716 and 0.716 after the sixth, against
     # 0.723 and 0.717"; 18 recipes now
-    import pandas as pd
-
-    from steelnb.course.verdict import SEED_RECORD
-    rows = pd.read_csv(SEED_RECORD.with_name("levers_lr.csv"), index_col="lever")
-    gain, half = rows.loc["light_lr4e-3", "gain"], rows.loc["light_lr4e-3", "gain 95% half-width"]
-    assert (rows["seeds"] == 2).all() and (rows["epochs"] == 6).all() and gain - half < 0 < gain + half
-    assert (gain, half) == (-0.0036, 0.0051)  # as the CHANGELOG writes it; README and docs quote the CSV
-    others = ["val mIoU", "val mIoU + TTA", "class-mean defect IoU", "dataset mIoU", "dataset mIoU + TTA"]
-    lower = rows.loc["light", others] - rows.loc["light_lr4e-3", others]
+    rows, gain, half, _, validation = light_lever_record("levers_lr.csv", "light_lr4e-3")
+    assert gain - half < 0 < gain + half and (gain, half) == (-0.0036, 0.0051)  # as the CHANGELOG writes it
+    lower = rows.loc["light", OTHER_SCORES] - rows.loc["light_lr4e-3", OTHER_SCORES]
     assert ((lower > 0) & (lower < 0.005)).all()  # "lower by a few thousandths"
-    base = pd.read_csv(SEED_RECORD.with_name("levers_batch8.csv"), index_col="lever")
-    same = rows.columns.drop(["gain", "gain 95% half-width"])
-    assert (base.loc["light", same] == rows.loc["light", same]).all()  # the same two runs, reloaded
-    record = (SEED_RECORD.parent / "levers_lr.md").read_text()
-    validation = {(lever, int(seed)): [float(cell) for cell in cells]
-                  for lever, seed, *cells in table_rows(record, ("light", "light_lr4e-3"), 8)}
     assert [validation[lever, seed][epoch] for epoch in (0, -1) for lever in ("light_lr4e-3", "light")
             for seed in (0, 1)] == [0.597, 0.586, 0.555, 0.471, 0.716, 0.716, 0.723, 0.717]
     log = flat_text("docs/benchmarks.md")
