@@ -83,6 +83,9 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
                        {**LIGHT_MODEL, "pca_stem": True}, None, 1.5),
     "light_lr4e-3": ("the light model with AdamW's peak learning rate 4e-3 instead of 2e-3 (the same 100 warm-up "
                      "steps), the light model's epochs", {**LIGHT_MODEL, "lr": 4e-3}, None, 1.5),
+    "light_cycled_flips": ("the light model with each training item shown in its four orientations in turn, one an "
+                           "epoch, instead of flipped at random each time (SteelDataset's \"cycled\" flips), the light "
+                           "model's epochs", {**LIGHT_MODEL, "cycled_flips": True}, None, 1.5),
 }
 
 

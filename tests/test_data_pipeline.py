@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from steelnb.data.augment import (
     apply_joint,
@@ -17,6 +18,8 @@ from steelnb.data.index import SegmentationIndex
 from steelnb.data.layouts import open_dataset
 from steelnb.data.split import SPLIT_FRACTIONS, SPLITS, hash_fraction, hashed_split
 from steelnb.data.torch_dataset import SteelDataset
+from steelnb.training.config import TrainConfig
+from steelnb.training.loop import seed_epoch
 
 
 def test_demo_generator_is_deterministic_and_mirrors_the_paper(tmp_path, demo_root):
@@ -201,21 +204,70 @@ def test_dataset_with_augmentation_adds_copies(demo_root):
     assert image.shape == (1, 256, 256) and mask.max() <= 4
 
 
+def mirror_dims(image: torch.Tensor, plain: torch.Tensor) -> tuple[int, ...]:
+    """Which flips make ``plain`` into ``image``: (), (-1,), (-2,) or (-1, -2); fails if none does."""
+    matches = [dims for dims in ((), (-1,), (-2,), (-1, -2)) if torch.equal(image, plain.flip(dims) if dims else plain)]
+    assert len(matches) == 1, "every item is the image or one of its three mirror images"
+    return matches[0]
+
+
 def test_random_flips_give_the_four_mirror_images_with_aligned_masks(demo_root):
     index = open_dataset(demo_root)
     ids = index.image_ids[:1]
     plain_image, plain_mask = SteelDataset(index, ids, size=(64, 400))[0]
-    flipped = SteelDataset(index, ids, size=(64, 400), random_flips=True, cache=True)
+    flipped = SteelDataset(index, ids, size=(64, 400), flips="random", cache=True)
     torch.manual_seed(0)
     seen = set()
     for _ in range(40):
         image, mask = flipped[0]
-        matches = [dims for dims in ((), (-1,), (-2,), (-1, -2))
-                   if torch.equal(image, plain_image.flip(dims) if dims else plain_image)]
-        assert len(matches) == 1, "every item is the image or one of its three mirror images"
-        dims = matches[0]
+        dims = mirror_dims(image, plain_image)
         assert torch.equal(mask, plain_mask.flip(dims) if dims else plain_mask)  # the mask flipped with it
         seen.add(dims)
     assert len(seen) == 4  # 40 draws of 4 equally likely outcomes miss one with probability < 1e-4
-    flipped.random_flips = False
+    flipped.flips = "none"
     assert torch.equal(flipped[0][0], plain_image)  # the flips never reached the cached image
+
+
+def test_cycled_flips_show_every_item_in_each_orientation_once_in_four_epochs(demo_root):
+    index = open_dataset(demo_root)
+    ids = index.image_ids[:6]
+    plain = SteelDataset(index, ids, size=(64, 400))
+    cycled = SteelDataset(index, ids, size=(64, 400), flips="cycled", seed=3)
+    torch.manual_seed(0)
+    firsts = []
+    for item in range(len(ids)):
+        plain_image, plain_mask = plain[item]
+        seen = []
+        for epoch in range(5, 9):  # any four consecutive epochs
+            cycled.set_epoch(epoch)
+            image, mask = cycled[item]
+            dims = mirror_dims(image, plain_image)
+            assert torch.equal(mask, plain_mask.flip(dims) if dims else plain_mask)
+            assert torch.equal(cycled[item][0], image)  # reading it again in the same epoch: the same orientation
+            seen.append(dims)
+        assert sorted(seen) == [(), (-2,), (-1,), (-1, -2)]
+        assert seen[0] != seen[1] and (-1 in seen[0]) != (-1 in seen[1])  # left-right alternates every epoch
+        firsts.append(seen[0])
+    assert len(set(firsts)) > 1  # the items start in different orientations (drawn once with the seed)
+
+
+def test_cycled_flips_follow_the_epoch_with_and_without_worker_processes(demo_root):
+    index = open_dataset(demo_root)
+    ids = index.image_ids[:4]
+    config = TrainConfig(batch_size=2, flip_augment=True, cycled_flips=True)
+    batches = {}
+    for workers in (0, 2):
+        dataset = SteelDataset(index, ids, size=(32, 200), flips=config.flip_order(), cache=True)
+        loader = DataLoader(dataset, batch_size=2, num_workers=workers)
+        for epoch in (1, 2):
+            seed_epoch(loader, None, seed=0, epoch=epoch)
+            batches[workers, epoch] = torch.cat([images for images, _ in loader])
+    assert torch.equal(batches[0, 1], batches[2, 1]) and torch.equal(batches[0, 2], batches[2, 2])
+    assert not torch.equal(batches[0, 1], batches[0, 2])  # each epoch turns every item on to its next orientation
+
+
+def test_cycled_flips_need_the_flips_on():
+    assert TrainConfig(flip_augment=True, cycled_flips=True).flip_order() == "cycled"
+    assert TrainConfig(flip_augment=True).flip_order() == "random" and TrainConfig().flip_order() == "none"
+    with pytest.raises(ValueError, match="needs flip_augment"):
+        TrainConfig(cycled_flips=True).flip_order()

@@ -69,7 +69,7 @@ def training_set(index: SegmentationIndex, train_ids: list[str], profile: Profil
         crop_height, crop_width = config.train_crop
     return SteelDataset(index, train_ids, mode="crop" if crop_width else "resize", size=size, crop_width=crop_width,
                         crop_height=crop_height, augment_weights=(1.0, 1.0, 1.0) if augment else None,
-                        seed=config.seed, cache=True, random_flips=config.flip_augment,
+                        seed=config.seed, cache=True, flips=config.flip_order(),
                         zoom=config.train_zoom), size
 
 

@@ -28,6 +28,9 @@ from .augment import apply_joint, class_shares, plan_augmented_copies, random_ch
 from .index import SegmentationIndex
 
 MODES = ("resize", "crop")
+#: How a training set flips its items: not at all; left-right and up-down each with probability 1/2 every time an
+#: item is read; or through the four orientations in turn, one an epoch (``SteelDataset``'s ``flips``).
+FLIP_ORDERS = ("none", "random", "cycled")
 #: The width of a "crop" item at the full 256x1600 Severstal resolution (profiles scale it to their ``native_size``).
 NATIVE_CROP_WIDTH = 512
 
@@ -61,9 +64,13 @@ class SteelDataset(Dataset):
             of images drawn with probability 1 - p_c, transformed by crop/flip/rotation with these weights.
         seed: seeds the choice of augmented copies (the transforms use torch's RNG).
         cache: keep decoded (resized) images and masks in memory after first use.
-        random_flips: flip every item left-right and up-down, each with probability 1/2 (torch's RNG),
+        flips: "random" flips every item left-right and up-down, each with probability 1/2 (torch's RNG),
             after the weighted augmentation: steel surfaces look alike mirrored, so this multiplies the
-            distinct training images by 4 at no cost.
+            distinct training images by 4 at no cost. "cycled" shows every item in the four orientations in turn,
+            one an epoch (:meth:`set_epoch`), from a start drawn once per item with ``seed``: over any 4
+            consecutive epochs each item is seen once as it is, once mirrored left-right, once up-down and once
+            both, where four random draws leave out at least one of the four with probability 1 - 4!/4^4 = 0.91.
+            "none": no flips.
         zoom: (lowest, highest) zoom factor, both at least 1, for "resize": each item is the image resized to
             ``size`` times a factor drawn uniformly from this range (torch's RNG), then randomly cropped back to
             ``size``, before the weighted augmentation and the flips. Multi-scale test-time augmentation feeds
@@ -73,9 +80,11 @@ class SteelDataset(Dataset):
     def __init__(self, index: SegmentationIndex, image_ids: Sequence[str], *, size: tuple[int, int] | None,
                  mode: str = "resize", crop_width: int = NATIVE_CROP_WIDTH, crop_height: int | None = None,
                  augment_weights: Sequence[float] | None = None, seed: int = 0, cache: bool = False,
-                 random_flips: bool = False, zoom: tuple[float, float] | None = None) -> None:
+                 flips: str = "none", zoom: tuple[float, float] | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if flips not in FLIP_ORDERS:
+            raise ValueError(f"flips must be one of {FLIP_ORDERS}, got {flips!r}")
         if zoom is not None and (mode != "resize" or not 1.0 <= zoom[0] <= zoom[1]):
             raise ValueError(f"SteelDataset of {index.name}: zoom {zoom} needs mode 'resize' and "
                              "1 <= lowest <= highest")
@@ -88,7 +97,7 @@ class SteelDataset(Dataset):
         if mode == "crop" and not (0 < self.crop_height <= self.size[0] and 0 < crop_width <= self.size[1]):
             raise ValueError(f"SteelDataset of {index.name}: a {self.crop_height}x{crop_width} crop does not fit "
                              f"images of {self.size[0]}x{self.size[1]}")
-        self.random_flips, self.zoom = random_flips, zoom
+        self.flips, self.zoom, self.epoch = flips, zoom, 0
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
         self.items = [(i, False) for i in range(len(self.image_ids))]
         self.transform = None
@@ -98,6 +107,25 @@ class SteelDataset(Dataset):
             self.items += [(int(i), True) for i in copies]
             shape = self.size if mode == "resize" else (self.crop_height, crop_width)
             self.transform = random_choice_transform(shape, augment_weights)
+        # each item's orientation in epoch 0 (bit 0: left-right, bit 1: up-down); "cycled" adds the epoch to it
+        self._first_orientation = torch.randint(0, 4, (len(self.items),),
+                                                generator=torch.Generator().manual_seed(seed))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Tell the set which epoch reads it: with ``flips="cycled"`` item i is shown in orientation (its start +
+        ``epoch``) mod 4. The training loop calls it before every epoch (``loop.seed_epoch``); worker processes,
+        which start afresh each epoch, get the set as it is then."""
+        self.epoch = epoch
+
+    def orientation(self, item: int) -> tuple[bool, bool]:
+        """(left-right, up-down): which flips item ``item`` gets when read now (draws from torch's RNG under
+        ``flips="random"``)."""
+        if self.flips == "random":
+            return tuple((torch.rand(2) < 0.5).tolist())
+        if self.flips == "cycled":
+            orientation = (int(self._first_orientation[item]) + self.epoch) % 4
+            return bool(orientation & 1), bool(orientation & 2)
+        return False, False
 
     def __len__(self) -> int:
         return len(self.items)
@@ -142,9 +170,7 @@ class SteelDataset(Dataset):
                 image_t, mask_t = image_t[..., top:top + self.crop_height, :], mask_t[top:top + self.crop_height]
         if augmented:
             image_t, mask_t = apply_joint(self.transform, image_t, mask_t)
-        if self.random_flips:
-            flips = torch.rand(2) < 0.5
-            dims = [dim for dim, flip in zip((-1, -2), flips.tolist(), strict=True) if flip]
-            if dims:
-                image_t, mask_t = image_t.flip(dims), mask_t.flip(dims)
+        dims = [dim for dim, flip in zip((-1, -2), self.orientation(item), strict=True) if flip]
+        if dims:
+            image_t, mask_t = image_t.flip(dims), mask_t.flip(dims)
         return image_t.float().div_(255), mask_t.long()

@@ -16,7 +16,8 @@ class TrainConfig:
     average of the weights and batch-norm statistics (updated after every step with this decay); it is
     what is validated and saved as ``best.pt``, a smoother model than the last step's (0 = off).
     ``flip_augment`` flips every training item (original or augmented copy) left-right and up-down, each with
-    probability 1/2, on top of the paper's weighted augmentation (off in the paper's recipe).
+    probability 1/2, on top of the paper's weighted augmentation (off in the paper's recipe); with ``cycled_flips``
+    each item goes through its four orientations in turn instead, one an epoch (``SteelDataset``'s "cycled").
     ``aspp_rates`` replaces DeepLabV3+'s ASPP dilations (None: DeepLabv3's 6/12/18; ``deeplab.aspp_rates_for``
     derives them from the input size). ``train_crop`` = (height, width) trains on random crops of that size
     of the images at the input size, while validation and scoring see whole images (None: whole images).
@@ -47,6 +48,7 @@ class TrainConfig:
     mixup_alpha: float = 0.0
     ema_decay: float = 0.0
     flip_augment: bool = False
+    cycled_flips: bool = False
     num_workers: int = 0
     seed: int = 0
     amp: bool = True
@@ -61,3 +63,13 @@ class TrainConfig:
     last_stage_width: int | None = None
     decoder_width: int | None = None
     aux_weight: float = 0.0
+
+    def flip_order(self) -> str:
+        """How the training set flips its items (``torch_dataset.FLIP_ORDERS``): "none", "random" or "cycled".
+
+        Raises:
+            ValueError: ``cycled_flips`` without ``flip_augment``, which would cycle flips that are off.
+        """
+        if self.cycled_flips and not self.flip_augment:
+            raise ValueError("cycled_flips orders the training flips, so it needs flip_augment=True")
+        return ("cycled" if self.cycled_flips else "random") if self.flip_augment else "none"

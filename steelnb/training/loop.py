@@ -340,7 +340,10 @@ def make_loaders(train_set: Dataset, val_set: Dataset, config: TrainConfig, devi
 
 def seed_epoch(loader: DataLoader, sampler: DistributedSampler | None, seed: int, epoch: int) -> None:
     """Set epoch ``epoch``'s shuffle and worker seeds: the DistributedSampler's epoch, and the loader's
-    generator (with worker processes, see :func:`make_loaders`) seeded from (``seed``, ``epoch``)."""
+    generator (with worker processes, see :func:`make_loaders`) seeded from (``seed``, ``epoch``); and tell a
+    dataset that has ``set_epoch`` (``SteelDataset``, whose cycled flips follow the epoch) which epoch it is."""
+    if hasattr(loader.dataset, "set_epoch"):
+        loader.dataset.set_epoch(epoch)
     if sampler is not None:
         sampler.set_epoch(epoch)
     if loader.generator is not None:
