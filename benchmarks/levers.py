@@ -15,8 +15,9 @@ of N seeds). A gain whose interval holds 0 is no gain we can detect. ``--float32
 too, in float32, as a CPU without native bfloat16 would (runs of their own). ``--csv FILE`` also writes the table's
 numbers, one row per lever, for the documents to quote (``course/quotes.py``). ``--base LEVER`` measures every gain
 against that lever instead of the reference (``--base light --lever light_aux``: a change on top of the lighter
-model), and the reference is then not trained. Prints one markdown table; pick the recipe
-from it, then score the test split once with ``benchmarks/main_job.py``.
+model), and the reference is then not trained. Prints one markdown table, then two of every run's epochs (their
+seconds, and the validation score that picks ``best.pt``); pick the recipe from the first, then score the test split
+once with ``benchmarks/main_job.py``.
 """
 from __future__ import annotations
 
@@ -135,13 +136,43 @@ def lever_run(lever: str, seed: int, epochs: int, profile: Profile, index: Segme
 
 
 def lever_scores(lever: str, seed: int, epochs: int, profile: Profile, index: SegmentationIndex,
-                 split: dict[str, list[str]], float32: bool = False) -> tuple[float, list[float]]:
-    """Train (or reload) ``lever`` with ``seed`` for ``epochs`` (in float32 with ``float32``); (training minutes,
-    the :data:`COLUMNS` scores on the validation split)."""
+                 split: dict[str, list[str]], float32: bool = False) -> tuple[list[dict], list[float]]:
+    """Train (or reload) ``lever`` with ``seed`` for ``epochs`` (in float32 with ``float32``); (the run's history,
+    one dict per epoch as the training loop records it, the :data:`COLUMNS` scores on the validation split)."""
     plain = lever_run(lever, seed, epochs, profile, index, split, float32)
     flipped = original_resolution_counts(plain.model, index, split["val"], plain.input_size, tta="hv")
     scores = {False: summarize(plain.counts_original), True: summarize(flipped)}
-    return sum(h["seconds"] for h in plain.history) / 60, [scores[tta][key] for key, tta in COLUMNS]
+    return plain.history, [scores[tta][key] for key, tta in COLUMNS]
+
+
+def training_minutes(history: list[dict]) -> float:
+    """A run's minutes by the training loop's own clock: every epoch's training and validation."""
+    return sum(epoch["seconds"] for epoch in history) / 60
+
+
+def epoch_tables(histories: dict[tuple[str, int], list[dict]]) -> str:
+    """Two markdown tables of the runs' epochs, one row per (lever, seed) of ``histories``: each epoch's seconds (the
+    loop's clock: training and validation) with the steps an epoch and the minutes in all; and each epoch's
+    validation score that picks ``best.pt`` (``val_selected``, at the input size, no TTA). They show when the load
+    slowed a run, and whether a lever's lead is there from the start or grows."""
+    width = max(len(history) for history in histories.values())
+    epochs = [f"epoch {epoch}" for epoch in range(1, width + 1)]
+
+    def markdown(header: list[str], rows: list[list[str]]) -> str:
+        return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, ["---"] * len(header), *rows])
+
+    def padded(cells: list[str]) -> list[str]:
+        return cells + [""] * (width - len(cells))
+
+    seconds = [[lever, str(seed), str(history[0]["train_steps"]),
+                *padded([f"{epoch['seconds']:.0f}" for epoch in history]), f"{training_minutes(history):.1f}"]
+               for (lever, seed), history in histories.items()]
+    scores = [[lever, str(seed), *padded([f"{epoch['val_selected']:.3f}" for epoch in history])]
+              for (lever, seed), history in histories.items()]
+    return ("Each run's epochs (seconds by the training loop's clock: training and validation):\n\n"
+            + markdown(["lever", "seed", "steps an epoch", *epochs, "minutes"], seconds)
+            + "\n\nEach epoch's validation score that picks best.pt (at the input size, no TTA):\n\n"
+            + markdown(["lever", "seed", *epochs], scores))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,31 +192,33 @@ def main(argv: list[str] | None = None) -> int:
     print("| lever | change | epochs | train min | val mIoU | + flip TTA | class-mean defect IoU | + flip TTA "
           "| dataset mIoU | + flip TTA | gain in class-mean defect IoU + TTA |\n" + "|---" * 11 + "|")
     reference: list[float] = []  # the base's per-seed scores: every gain is measured against them
-    rows = []
+    rows, histories = [], {}
     for lever in [args.base] + [name for name in args.lever or list(LEVERS) if name != args.base]:
         change, _, _, factor = LEVERS[lever]
         epochs = max(1, round(args.epochs * factor))
         runs = [lever_scores(lever, seed, epochs, profile, index, split, args.float32)
                 for seed in range(args.seeds)]
         columns = [[scores[i] for _, scores in runs] for i in range(len(COLUMNS))]
+        histories.update({(lever, seed): history for seed, (history, _) in enumerate(runs)})
         if lever == args.base:
             reference = columns[3]
-        print(f"| {lever} | {change} | {epochs} | {statistics.mean(m for m, _ in runs):.1f} | "
+        print(f"| {lever} | {change} | {epochs} | {statistics.mean(training_minutes(h) for h, _ in runs):.1f} | "
               + " | ".join(mean_sd(values) for values in columns)
               + f" | {'' if lever == args.base else seed_gain(columns[3], reference)} |", flush=True)
         rows.append(lever_row(lever, epochs, runs, columns, reference if lever != args.base else None))
+    print("\n" + epoch_tables(histories))
     if args.csv is not None:
         write_rows(args.csv, rows)
     return 0
 
 
-def lever_row(lever: str, epochs: int, runs: list[tuple[float, list[float]]], columns: list[list[float]],
+def lever_row(lever: str, epochs: int, runs: list[tuple[list[dict], list[float]]], columns: list[list[float]],
               reference: list[float] | None) -> dict[str, object]:
     """One lever's CSV row: epochs, mean training minutes, mean and sample sd of every score over the seeds
     (sd 0 for one seed), and the gain in class-mean defect IoU + TTA over ``reference`` (the base's per-seed scores)
     with its 95% half-width (empty on the base's own row, where ``reference`` is None)."""
     row: dict[str, object] = {"lever": lever, "seeds": len(runs), "epochs": epochs,
-                              "train min": round(statistics.mean(m for m, _ in runs), 2)}
+                              "train min": round(statistics.mean(training_minutes(h) for h, _ in runs), 2)}
     for name, values in zip(CSV_COLUMNS, columns, strict=True):
         row[name] = round(statistics.mean(values), 4)
         row[f"{name} sd"] = round(statistics.stdev(values), 4) if len(values) > 1 else 0.0

@@ -173,6 +173,29 @@ def test_levers_refuses_an_existing_csv_before_it_trains(tmp_path, monkeypatch):
                              tmp_path / "levers.csv")
 
 
+def test_levers_prints_each_runs_epochs_and_writes_their_mean_minutes(tmp_path, monkeypatch, capsys):
+    # stand-in runs: seed s of a lever takes 60 + 60 s epochs (lever) or 90 s epochs (base), 326 steps each
+    load_script("main_job", monkeypatch)
+    levers = load_script("levers", monkeypatch)
+    monkeypatch.setattr(levers, "course_setup", lambda verbose: (None, None, None))
+
+    def scores(lever, seed, epochs, *_):
+        history = [{"seconds": (90 if lever == "light" else 60 * (1 + (epoch == 0))), "train_steps": 326,
+                    "val_selected": 0.5 + epoch / 10 + seed / 100} for epoch in range(epochs)]
+        return history, [0.7 + seed / 100] * len(levers.COLUMNS)
+
+    monkeypatch.setattr(levers, "lever_scores", scores)
+    assert levers.main(["--epochs", "2", "--seeds", "2", "--base", "light", "--lever", "light_lr4e-3",
+                        "--csv", str(tmp_path / "levers.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "| light | 0 | 326 | 90 | 90 | 90 | 4.5 |" in printed  # 3 epochs (2 x 1.5) of 90 s
+    assert "| light_lr4e-3 | 1 | 326 | 120 | 60 | 60 | 4.0 |" in printed
+    assert "| light | 1 | 0.510 | 0.610 | 0.710 |" in printed and "| light_lr4e-3 | 0 | 0.500 | 0.600 | 0.700 |" in printed
+    with (tmp_path / "levers.csv").open() as file:
+        minutes = {row["lever"]: float(row["train min"]) for row in csv.DictReader(file)}
+    assert minutes == {"light": 4.5, "light_lr4e-3": 4.0}
+
+
 def test_tta_scales_names_its_sets_and_refuses_an_existing_csv_before_it_scores(tmp_path, monkeypatch):
     load_script("main_job", monkeypatch)  # tta_scales.py shares its refusal and table rows
     load_script("levers", monkeypatch)  # and reloads the levers' runs
