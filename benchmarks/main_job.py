@@ -25,6 +25,7 @@ once per recipe chosen on validation (``benchmarks/levers.py``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import re
@@ -112,14 +113,14 @@ def run_main_job(seed: int, root: Path, flags: list[str], log: Path | None = Non
     Raises:
         RuntimeError: the job failed or its output could not be read (its output's end is in the message).
     """
-    if home is None:
-        with tempfile.TemporaryDirectory() as scratch:
-            return run_main_job(seed, root, flags, log, Path(scratch))
-    home.mkdir(parents=True, exist_ok=True)  # a kept home is new: main refuses an existing one before any run
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "steelnb", "--seed", str(seed), *flags], cwd=root,
-                          env={**os.environ, "STEELNB_HOME": str(home)}, capture_output=True, text=True)
-    minutes = (time.perf_counter() - start) / 60
+    with contextlib.ExitStack() as stack:
+        if home is None:
+            home = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        home.mkdir(parents=True, exist_ok=True)  # a kept home is new: main refuses an existing one before any run
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "steelnb", "--seed", str(seed), *flags], cwd=root,
+                              env={**os.environ, "STEELNB_HOME": str(home)}, capture_output=True, text=True)
+        minutes = (time.perf_counter() - start) / 60
     if log is not None:
         with log.open("x", encoding="utf-8") as file:
             file.write(done.stdout + done.stderr)
