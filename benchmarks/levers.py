@@ -87,6 +87,10 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
     "light_cycled_flips": ("the light model with each training item shown in its four orientations in turn, one an "
                            "epoch, instead of flipped at random each time (SteelDataset's \"cycled\" flips), the light "
                            "model's epochs", {**LIGHT_MODEL, "cycled_flips": True}, None, 1.5),
+    "light_progressive": ("the light model trained on 96x96 batches (0.75x the input size, 0.56x the pixels) for the "
+                          "first half of its epochs and at 128x128 after them (progressive resizing), epochs x 2: "
+                          "about the light model's FLOPs (4 x 0.56 + 4 = 6.25 of its epochs for its 6)",
+                          {**LIGHT_MODEL, "early_scale": 0.75, "early_share": 0.5}, None, 2.0),
 }
 
 

@@ -448,6 +448,33 @@ def test_the_auxiliary_loss_adds_its_weight_times_the_head_s_loss(tmp_path):
     assert torch.allclose(predict_probs(folded, images), predict_probs(model, images), atol=1e-4)
 
 
+def test_a_resized_batch_averages_the_images_and_keeps_the_masks_labels():
+    # 2x2 blocks of one value each: halving the size leaves each block's mean and its label
+    blocks = torch.tensor([[1.0, 3.0], [5.0, 7.0]])
+    image = blocks.repeat_interleave(2, 0).repeat_interleave(2, 1)
+    image[0, 0] = 2.0  # one pixel of the first block off: its mean is (2 + 1 + 1 + 1) / 4
+    masks = torch.tensor([[0, 1], [2, 3]]).repeat_interleave(2, 0).repeat_interleave(2, 1)[None]
+    small, small_masks = loop_module.resized_batch(image[None, None], masks, 0.5)
+    assert torch.allclose(small[0, 0], torch.tensor([[1.25, 3.0], [5.0, 7.0]]))
+    assert torch.equal(small_masks, torch.tensor([[[0, 1], [2, 3]]])) and small_masks.dtype == torch.long
+    same = loop_module.resized_batch(image[None, None], masks, 1.0)
+    assert same[0] is not None and torch.equal(same[0][0, 0], image) and torch.equal(same[1], masks)
+
+
+def test_progressive_resizing_trains_the_first_epochs_on_smaller_batches(tmp_path, monkeypatch):
+    # 4 epochs with early_share 0.5 at 0.75: epochs 1-2 see 48x48 batches of the 64x64 toy images, 3-4 64x64
+    config = TrainConfig(epochs=4, batch_size=4, early_scale=0.75, early_share=0.5, amp=False)
+    assert [config.batch_scale(epoch) for epoch in range(1, 5)] == [0.75, 0.75, 1.0, 1.0]
+    assert TrainConfig(epochs=4).batch_scale(1) == 1.0
+    train, val = _toy_sets()
+    model = _model()
+    sizes = []
+    model.register_forward_pre_hook(lambda module, args: sizes.append((module.training, args[0].shape[-1])))  # (N, 1, H, W)
+    history = fit(model, train, val, tmp_path / "run", config, 2, progress=False)
+    assert [size for training, size in sizes if training] == [48] * 6 + [64] * 6  # 3 steps an epoch
+    assert [h["train_scale"] for h in history] == [0.75, 0.75, 1.0, 1.0]
+
+
 #: How far folded bfloat16 inference may drift from float32 (the tolerance benchmarks/vs_smp.py's bf16 row
 #: relies on): at least 99% of the pixels keep their label, and no class probability moves by more than 0.05.
 BF16_LABEL_AGREEMENT, BF16_PROBABILITY_ERROR = 0.99, 0.05

@@ -23,6 +23,10 @@ class TrainConfig:
     of the images at the input size, while validation and scoring see whole images (None: whole images).
     ``train_zoom`` = (lowest, highest) zooms every training item in by a random factor from that range (1 = the
     input size) and crops it back to the input size (``SteelDataset``'s ``zoom``; None: no zoom).
+    ``early_scale`` < 1 with ``early_share`` > 0 resizes the training batches of the first ``early_share`` of the
+    epochs (rounded; of the plan at the time, under a time budget) by that factor (images area-averaged, masks nearest),
+    so those epochs cost about ``early_scale``² as much (progressive resizing: e.g. 96x96 before 128x128); validation
+    and the later epochs see the input size.
     ``zero_init_residual`` starts every ResNet block as the identity (``backbones.zero_init_residual_blocks``);
     it applies to random initial weights only, and a run that loads ImageNet weights refuses it. ``pca_stem`` sets
     the first convolution to the whitened principal components of the training images' patches
@@ -58,11 +62,18 @@ class TrainConfig:
     aspp_rates: tuple[int, ...] | None = None
     train_crop: tuple[int, int] | None = None
     train_zoom: tuple[float, float] | None = None
+    early_scale: float = 1.0
+    early_share: float = 0.0
     zero_init_residual: bool = False
     pca_stem: bool = False
     last_stage_width: int | None = None
     decoder_width: int | None = None
     aux_weight: float = 0.0
+
+    def batch_scale(self, epoch: int) -> float:
+        """The factor by which epoch ``epoch`` (from 1) resizes its training batches: ``early_scale`` in the first
+        ``early_share`` of the ``epochs`` (rounded), 1 after them."""
+        return self.early_scale if epoch <= round(self.early_share * self.epochs) else 1.0
 
     def flip_order(self) -> str:
         """How the training set flips its items (``torch_dataset.FLIP_ORDERS``): "none", "random" or "cycled".

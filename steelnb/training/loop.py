@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
@@ -85,19 +86,31 @@ def _mixed_loss(loss_fn: nn.Module, logits: torch.Tensor, masks_a: torch.Tensor,
     return lam * loss_fn(logits, masks_a) + (1 - lam) * loss_fn(logits, masks_b)
 
 
+def resized_batch(images: torch.Tensor, masks: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``images`` (N, C, H, W) area-averaged and ``masks`` (N, H, W) class indices resized (nearest) to ``scale``
+    times their height and width, rounded; both as they are for ``scale`` 1."""
+    if scale == 1.0:
+        return images, masks
+    size = (round(images.shape[-2] * scale), round(images.shape[-1] * scale))
+    small_masks = F.interpolate(masks[:, None].float(), size=size, mode="nearest")[:, 0].long()
+    return F.interpolate(images, size=size, mode="area"), small_masks
+
+
 def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, loss_fn: nn.Module,
                  config: TrainConfig, device: torch.device, description: str, progress: bool,
-                 ema: AveragedModel | None = None, max_steps: int | None = None) -> tuple[float, int]:
+                 ema: AveragedModel | None = None, max_steps: int | None = None,
+                 scale: float = 1.0) -> tuple[float, int]:
     """One pass over ``loader`` with optimiser steps (each followed by an update of ``ema``, if given), cut
-    short after ``max_steps`` steps when given (a time budget's final, partial epoch); returns the summed
-    training loss (per image) and the number of images."""
+    short after ``max_steps`` steps when given (a time budget's final, partial epoch), on batches resized by
+    ``scale`` (:func:`resized_batch`); returns the summed training loss (per image) and the number of images."""
     model.train()
     total_loss, seen = 0.0, 0
     batches = loader if max_steps is None else itertools.islice(loader, max_steps)
     for images, masks in tqdm(batches, desc=description, disable=not progress, leave=False,
                               total=max_steps or len(loader)):
         images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
+        images, masks = resized_batch(images, masks, scale)
         with mixed_precision(device, config.amp):
             if config.mixup_alpha > 0:
                 images, masks_a, masks_b, lam = _mixup(images, masks, config.mixup_alpha)
@@ -428,11 +441,13 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
     while len(history) < config.epochs:
         epoch = len(history) + 1
         steps = config.last_epoch_steps if epoch == config.epochs and config.last_epoch_steps else len(loader)
+        scale = config.batch_scale(epoch)  # before a re-plan changes the epochs
         start = time.perf_counter()
         seed_epoch(loader, sampler, config.seed, epoch)
         loss_sum, images = sum_across(list(_train_epoch(trained, loader, optimizer, scheduler, scaler, loss_fn,
                                                         config, device, f"epoch {epoch}/{config.epochs}", progress,
-                                                        ema, None if steps == len(loader) else steps)))
+                                                        ema, None if steps == len(loader) else steps,
+                                                        scale)))
         train_seconds = time.perf_counter() - start
         val_loss, counts = validate(validated, val_loader, num_classes, device, loss_fn, config.amp)
         scores, empty = summarize(counts), all_empty_scores(counts)
@@ -440,7 +455,8 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
                         "val_dice": scores["dice"], "val_miou_defects": scores["miou_defects"],
                         "val_class_iou_defects": scores["class_iou_defects"], "val_selected": scores[config.select_on],
                         "empty_miou": empty["miou"], "empty_dice": empty["dice"], "lr": optimizer.param_groups[0]["lr"],
-                        "train_images": int(images), "train_steps": steps, "train_seconds": train_seconds,
+                        "train_images": int(images), "train_steps": steps, "train_scale": scale,
+                        "train_seconds": train_seconds,
                         "train_iter_per_s": steps / train_seconds,
                         "train_img_per_s": steps * config.batch_size / train_seconds,
                         "seconds": time.perf_counter() - start, "load_1min": _load_average(),
