@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, TensorDataset
 
 from steelnb.data.augment import (
     apply_joint,
@@ -19,7 +19,7 @@ from steelnb.data.layouts import open_dataset
 from steelnb.data.split import SPLIT_FRACTIONS, SPLITS, hash_fraction, hashed_split
 from steelnb.data.torch_dataset import SteelDataset
 from steelnb.training.config import TrainConfig
-from steelnb.training.loop import seed_epoch
+from steelnb.training.loop import fit, seed_epoch
 
 
 def test_demo_generator_is_deterministic_and_mirrors_the_paper(tmp_path, demo_root):
@@ -266,8 +266,12 @@ def test_cycled_flips_follow_the_epoch_with_and_without_worker_processes(demo_ro
     assert not torch.equal(batches[0, 1], batches[0, 2])  # each epoch turns every item on to its next orientation
 
 
-def test_cycled_flips_need_the_flips_on():
+def test_cycled_flips_need_the_flips_on_and_a_set_that_follows_the_epoch(tmp_path):
     assert TrainConfig(flip_augment=True, cycled_flips=True).flip_order() == "cycled"
     assert TrainConfig(flip_augment=True).flip_order() == "random" and TrainConfig().flip_order() == "none"
     with pytest.raises(ValueError, match="needs flip_augment"):
         TrainConfig(cycled_flips=True).flip_order()
+    images = TensorDataset(torch.zeros(4, 1, 8, 8), torch.zeros(4, 8, 8, dtype=torch.long))
+    with pytest.raises(ValueError, match="a TensorDataset has none"):
+        fit(torch.nn.Identity(), images, images, tmp_path / "run", TrainConfig(flip_augment=True, cycled_flips=True), 2)
+    assert not (tmp_path / "run").exists()  # refused before the run folder was made

@@ -393,7 +393,12 @@ def fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: str | P
         RunFolderBusyError: another process is training in ``run_dir``.
         RunFolderReadOnlyError: ``run_dir`` cannot be written and its run is not finished (a finished run in a
             read-only folder is reloaded).
+        ValueError: ``config.cycled_flips`` with a ``train_set`` that has no ``set_epoch``: its flips could not
+            follow the epochs, and every item would keep one orientation.
     """
+    if config.cycled_flips and not hasattr(train_set, "set_epoch"):
+        raise ValueError(f"cycled_flips needs a training set that is told its epoch (set_epoch, as SteelDataset "
+                         f"has); a {type(train_set).__name__} has none, so each item would keep one orientation")
     run_dir = Path(run_dir)
     try:
         with hold_run_folder(run_dir) if current_world().is_main else nullcontext():
