@@ -152,6 +152,25 @@ def test_replanned_length_by_hand():
     assert planned_steps(TrainConfig(epochs=8), 10) == 80
 
 
+def test_the_replan_prices_each_epoch_at_its_own_size():
+    # progressive resizing, the first half of the epochs at half the size: after a half-size epoch of 10 steps
+    # (0.2 s a step, so 0.8 s at full size, which has 4x the pixels) and 2 s of validation, a half-size epoch costs
+    # 4 s and a full-size one 10 s; 100 x 0.99 - 4 = 95 s are left
+    history = [{"seconds": 4.0, "train_seconds": 2.0, "train_steps": 10, "train_scale": 0.5}]
+    halves = TrainConfig(early_scale=0.5, early_share=0.5).batch_scale
+    # 14 epochs: round(7) = 7 at half size, 6 of them to come (24 s), and 7 at full size (70 s): 94 s. 15 epochs
+    # would have round(7.5) = 8 at half size: 28 + 70 = 98 s, too many. Priced at the last epoch's 4 s each (the
+    # plan after a full-size epoch of 4 s), 1 + 23 whole epochs and (95 - 92 - 2) / 0.2 = 5 steps would be planned,
+    # about 75 s over the budget once half of them are at full size
+    assert replanned_length(history, 100.0, 40, 10, halves) == (14, None)
+    assert replanned_length([{**history[0], "train_scale": 1.0}], 100.0, 40, 10) == (25, 5)
+    # the same half-size epoch followed by full-size ones only: 9 whole epochs of 10 s (90 s), then
+    # (95 - 90 - 2) / 0.8 = 3 steps of an eleventh
+    assert replanned_length(history, 100.0, 40, 10) == (11, 3)
+    # 2 s more budget: 96.98 - 94 = 2.98 s after 14 epochs, (2.98 - 2) / 0.8 = 1 step of a fifteenth at full size
+    assert replanned_length(history, 102.0, 40, 10, halves) == (15, 1)
+
+
 def test_time_budget_plans_from_timed_steps_then_replans_from_measured_epochs(tmp_path, monkeypatch):
     import steelnb.training.loop as train_module
     train, val = _toy_sets()
@@ -201,6 +220,36 @@ def test_a_slow_start_neither_overruns_the_budget_nor_wastes_it(tmp_path, monkey
     # planned 20 / (1.15 x 0.8) = 21 epochs from the quiet timing: 7 + 20 = 27 s, 135% of the budget, without
     # re-planning; re-planned: 1 + 13 epochs (7 + 13 x 1 = 20 s)
     assert 0.9 * budget <= spent <= budget and len(history) == 14
+
+
+def test_a_budget_with_progressive_resizing_is_used_but_not_overrun(tmp_path, monkeypatch):
+    # steps cost their pixels: 1 s at full size, 0.25 s at half size; validation 1 s; 3 steps an epoch. The first
+    # half of the epochs train at half size, so the first epochs are cheap and the last ones are not
+    import steelnb.training.loop as train_module
+    clock = _Clock(tick=0.0)
+    monkeypatch.setattr(train_module, "time", clock)
+    monkeypatch.setattr(budget_module, "seconds_per_step", lambda *args, **kwargs: 1.0)  # timed at full size
+    original, original_validate = train_module._train_epoch, train_module.validate
+
+    def timed_epoch(*args, **kwargs):
+        loss, seen = original(*args, **kwargs)
+        clock.wait(seen / 4 * args[-1] ** 2)  # batches of 4 images; the last argument is the epoch's scale
+        return loss, seen
+
+    def timed_validate(*args, **kwargs):
+        clock.wait(1.0)
+        return original_validate(*args, **kwargs)
+    monkeypatch.setattr(train_module, "_train_epoch", timed_epoch)
+    monkeypatch.setattr(train_module, "validate", timed_validate)
+    train, val = _toy_sets()
+    budget = 40.0
+    config = TrainConfig(epochs=40, batch_size=4, time_budget_s=budget, early_scale=0.5, early_share=0.5)
+    history = fit(_model(), train, val, tmp_path / "run", config, 2, progress=False)
+    spent = sum(h["seconds"] for h in history)
+    assert 0.9 * budget <= spent <= budget
+    scales = [h["train_scale"] for h in history]
+    assert scales == sorted(scales) and scales[0] == 0.5 and scales[-1] == 1.0  # half size first, then full size
+    assert history[-1]["lr"] == 0.0
 
 
 def test_a_budget_of_few_long_epochs_is_used_to_its_end_by_a_partial_last_epoch(tmp_path, monkeypatch):

@@ -70,10 +70,11 @@ class TrainConfig:
     decoder_width: int | None = None
     aux_weight: float = 0.0
 
-    def batch_scale(self, epoch: int) -> float:
-        """The factor by which epoch ``epoch`` (from 1) resizes its training batches: ``early_scale`` in the first
-        ``early_share`` of the ``epochs`` (rounded), 1 after them."""
-        return self.early_scale if epoch <= round(self.early_share * self.epochs) else 1.0
+    def batch_scale(self, epoch: int, epochs: int | None = None) -> float:
+        """The factor by which epoch ``epoch`` (from 1) of a run of ``epochs`` (None: ``self.epochs``, the plan)
+        resizes its training batches: ``early_scale`` in the first ``early_share`` of the epochs (rounded), 1 after
+        them."""
+        return self.early_scale if epoch <= round(self.early_share * (self.epochs if epochs is None else epochs)) else 1.0
 
     def flip_order(self) -> str:
         """How the training set flips its items (``torch_dataset.FLIP_ORDERS``): "none", "random" or "cycled".

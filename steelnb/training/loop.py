@@ -21,6 +21,7 @@ import itertools
 import math
 import os
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -201,26 +202,40 @@ def planned_steps(config: TrainConfig, steps_per_epoch: int) -> int:
     return (config.epochs - 1) * steps_per_epoch + (config.last_epoch_steps or steps_per_epoch)
 
 
-def replanned_length(history: list[dict], budget_s: float, max_epochs: int,
-                     steps_per_epoch: int) -> tuple[int, int | None]:
+def replanned_length(history: list[dict], budget_s: float, max_epochs: int, steps_per_epoch: int,
+                     batch_scale: Callable[[int, int], float] = lambda epoch, epochs: 1.0) -> tuple[int, int | None]:
     """(epochs, steps of the last epoch or None for a whole one) that a time-budgeted run should have after the
     epochs in ``history``: those done, then as many whole epochs as fit the budget left, then a final epoch cut
     to the steps that still fit, so that the run ends within the budget (less :data:`BUDGET_MARGIN`) instead of
     up to an epoch short of it. The speeds are the last epoch's (``train_seconds`` per ``train_steps`` for a
     step, the rest of ``seconds`` for validation), the load the machine has now: a slow epoch before it, under
     a load that has passed, would leave part of the budget unused (and a re-plan after every epoch corrects
-    a load that comes back); at most ``max_epochs``. ``(len(history), None)`` when nothing more fits."""
+    a load that comes back); at most ``max_epochs``. ``(len(history), None)`` when nothing more fits.
+
+    ``batch_scale(epoch, epochs)``: the factor by which epoch ``epoch`` (from 1) of a run of ``epochs`` resizes its
+    training batches (``TrainConfig.batch_scale``, progressive resizing). A step is taken to cost in proportion to
+    its pixels, the scale squared, so the last epoch's speed (at its own ``train_scale``) prices every later epoch
+    at its own size: after a 96x96 epoch the 128x128 ones are not taken for as cheap."""
     done, spent, last = len(history), sum(h["seconds"] for h in history), history[-1]
     train_s = last.get("train_seconds", last["seconds"])  # an older history: its validation counted as training
-    step_s, val_s = train_s / last.get("train_steps", steps_per_epoch), last["seconds"] - train_s
-    epoch_s = steps_per_epoch * step_s + val_s
+    val_s = last["seconds"] - train_s
+    full_step_s = train_s / last.get("train_steps", steps_per_epoch) / last.get("train_scale", 1.0) ** 2
+
+    def step_s(epoch: int, epochs: int) -> float:
+        return full_step_s * batch_scale(epoch, epochs) ** 2
+
+    def seconds_after_done(epochs: int) -> float:  # the whole epochs done + 1 .. epochs of a run of ``epochs``
+        return sum(steps_per_epoch * step_s(epoch, epochs) + val_s for epoch in range(done + 1, epochs + 1))
+
     left = budget_s * (1 - BUDGET_MARGIN) - spent
-    whole = max(0, min(max_epochs - done, math.floor(max(0.0, left) / max(epoch_s, 1e-9))))
-    rest = left - whole * epoch_s
-    steps = math.floor((rest - val_s) / max(step_s, 1e-9)) if done + whole < max_epochs else 0
+    epochs = done
+    while epochs < max_epochs and seconds_after_done(epochs + 1) <= left:  # it grows with the epochs
+        epochs += 1
+    rest = left - seconds_after_done(epochs)
+    steps = math.floor((rest - val_s) / max(step_s(epochs + 1, epochs + 1), 1e-9)) if epochs < max_epochs else 0
     if 0 < steps < steps_per_epoch:
-        return done + whole + 1, steps
-    return done + whole, None
+        return epochs + 1, steps
+    return epochs, None
 
 
 class DataMismatchError(ValueError):
@@ -468,7 +483,8 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
                         "cores": os.cpu_count(), "cpu": cpu_model(), "commit": commit_description()})
         ended_short = len(history) == config.epochs and config.last_epoch_steps  # a partial epoch ends the plan
         if config.time_budget_s and not ended_short:  # re-plan from this epoch's time: the start's load is not final
-            epochs, last = from_main(replanned_length(history, config.time_budget_s, max_epochs, len(loader)))
+            epochs, last = from_main(replanned_length(history, config.time_budget_s, max_epochs, len(loader),
+                                                      config.batch_scale))
             if (epochs, last) != (config.epochs, config.last_epoch_steps):
                 config = replace(config, epochs=epochs, last_epoch_steps=last)
                 scheduler.lr_lambdas[0].replan(sum(h.get("train_steps", len(loader)) for h in history),
