@@ -222,13 +222,13 @@ def test_a_slow_start_neither_overruns_the_budget_nor_wastes_it(tmp_path, monkey
     assert 0.9 * budget <= spent <= budget and len(history) == 14
 
 
-def test_a_budget_with_progressive_resizing_is_used_but_not_overrun(tmp_path, monkeypatch):
-    # steps cost their pixels: 1 s at full size, 0.25 s at half size; validation 1 s; 3 steps an epoch. The first
-    # half of the epochs train at half size, so the first epochs are cheap and the last ones are not
+def pixel_timed_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand in for the machine's clock: a training step of 4 images takes 1 s at full size and the square of its
+    batches' scale at another (its pixels), validation 1 s, and the budget's timing says 1 s a step."""
     import steelnb.training.loop as train_module
     clock = _Clock(tick=0.0)
     monkeypatch.setattr(train_module, "time", clock)
-    monkeypatch.setattr(budget_module, "seconds_per_step", lambda *args, **kwargs: 1.0)  # timed at full size
+    monkeypatch.setattr(budget_module, "seconds_per_step", lambda *args, **kwargs: 1.0)
     original, original_validate = train_module._train_epoch, train_module.validate
 
     def timed_epoch(*args, **kwargs):
@@ -241,6 +241,12 @@ def test_a_budget_with_progressive_resizing_is_used_but_not_overrun(tmp_path, mo
         return original_validate(*args, **kwargs)
     monkeypatch.setattr(train_module, "_train_epoch", timed_epoch)
     monkeypatch.setattr(train_module, "validate", timed_validate)
+
+
+def test_a_budget_with_progressive_resizing_is_used_but_not_overrun(tmp_path, monkeypatch):
+    # steps cost their pixels: 1 s at full size, 0.25 s at half size; validation 1 s; 3 steps an epoch. The first
+    # half of the epochs train at half size, so the first epochs are cheap and the last ones are not
+    pixel_timed_training(monkeypatch)
     train, val = _toy_sets()
     budget = 40.0
     config = TrainConfig(epochs=40, batch_size=4, time_budget_s=budget, early_scale=0.5, early_share=0.5)
@@ -256,24 +262,7 @@ def test_a_budget_of_few_long_epochs_is_used_to_its_end_by_a_partial_last_epoch(
     # the main job's epochs take about a fifth of its budget: whole epochs alone would leave up to a fifth
     # unused (13.9 of 16 min, once). Each training step here takes 1 s and validation 1 s; the toy set has 3
     # steps an epoch, so an epoch takes 4 s of a 15.5 s budget: 3 whole epochs would use 12 s (77%)
-    import steelnb.training.loop as train_module
-    clock = _Clock(tick=0.0)
-    monkeypatch.setattr(train_module, "time", clock)
-    monkeypatch.setattr(budget_module, "seconds_per_step", lambda *args, **kwargs: 1.0)
-    original = train_module._train_epoch
-
-    def timed_epoch(*args, **kwargs):
-        loss, seen = original(*args, **kwargs)
-        clock.wait(seen / 4)  # batches of 4 images: 1 s a step
-        return loss, seen
-
-    original_validate = train_module.validate
-
-    def timed_validate(*args, **kwargs):
-        clock.wait(1.0)
-        return original_validate(*args, **kwargs)
-    monkeypatch.setattr(train_module, "_train_epoch", timed_epoch)
-    monkeypatch.setattr(train_module, "validate", timed_validate)
+    pixel_timed_training(monkeypatch)
     train, val = _toy_sets()
     budget = 15.5
     history = fit(_model(), train, val, tmp_path / "run", TrainConfig(epochs=40, batch_size=4, time_budget_s=budget),
