@@ -33,7 +33,7 @@ from main_job import refuse_existing
 
 from steelnb.course.experiment import ExperimentResult
 from steelnb.course.profile import LIGHT_MODEL, Profile
-from steelnb.course.runs import fixed_epochs_run_name, main_run, seeded_run_name, train_run
+from steelnb.course.runs import fixed_epochs_run_name, main_run, seeded_run_name, train_run, training_minutes
 from steelnb.course.setup import course_setup
 from steelnb.data.index import SegmentationIndex
 from steelnb.evaluation.intervals import mean_sd, seed_gain, seed_gain_interval
@@ -147,11 +147,6 @@ def lever_scores(lever: str, seed: int, epochs: int, profile: Profile, index: Se
     flipped = original_resolution_counts(plain.model, index, split["val"], plain.input_size, tta="hv")
     scores = {False: summarize(plain.counts_original), True: summarize(flipped)}
     return plain.history, [scores[tta][key] for key, tta in COLUMNS]
-
-
-def training_minutes(history: list[dict]) -> float:
-    """A run's minutes by the training loop's own clock: every epoch's training and validation."""
-    return sum(epoch["seconds"] for epoch in history) / 60
 
 
 def epoch_tables(histories: dict[tuple[str, int], list[dict]]) -> str:

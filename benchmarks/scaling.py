@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import torch
 
-from steelnb.course.runs import fixed_epochs_run_name, main_run, train_run
+from steelnb.course.runs import fixed_epochs_run_name, main_run, train_run, training_minutes
 from steelnb.course.setup import course_setup
 from steelnb.data.torch_dataset import SteelDataset
 from steelnb.evaluation.metrics import summarize
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                            score_on="val", epochs=args.epochs, time_budget_s=None)
         scores = summarize(result.counts_original)
         steps = steps_per_epoch(index, train, size, config.batch_size)
-        minutes = sum(h["seconds"] for h in result.history) / 60
+        minutes = training_minutes(result.history)
         print(f"| {count} | {args.epochs} | {steps} per epoch | {minutes:.1f} | {scores['miou']:.3f} | "
               f"{scores['class_iou_defects']:.3f} | {scores['dataset_miou']:.3f} |", flush=True)
     epoch_steps = steps_per_epoch(index, split["train"], size, config.batch_size)

@@ -93,6 +93,12 @@ def seeded_run_name(run_name: str, seed: int | None) -> str:
     return run_name if seed is None or seed == TrainConfig.seed else f"{run_name}-seed{seed}"
 
 
+def training_minutes(history: list[dict]) -> float:
+    """A run's minutes by the training loop's own clock, from its ``history`` (one dict per epoch): every epoch's
+    training and validation."""
+    return sum(epoch["seconds"] for epoch in history) / 60
+
+
 def training_summary(history: list[dict], light: bool = False) -> str:
     """One line on what a finished training did, from its ``history`` (one dict per epoch): the epochs, the
     images seen, the training minutes and the machine's load (1-minute average, min-max over the epochs),
@@ -105,7 +111,7 @@ def training_summary(history: list[dict], light: bool = False) -> str:
     cut = history[-1].get("planned_last_epoch_steps") if history else None
     repeat = ("--light " if light else "") + f"--epochs {len(history)}" + (f" --last-epoch-steps {cut}" if cut else "")
     return (f"Trained {len(history)} epochs, {seen:,} images seen, "
-            f"{sum(h['seconds'] for h in history) / 60:.1f} min of training and validation{load} "
+            f"{training_minutes(history):.1f} min of training and validation{load} "
             f"(repeat its length with {repeat}).")
 
 
