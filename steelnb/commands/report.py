@@ -24,7 +24,7 @@ from nbformat.reader import NotJSONError
 from tqdm.auto import tqdm
 
 from ..course.profile import REFERENCE_FIGURES, Profile, current_profile
-from ..course.runs import RUNS
+from ..course.runs import RUNS, training_minutes
 from ..data.locations import load_course_dataset
 from ..data.staging import write_text_atomically
 from ..env import NOTEBOOKS, PROJECT_ROOT, chapter_notebooks, commit_description
@@ -139,7 +139,7 @@ def trained_runs_section(folder: Path, run_names: Collection[str]) -> str:
             "no" if loads and cores else "not recorded")
         commits = sorted({h["commit"] for h in history if "commit" in h}) or ["not recorded"]
         cpus = sorted({h["cpu"] for h in history if "cpu" in h}) or ["not recorded"]
-        rows.append(f"| {run_dir.name} | {len(history)} | {sum(h['seconds'] for h in history) / 60:.1f} | {load} "
+        rows.append(f"| {run_dir.name} | {len(history)} | {training_minutes(history):.1f} | {load} "
                     f"({cores or '?'} cores) | {slowed} | {', '.join(cpus)} | {', '.join(f'`{c}`' for c in commits)} |")
     if not rows:
         return ""
