@@ -32,7 +32,7 @@ from pathlib import Path
 from main_job import refuse_existing
 
 from steelnb.course.experiment import ExperimentResult
-from steelnb.course.profile import LIGHT_MODEL, Profile
+from steelnb.course.profile import LIGHT_MODEL, PROGRESSIVE_RESIZING, Profile
 from steelnb.course.runs import fixed_epochs_run_name, main_run, seeded_run_name, train_run, training_minutes
 from steelnb.course.setup import course_setup
 from steelnb.data.index import SegmentationIndex
@@ -90,7 +90,7 @@ LEVERS: dict[str, tuple[str, dict | Callable[[Profile], dict], tuple[int, int] |
     "light_progressive": ("the light model trained on 96x96 batches (0.75x the input size, 0.56x the pixels) for the "
                           "first half of its epochs and at 128x128 after them (progressive resizing), epochs x 2: "
                           "about the light model's FLOPs (4 x 0.56 + 4 = 6.25 of its epochs for its 6)",
-                          {**LIGHT_MODEL, "early_scale": 0.75, "early_share": 0.5}, None, 2.0),
+                          {**LIGHT_MODEL, **PROGRESSIVE_RESIZING}, None, 2.0),
 }
 
 

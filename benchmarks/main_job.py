@@ -11,8 +11,9 @@ time and reads what it ends with: the scores, the epochs, the images seen, its m
 ``--logs DIR`` keeps each run's whole output (its epochs, the budget's re-plans, the machine's load) as
 ``DIR/seed<S>.log``. Prints one row per seed, then the mean ± sample standard deviation of every score, the
 training compute (images seen and training FLOPs: forward and backward of every training image, as
-``torch.utils.flop_counter`` counts one training step of the model that run trained; validation and scoring are not
-counted) and the machine (CPU model, instruction sets, the kernel oneDNN runs bfloat16 on, threads, torch,
+``torch.utils.flop_counter`` counts one training step of the model that run trained at the input size, an image of a
+smaller progressive-resizing epoch counted in proportion to its pixels; validation and scoring are not counted)
+and the machine (CPU model, instruction sets, the kernel oneDNN runs bfloat16 on, threads, torch,
 precision), the way speedrun records are stated. Then one PASS/FAIL line per target, on the means. ``--csv FILE``
 also writes one row per seed (the columns of the printed table) for the course to read:
 ``benchmarks/results/main_job_seeds.csv`` is the record that chapter 13's verdict takes its seed noise from. The
@@ -71,12 +72,15 @@ def training_flops_per_image(amp: bool = True, light: bool = False) -> float:
 class JobOutcome:
     """What one main job ended with: ``wall_min`` (minutes from start to exit, measured around it), ``train_min``
     (its own minutes of training and validation), ``epochs``, ``images_seen`` (training images, augmented copies
-    included), ``light`` (whether it trained the lighter model) and its test ``scores``."""
+    included), ``input_size_images`` (the same counted at the input size's cost: fewer where progressive resizing
+    trained epochs on smaller batches, ``runs.input_size_images``), ``light`` (whether it trained the lighter
+    model) and its test ``scores``."""
 
     wall_min: float
     train_min: float
     epochs: int
     images_seen: int
+    input_size_images: int
     light: bool
     scores: ScoreLine
 
@@ -88,19 +92,22 @@ class JobOutcome:
 
 def parse_job_output(stdout: str, wall_min: float) -> JobOutcome:
     """Read a finished ``python -m steelnb`` run's console output: its training summary line
-    (``runs.training_summary``: epochs, images seen, minutes of training and validation, and ``--light`` in the
-    length to repeat when it trained the lighter model) and its last line, the score line.
+    (``runs.training_summary``: epochs, images seen and their input-size count where it differs, minutes of training
+    and validation, and ``--light`` in the length to repeat when it trained the lighter model) and its last line,
+    the score line.
 
     Raises:
         ValueError: the output holds no training summary, or its last line is no score line.
     """
-    summary = re.search(r"Trained (\d+) epochs, ([\d,]+) images seen, ([\d.]+) min of training and validation"
-                        r".*\(repeat its length with (--light )?--epochs", stdout)
+    summary = re.search(r"Trained (\d+) epochs, ([\d,]+) images seen(?: \(the pixels of ([\d,]+) at the input "
+                        r"size\))?, ([\d.]+) min of training and validation.*\(repeat its length with (--light )?"
+                        r"--epochs", stdout)
     if summary is None:
         raise ValueError("the main job's output holds no line 'Trained N epochs, M images seen, ...'")
-    return JobOutcome(wall_min=wall_min, train_min=float(summary.group(3)), epochs=int(summary.group(1)),
-                      images_seen=int(summary.group(2).replace(",", "")), light=summary.group(4) is not None,
-                      scores=ScoreLine.parse(stdout.strip().splitlines()[-1]))
+    seen = int(summary.group(2).replace(",", ""))
+    return JobOutcome(wall_min=wall_min, train_min=float(summary.group(4)), epochs=int(summary.group(1)),
+                      images_seen=seen, input_size_images=int((summary.group(3) or str(seen)).replace(",", "")),
+                      light=summary.group(5) is not None, scores=ScoreLine.parse(stdout.strip().splitlines()[-1]))
 
 
 def run_main_job(seed: int, root: Path, flags: list[str], log: Path | None = None,
@@ -139,9 +146,9 @@ COLUMNS = ["seed", "model", "wall min", "train min", "epochs", "images seen", "t
 
 
 def training_pflop(job: JobOutcome, per_image: dict[bool, float]) -> float:
-    """The run's training compute in PFLOP: its images seen times ``per_image`` (training FLOPs per image, by
-    whether the model is the lighter one) of the model it trained."""
-    return job.images_seen * per_image[job.light] / 1e15
+    """The run's training compute in PFLOP: its images seen, counted at the input size's cost, times ``per_image``
+    (training FLOPs per input-size image, by whether the model is the lighter one) of the model it trained."""
+    return job.input_size_images * per_image[job.light] / 1e15
 
 
 def seed_cells(seed: int, job: JobOutcome, per_image: dict[bool, float]) -> tuple[list, list[str]]:
@@ -220,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
                       *(mean_sd([getattr(job.scores, field) for job in runs]) for field, _ in SCORES)]))
     print("training FLOPs per image: " + ", ".join(f"{per_image[light] / 1e9:.2f} GFLOP ({name})" for light, name
                                                  in ((False, "full width"), (True, "light")))
-          + " (forward + backward, counted by torch.utils.flop_counter; validation and scoring not counted); every run "
-          "from random initial weights")
+          + " at the input size (forward + backward, counted by torch.utils.flop_counter; an image of a smaller "
+          "progressive-resizing epoch counts by its pixels; validation and scoring not counted); every run from random "
+          "initial weights")
     means = {field: statistics.mean(getattr(job.scores, field) for job in runs) for field, _ in SCORES}
     checks = [("slowest run's wall minutes", max(minutes), args.max_minutes, max(minutes) <= args.max_minutes),
               ("mean test mIoU", means["miou"], args.min_miou, means["miou"] >= args.min_miou),

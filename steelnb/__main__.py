@@ -22,7 +22,7 @@ from .course.experiment import results_table
 from .course.figures import curves_figure, prediction_figure
 from .course.model_choice import MIN_FULL_EPOCHS, full_model_plan
 from .course.plots import save_figure
-from .course.profile import CPU_SIBLING, LIGHT_MODEL, Profile, profile_named
+from .course.profile import CPU_SIBLING, LIGHT_RECIPE, Profile, profile_named
 from .course.runs import (
     MAIN_RUN,
     RUNS,
@@ -100,7 +100,7 @@ def train_main(args: argparse.Namespace) -> None:
     full_run_dir = profile.runs_dir / index.name / seeded_run_name(run_name, args.seed)
     if args.light or wants_light(args, profile, index, split, backbone, full_run_dir, overrides, world.is_main):
         run_name = f"{run_name}-light"
-        overrides.update(LIGHT_MODEL)
+        overrides.update(LIGHT_RECIPE)
     run_name = seeded_run_name(run_name, args.seed)
     if args.seed is not None:
         overrides["seed"] = args.seed
@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> None:
                             "gets, on this one (a run of its own)")
         p.add_argument("--light", action="store_true",
                        help="a lighter DeepLabV3+ (ResNet's last stage at 256 planes, a 128-channel decoder): half the "
-                            "FLOPs, so about 1.5x the epochs in a time budget (a run of its own)")
+                            "FLOPs, so about 1.5x the epochs in a time budget, and its first half of the epochs on "
+                            "0.75x-size batches (progressive resizing; a run of its own)")
         p.add_argument("--full-width", action="store_true",
                        help="keep the full-width DeepLabV3+ even where the time budget buys fewer than "
                             f"{MIN_FULL_EPOCHS} epochs of it (then a budgeted run from random weights trains the "

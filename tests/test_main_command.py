@@ -50,6 +50,8 @@ def test_float32_and_light_train_a_run_of_their_own(tmp_path):
                             "last.pt")
     assert state["config"]["amp"] is False and len(state["history"]) == 1
     assert (state["config"]["last_stage_width"], state["config"]["decoder_width"]) == (256, 128)
+    # with progressive resizing: the first half of its epochs on 0.75x-size batches
+    assert (state["config"]["early_scale"], state["config"]["early_share"]) == (0.75, 0.5)
 
 
 def test_the_test_time_augmentation_is_said_in_words():

@@ -55,8 +55,20 @@ HISTORY = [{"train_images": 4000, "seconds": 540.0, "load_1min": 2.0},
 def test_it_reads_the_epochs_images_minutes_model_and_scores_a_job_prints(main_job, light):
     job = main_job.parse_job_output(job_output(HISTORY, light), wall_min=13.5)
     assert (job.epochs, job.images_seen, job.train_min, job.wall_min) == (2, 5000, 12.0, 13.5)
+    assert job.input_size_images == 5000  # every epoch at the input size
     assert job.light is light and job.model == ("light" if light else "full width")
     assert job.scores == SCORES
+
+
+def test_the_flops_of_a_progressive_run_count_its_smaller_epochs_by_their_pixels(main_job):
+    # two epochs of 4,000 images, the first at 0.75x the input size: 4,000 x 0.5625 + 4,000 = 6,250 input-size images
+    history = [{"train_images": 4000, "train_scale": 0.75, "seconds": 300.0},
+               {"train_images": 4000, "train_scale": 1.0, "seconds": 480.0}]
+    output = job_output(history, light=True)
+    assert "8,000 images seen (the pixels of 6,250 at the input size)" in output
+    job = main_job.parse_job_output(output, wall_min=14.0)
+    assert (job.images_seen, job.input_size_images, job.train_min, job.epochs) == (8000, 6250, 13.0, 2)
+    assert main_job.training_pflop(job, {True: 2e11, False: 4e11}) == 6250 * 2e11 / 1e15
 
 
 def test_an_output_without_its_training_summary_is_refused(main_job):
@@ -125,7 +137,7 @@ def test_each_row_counts_the_flops_of_the_model_its_run_trained(main_job, tmp_pa
     def stand_in(seed, root, flags, log=None, home=None):
         flags_seen.append(flags)
         return main_job.JobOutcome(wall_min=17.0 + seed, train_min=16.0, epochs=3 + seed, images_seen=100_000,
-                                   light=seed == 1, scores=SCORES)
+                                   input_size_images=100_000, light=seed == 1, scores=SCORES)
 
     monkeypatch.setattr(main_job, "run_main_job", stand_in)
     monkeypatch.setattr(main_job, "training_flops_per_image", lambda amp, light: 1e9 if light else 2e9)
@@ -145,7 +157,7 @@ def test_a_named_model_is_passed_on(main_job, monkeypatch):
 
     def stand_in(seed, root, flags, log=None, home=None):
         flags_seen.append(flags)
-        return main_job.JobOutcome(17.0, 16.0, 3, 1000, "--light" in flags, SCORES)
+        return main_job.JobOutcome(17.0, 16.0, 3, 1000, 1000, "--light" in flags, SCORES)
 
     monkeypatch.setattr(main_job, "run_main_job", stand_in)
     monkeypatch.setattr(main_job, "training_flops_per_image", lambda amp, light: 1e9)

@@ -99,18 +99,29 @@ def training_minutes(history: list[dict]) -> float:
     return sum(epoch["seconds"] for epoch in history) / 60
 
 
+def input_size_images(history: list[dict]) -> float:
+    """A run's training images counted at the input size's cost, from its ``history`` (one dict per epoch): each
+    epoch's images times its ``train_scale`` squared (the share of the input size's pixels its batches had), so an
+    image of a 0.75x epoch of progressive resizing counts 0.5625. A convolutional network's FLOPs scale with the
+    pixels, so this times the FLOPs of one input-size image is the run's training compute."""
+    return sum(h.get("train_images", 0) * h.get("train_scale", 1.0) ** 2 for h in history)
+
+
 def training_summary(history: list[dict], light: bool = False) -> str:
     """One line on what a finished training did, from its ``history`` (one dict per epoch): the epochs, the
-    images seen, the training minutes and the machine's load (1-minute average, min-max over the epochs),
-    so a budgeted run can be repeated with ``--epochs`` (and ``--last-epoch-steps`` when its last epoch was cut
-    short, and ``--light`` when it trained the lighter model, which a fixed length would not choose by itself)
-    and a slow one told from a busy machine."""
+    images seen (and, where some epochs trained on smaller batches, the images of the input size they cost the
+    pixels of: :func:`input_size_images`), the training minutes and the machine's load (1-minute average, min-max
+    over the epochs), so a budgeted run can be repeated with ``--epochs`` (and ``--last-epoch-steps`` when its last
+    epoch was cut short, and ``--light`` when it trained the lighter model, which a fixed length would not choose
+    by itself) and a slow one told from a busy machine."""
     seen = sum(h.get("train_images", 0) for h in history)
+    pixels = input_size_images(history)
+    smaller = f" (the pixels of {pixels:,.0f} at the input size)" if round(pixels) != seen else ""
     loads = [h["load_1min"] for h in history if "load_1min" in h]
     load = f", load {min(loads):.1f}-{max(loads):.1f}" if loads else ""
     cut = history[-1].get("planned_last_epoch_steps") if history else None
     repeat = ("--light " if light else "") + f"--epochs {len(history)}" + (f" --last-epoch-steps {cut}" if cut else "")
-    return (f"Trained {len(history)} epochs, {seen:,} images seen, "
+    return (f"Trained {len(history)} epochs, {seen:,} images seen{smaller}, "
             f"{training_minutes(history):.1f} min of training and validation{load} "
             f"(repeat its length with {repeat}).")
 
