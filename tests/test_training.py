@@ -18,7 +18,7 @@ from steelnb.training import loop as loop_module
 from steelnb.training import precision
 from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights, save_atomic
 from steelnb.training.config import TrainConfig
-from steelnb.training.loop import build_optimizer, fit, planned_steps, replanned_length, weight_average
+from steelnb.training.loop import build_optimizer, epoch_scale, fit, planned_steps, replanned_length, weight_average
 from steelnb.training.losses import DiceLoss, FocalLoss, HardPixelCELoss, build_loss, inverse_frequency_weights
 from steelnb.training.precision import cpu_has_native_bf16
 
@@ -170,6 +170,19 @@ def test_the_replan_prices_each_epoch_at_its_own_size():
     # 2 s more budget: 96.98 - 94 = 2.98 s after 14 epochs, (2.98 - 2) / 0.8 = 1 step of a fifteenth at full size
     assert replanned_length(history, 102.0, 40, 10, halves) == (15, 1)
 
+
+
+def test_small_epochs_never_come_back_after_a_full_size_one():
+    # progressive resizing, the first half at 0.75x: under a plan of 12 epochs, epoch 7 trained at full size
+    # (round(6) = 6 small ones); a re-plan to 16 puts the share's boundary at round(8) = 8, which would make epoch 8
+    # small again; it stays at full size, and so does every later epoch the re-plan prices
+    config = TrainConfig(epochs=12, early_scale=0.75, early_share=0.5)
+    history = [{"train_scale": 0.75}] * 6 + [{"train_scale": 1.0}]
+    assert config.batch_scale(8, 16) == 0.75
+    assert [epoch_scale(config, history, epoch, 16) for epoch in (8, 9, 16)] == [1.0, 1.0, 1.0]
+    # before the switch the share decides: epoch 4 of 12 after three small epochs is small, epoch 7 is not
+    assert epoch_scale(config, history[:3], 4) == 0.75 and epoch_scale(config, history[:6], 7) == 1.0
+    assert epoch_scale(config, history[:6], 7, 16) == 0.75  # a longer plan before the switch moves it later
 
 def test_time_budget_plans_from_timed_steps_then_replans_from_measured_epochs(tmp_path, monkeypatch):
     import steelnb.training.loop as train_module

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +201,16 @@ def planned_steps(config: TrainConfig, steps_per_epoch: int) -> int:
     """Optimiser steps of the whole run: every epoch's ``steps_per_epoch``, the last cut to
     ``config.last_epoch_steps`` when the plan ends with a partial epoch."""
     return (config.epochs - 1) * steps_per_epoch + (config.last_epoch_steps or steps_per_epoch)
+
+
+def epoch_scale(config: TrainConfig, history: list[dict], epoch: int, epochs: int | None = None) -> float:
+    """The factor by which epoch ``epoch`` (from 1) resizes its training batches, after the epochs of ``history``:
+    ``config.batch_scale(epoch, epochs)``, except that once an epoch has trained at the input size every later one
+    does too. A time budget's re-plan that lengthens the run after the switch moves the share's boundary past it,
+    and would otherwise bring small epochs back between full-size ones."""
+    if any(h.get("train_scale", 1.0) == 1.0 for h in history[:epoch - 1]):
+        return 1.0
+    return config.batch_scale(epoch, epochs)
 
 
 def replanned_length(history: list[dict], budget_s: float, max_epochs: int, steps_per_epoch: int,
@@ -461,7 +472,7 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
     while len(history) < config.epochs:
         epoch = len(history) + 1
         steps = config.last_epoch_steps if epoch == config.epochs and config.last_epoch_steps else len(loader)
-        scale = config.batch_scale(epoch)  # before a re-plan changes the epochs
+        scale = epoch_scale(config, history, epoch)  # before a re-plan changes the epochs
         start = time.perf_counter()
         seed_epoch(loader, sampler, config.seed, epoch)
         loss_sum, images = sum_across(list(_train_epoch(trained, loader, optimizer, scheduler, scaler, loss_fn,
@@ -484,7 +495,7 @@ def _fit(model: nn.Module, train_set: Dataset, val_set: Dataset, run_dir: Path, 
         ended_short = len(history) == config.epochs and config.last_epoch_steps  # a partial epoch ends the plan
         if config.time_budget_s and not ended_short:  # re-plan from this epoch's time: the start's load is not final
             epochs, last = from_main(replanned_length(history, config.time_budget_s, max_epochs, len(loader),
-                                                      config.batch_scale))
+                                                      partial(epoch_scale, config, history)))
             if (epochs, last) != (config.epochs, config.last_epoch_steps):
                 config = replace(config, epochs=epochs, last_epoch_steps=last)
                 scheduler.lr_lambdas[0].replan(sum(h.get("train_steps", len(loader)) for h in history),
