@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from steelnb.course.experiment import run_experiment
-from steelnb.course.profile import CPU_RECIPE, Profile
+from steelnb.course.profile import CPU_RECIPE, LIGHT_RECIPE, Profile
 from steelnb.course.setup import course_split
 from steelnb.data.layouts import open_dataset
 from steelnb.evaluation.metrics import summarize
@@ -35,7 +35,9 @@ def _rare_defect_set(root, n_images=60, size=64, seed=0):
 
 
 @pytest.mark.slow
-def test_default_recipe_finds_rare_faint_defects(tmp_path):
+@pytest.mark.parametrize("overrides", [{}, LIGHT_RECIPE], ids=["full width", "light with progressive resizing"])
+def test_default_recipe_finds_rare_faint_defects(tmp_path, overrides):
+    # the lighter model (python -m steelnb --light) too: its first epochs see the 3x3 dots at 0.75x the size
     index = open_dataset(_rare_defect_set(tmp_path / "rare"))
     truth = np.stack([index.mask(i) for i in index.image_ids])
     assert 0.015 < (truth > 0).mean() < 0.025 and (truth == 2).mean() < 0.001
@@ -43,7 +45,8 @@ def test_default_recipe_finds_rare_faint_defects(tmp_path):
                       figures_dir=tmp_path / "fig", runs_dir=tmp_path / "runs",
                       recipe=replace(CPU_RECIPE, epochs=8, batch_size=8, warmup_iters=5))
     split = course_split(index, profile)
-    result = run_experiment("rare", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False, progress=False)
+    result = run_experiment("rare", index, split, profile, "deeplabv3plus", "resnet18", pretrained=False, progress=False,
+                            **overrides)
     scores = summarize(result.counts)
     assert scores["defect_pixel_share"] > 0, "the model predicts no defect at all"
     assert scores["iou_1"] > 0.5  # the all-empty prediction scores 0 here

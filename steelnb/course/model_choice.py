@@ -1,5 +1,6 @@
 """Which DeepLabV3+ a budgeted ``python -m steelnb`` trains: the full-width model, or the lighter one
-(:data:`profile.LIGHT_MODEL`) where the time budget buys too few epochs of the full one.
+(:data:`profile.LIGHT_RECIPE`: :data:`profile.LIGHT_MODEL` with progressive resizing) where the time budget buys too
+few epochs of the full one.
 
 On a CPU without native bfloat16, or a slow one, the main job's budget may buy only two or three epochs of the
 full-width model, which then stops far from where it would go. The lighter model costs half the FLOPs per image,
