@@ -98,6 +98,13 @@ def test_learning_curves_of_two_runs_title_each_run_on_its_own_line_above_the_pa
     assert all(ax.title.get_window_extent(renderer).y1 <= title_bottom for ax in fig.axes)
 
 
+
+def test_a_progressive_run_s_curves_say_which_epochs_trained_smaller():
+    from steelnb.course.figures import progressive_words
+    history = [{"train_scale": 0.75}] * 3 + [{"train_scale": 1.0}] * 2
+    assert progressive_words(history) == ", epochs 1-3 on 0.75x batches"
+    assert progressive_words([{"train_scale": 1.0}, {}]) == ""
+
 def test_one_square_example_with_many_panels_wraps_into_lines_of_columns():
     import numpy as np
 

@@ -72,16 +72,27 @@ def run_label(result: ExperimentResult) -> str:
     return result.name if result.name == backbone else f"{result.name} ({backbone})"
 
 
+def progressive_words(history: list[dict]) -> str:
+    """", epochs 1-8 on 0.75x batches" for a run whose first epochs trained on batches resized by a factor below 1
+    (progressive resizing, their ``train_scale`` in ``history``), or "" for a run at the input size throughout."""
+    small = [h for h in history if h.get("train_scale", 1.0) < 1.0]
+    if not small:
+        return ""
+    return f", epochs 1-{len(small)} on {small[0]['train_scale']:g}x batches"
+
+
 def curves_figure(results: Sequence[ExperimentResult], index: SegmentationIndex, profile: Profile,
                   label: str) -> plt.Figure:
     """Learning curves of ``results``, titled with the data and profile on one line, then one line per run
     with its legend label, model, weights and test mIoU (lines, not wrapping, so that the title of several
-    runs stays above the panels' titles)."""
+    runs stays above the panels' titles). A run whose first epochs trained on smaller batches says so
+    (:func:`progressive_words`): its validation curve is at the input size throughout."""
     fig = plot_learning_curves({run_label(r): r.history for r in results})
     lines = [f"{label}: {index.title}, profile {profile.name}"]
     for result in results:
         caption = result.caption(index, profile)
-        lines.append(f"{run_label(result)}: {caption.model}, test mIoU {caption.test_miou:.3f}")
+        lines.append(f"{run_label(result)}: {caption.model}{progressive_words(result.history)}, "
+                     f"test mIoU {caption.test_miou:.3f}")
     fig.suptitle("\n".join(lines), y=1.0, va="bottom", fontsize=9)
     return fig
 
