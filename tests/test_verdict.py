@@ -554,19 +554,20 @@ def test_the_sentences_on_zoomed_training_items_hold():
 
 
 
-def light_lever_record(csv_name: str, lever: str, epochs: int = 6) -> tuple:
-    """A lever measured against the light model's two reloaded runs (a results CSV of ``benchmarks/levers.py``):
-    its rows by lever, its gain and interval half-width, and the record's per-epoch validation scores by (lever,
-    seed). Checks what every such record says: 2 seeds, the light model's 6 epochs and the lever's ``epochs``, and
-    the light model's rows the batch-8 record's."""
+def light_lever_record(csv_name: str, lever: str, epochs: int = 6, reloaded: bool = True) -> tuple:
+    """A lever measured against the light model's two runs (a results CSV of ``benchmarks/levers.py``): its rows by
+    lever, its gain and interval half-width, and the record's per-epoch validation scores by (lever, seed). Checks
+    what every such record says: 2 seeds, the light model's 6 epochs and the lever's ``epochs``, and, where the
+    light model's runs were ``reloaded`` from the batch-8 record's folder, its rows that record's."""
     import pandas as pd
 
     from steelnb.course.verdict import SEED_RECORD
     rows = pd.read_csv(SEED_RECORD.with_name(csv_name), index_col="lever")
     assert (rows["seeds"] == 2).all() and rows.loc["light", "epochs"] == 6 and rows.loc[lever, "epochs"] == epochs
-    base = pd.read_csv(SEED_RECORD.with_name("levers_batch8.csv"), index_col="lever")
-    same = rows.columns.drop(["gain", "gain 95% half-width"])
-    assert (base.loc["light", same] == rows.loc["light", same]).all()  # the same two runs, reloaded
+    if reloaded:
+        base = pd.read_csv(SEED_RECORD.with_name("levers_batch8.csv"), index_col="lever")
+        same = rows.columns.drop(["gain", "gain 95% half-width"])
+        assert (base.loc["light", same] == rows.loc["light", same]).all()  # the same two runs, reloaded
     record = SEED_RECORD.with_name(csv_name).with_suffix(".md").read_text()
     validation = {(name, int(seed)): [float(cell) for cell in cells if cell]  # a shorter run's row ends in blanks
                   for name, seed, *cells in table_rows(record, ("light", lever), 2 + int(rows["epochs"].max()))}
@@ -679,16 +680,11 @@ def test_the_sentences_on_progressive_resizing_in_bfloat16_hold():
     # IoU with TTA by "+0.0112 ± 0.0063", beyond the noise, every other score higher "by 0.0061 to 0.0125", "0.732 and
     # 0.729 ... against the light model's 0.716 and 0.721"; 96x96 epochs "52 to 67 s", "0.64" of the 128x128 epochs
     # of the same runs ("89 to 100 s"), "10.0 and 10.4 minutes against the light model's 9.9 and 9.3"
-    import pandas as pd
-
-    from steelnb.course.verdict import SEED_RECORD
-    rows = pd.read_csv(SEED_RECORD.with_name("levers_progressive_bf16.csv"), index_col="lever")
-    assert (rows["seeds"] == 2).all() and list(rows["epochs"]) == [6, 8]
-    gain, half = rows.loc["light_progressive", "gain"], rows.loc["light_progressive", "gain 95% half-width"]
+    rows, gain, half, record, validation = light_lever_record("levers_progressive_bf16.csv", "light_progressive",
+                                                              epochs=8, reloaded=False)
     assert 0 < gain - half and (gain, half) == (0.0112, 0.0063)
     higher = rows.loc["light_progressive", OTHER_SCORES] - rows.loc["light", OTHER_SCORES]
     assert [round(higher.min(), 4), round(higher.max(), 4)] == [0.0061, 0.0125]
-    record = SEED_RECORD.with_name("levers_progressive_bf16.md").read_text()
     assert "AVX512-BF16" in record and "--float32" not in record  # trained in bfloat16
     seconds = {(lever, int(seed)): cells for lever, seed, *cells in table_rows(record, ("light", "light_progressive"),
                                                                                 12)}
@@ -698,8 +694,6 @@ def test_the_sentences_on_progressive_resizing_in_bfloat16_hold():
     assert round(sum(small) / len(small) / (sum(own) / len(own)), 2) == 0.64
     assert [float(seconds[key][-1]) for key in [("light_progressive", 0), ("light_progressive", 1), ("light", 0),
                                                  ("light", 1)]] == [10.0, 10.4, 9.9, 9.3]
-    validation = {(lever, int(seed)): [float(cell) for cell in cells if cell]
-                  for lever, seed, *cells in table_rows(record, ("light", "light_progressive"), 10)}
     assert [validation[lever, seed][-1] for lever in ("light_progressive", "light") for seed in (0, 1)] == \
         [0.732, 0.729, 0.716, 0.721]
     log = flat_text("docs/benchmarks.md")
