@@ -36,6 +36,7 @@ from .course.runs import (
 from .course.setup import course_setup
 from .data.index import SegmentationIndex
 from .models.backbones import BACKBONES
+from .training.config import early_share_for
 from .training.distributed import from_main, init_from_env
 
 
@@ -81,6 +82,13 @@ def train_main(args: argparse.Namespace) -> None:
     if args.light and args.architecture != "deeplabv3plus":
         raise SystemExit(f"--light narrows DeepLabV3+'s decoder and its ResNet's last stage; {args.architecture} "
                          "has no such decoder (drop --light, or train deeplabv3plus)")
+    if args.last_epoch_steps is not None and args.epochs is None:
+        raise SystemExit("--last-epoch-steps cuts the last of --epochs N epochs: give --epochs too")
+    if args.small_epochs is not None and (args.epochs is None or not args.light):
+        raise SystemExit(f"--small-epochs sets how many of --epochs N epochs the lighter model trains on "
+                         f"{LIGHT_RECIPE['early_scale']}x-size batches: give --light and --epochs too")
+    if args.small_epochs is not None and not 0 <= args.small_epochs <= args.epochs:
+        raise SystemExit(f"--small-epochs {args.small_epochs} of --epochs {args.epochs}: give 0 to {args.epochs}")
     start = time.perf_counter()
     world = init_from_env()
     profile, index, split = course_setup(verbose=world.is_main)
@@ -88,11 +96,10 @@ def train_main(args: argparse.Namespace) -> None:
     backbone = args.backbone or profile.backbone(RUNS[name].paper_backbone)
     run_name = name if args.backbone is None else backbone_run_name(args.architecture, backbone)
     overrides = {}
-    if args.last_epoch_steps is not None and args.epochs is None:
-        raise SystemExit("--last-epoch-steps cuts the last of --epochs N epochs: give --epochs too")
     if args.epochs is not None:
-        run_name = fixed_epochs_run_name(run_name, args.epochs, f"{args.last_epoch_steps}steps"
-                                         if args.last_epoch_steps else "")
+        variant = "-".join(([f"{args.last_epoch_steps}steps"] if args.last_epoch_steps else [])
+                           + ([f"{args.small_epochs}small"] if args.small_epochs is not None else []))
+        run_name = fixed_epochs_run_name(run_name, args.epochs, variant)
         overrides = {"epochs": args.epochs, "time_budget_s": None, "last_epoch_steps": args.last_epoch_steps}
     if args.float32:
         run_name = f"{run_name}-float32"
@@ -101,6 +108,8 @@ def train_main(args: argparse.Namespace) -> None:
     if args.light or wants_light(args, profile, index, split, backbone, full_run_dir, overrides, world.is_main):
         run_name = f"{run_name}-light"
         overrides.update(LIGHT_RECIPE)
+        if args.small_epochs is not None:
+            overrides["early_share"] = early_share_for(args.small_epochs, args.epochs)
     run_name = seeded_run_name(run_name, args.seed)
     if args.seed is not None:
         overrides["seed"] = args.seed
@@ -187,6 +196,10 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--last-epoch-steps", type=positive_int, default=None,
                        help="with --epochs: cut the last epoch to this many optimiser steps, as a time budget's last "
                             "epoch was (the run's summary line says how to repeat a budgeted run's length)")
+        p.add_argument("--small-epochs", type=int, default=None,
+                       help=f"with --light and --epochs: train this many of the first epochs on "
+                            f"{LIGHT_RECIPE['early_scale']}x-size batches instead of the recipe's first half, as a "
+                            "budgeted run's summary line says to repeat it")
         p.add_argument("--seed", type=int, default=None,
                        help="seed of the weights, the shuffle and the augmentation (default: the recipe's, 0); "
                             "another seed trains a run of its own, to measure the spread between seeds")

@@ -54,6 +54,22 @@ def test_float32_and_light_train_a_run_of_their_own(tmp_path):
     assert (state["config"]["early_scale"], state["config"]["early_share"]) == (0.75, 0.5)
 
 
+@pytest.mark.slow
+def test_a_light_runs_small_epochs_are_repeated_as_its_summary_line_says(tmp_path):
+    # a budgeted run whose plan grew after its switch to the input size trains fewer small epochs than the share
+    # of its final length: --small-epochs repeats the count it trained, here 1 of 3 (the recipe's share: 2)
+    from steelnb.training.checkpoint import load_checkpoint
+    env = {key: value for key, value in os.environ.items() if key != "STEELNB_DATA"}
+    env.update(STEELNB_HOME=str(tmp_path / "home"), STEELNB_PROFILE="smoke", STEELNB_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-m", "steelnb", "--light", "--epochs", "3", "--small-epochs", "1"],
+                          env=env, timeout=300, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Run 'resnet101-3epochs-1small-light'" in done.stdout
+    assert "(repeat its length with --light --epochs 3 --small-epochs 1)" in done.stdout
+    state = load_checkpoint(tmp_path / "home" / "runs" / "smoke" / "demo" / "resnet101-3epochs-1small-light" / "last.pt")
+    assert [h["train_scale"] for h in state["history"]] == [0.75, 1.0, 1.0]
+
+
 def test_the_test_time_augmentation_is_said_in_words():
     from steelnb.__main__ import tta_description
     assert tta_description("hv", (1.0,), (128, 128)) == ("flip test-time augmentation ('hv': the prediction averaged "

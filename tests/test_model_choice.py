@@ -94,3 +94,24 @@ def test_the_summary_line_repeats_a_lighter_run_with_light():
         "4,160 images seen, 2.0 min of training and validation (repeat its length with --light --epochs 2 "
         "--last-epoch-steps 65).")
     assert "(repeat its length with --epochs 2 --last-epoch-steps 65)" in training_summary(history)
+
+
+def test_the_summary_line_repeats_the_small_epochs_a_budget_fixed():
+    # a budgeted run of progressive resizing switched to the input size after 6 epochs when its plan stood at 12,
+    # then re-planned to 14: --epochs 14 alone would train round(0.5 x 14) = 7 small epochs
+    history = [{"seconds": 55.0, "train_images": 4000, "train_scale": 0.75}] * 6 + [
+        {"seconds": 87.0, "train_images": 4000, "train_scale": 1.0}] * 8
+    assert training_summary(history, light=True).endswith("(repeat its length with --light --epochs 14 "
+                                                          "--small-epochs 6).")
+    assert "--small-epochs" not in training_summary(history[6:], light=True)  # none were small
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--small-epochs", "2"], "give --light and --epochs too"),
+    (["--light", "--small-epochs", "2"], "give --light and --epochs too"),
+    (["--epochs", "4", "--small-epochs", "2"], "give --light and --epochs too"),
+    (["--light", "--epochs", "4", "--small-epochs", "5"], "give 0 to 4"),
+    (["--light", "--epochs", "4", "--small-epochs", "-1"], "give 0 to 4")])
+def test_small_epochs_without_a_light_fixed_length_is_refused_before_anything_runs(argv, words):
+    with pytest.raises(SystemExit, match=words):
+        main(argv)

@@ -17,7 +17,7 @@ from steelnb.training import budget as budget_module
 from steelnb.training import loop as loop_module
 from steelnb.training import precision
 from steelnb.training.checkpoint import RunCheckpoints, load_checkpoint, load_weights, save_atomic
-from steelnb.training.config import TrainConfig
+from steelnb.training.config import TrainConfig, early_share_for
 from steelnb.training.loop import build_optimizer, epoch_scale, fit, planned_steps, replanned_length, weight_average
 from steelnb.training.losses import DiceLoss, FocalLoss, HardPixelCELoss, build_loss, inverse_frequency_weights
 from steelnb.training.precision import cpu_has_native_bf16
@@ -170,6 +170,17 @@ def test_the_replan_prices_each_epoch_at_its_own_size():
     # 2 s more budget: 96.98 - 94 = 2.98 s after 14 epochs, (2.98 - 2) / 0.8 = 1 step of a fifteenth at full size
     assert replanned_length(history, 102.0, 40, 10, halves) == (15, 1)
 
+
+
+def test_early_share_for_gives_exactly_the_small_epochs_asked():
+    # the count of epochs batch_scale makes small, for every length up to the budget's cap of 40 epochs
+    for epochs in range(1, 41):
+        for small in range(epochs + 1):
+            config = TrainConfig(epochs=epochs, early_scale=0.75, early_share=early_share_for(small, epochs))
+            scales = [config.batch_scale(epoch) for epoch in range(1, epochs + 1)]
+            assert scales == [0.75] * small + [1.0] * (epochs - small)
+    with pytest.raises(ValueError, match="give 0 to 14"):
+        early_share_for(15, 14)
 
 
 def test_small_epochs_never_come_back_after_a_full_size_one():

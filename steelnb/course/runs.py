@@ -113,14 +113,17 @@ def training_summary(history: list[dict], light: bool = False) -> str:
     pixels of: :func:`input_size_images`), the training minutes and the machine's load (1-minute average, min-max
     over the epochs), so a budgeted run can be repeated with ``--epochs`` (and ``--last-epoch-steps`` when its last
     epoch was cut short, and ``--light`` when it trained the lighter model, which a fixed length would not choose
-    by itself) and a slow one told from a busy machine."""
+    by itself, with ``--small-epochs`` for the epochs it trained on smaller batches, which its plan fixed when it
+    switched to the input size) and a slow one told from a busy machine."""
     seen = sum(h.get("train_images", 0) for h in history)
     pixels = input_size_images(history)
     smaller = f" (the pixels of {pixels:,.0f} at the input size)" if round(pixels) != seen else ""
     loads = [h["load_1min"] for h in history if "load_1min" in h]
     load = f", load {min(loads):.1f}-{max(loads):.1f}" if loads else ""
     cut = history[-1].get("planned_last_epoch_steps") if history else None
-    repeat = ("--light " if light else "") + f"--epochs {len(history)}" + (f" --last-epoch-steps {cut}" if cut else "")
+    small = sum(h.get("train_scale", 1.0) < 1.0 for h in history)
+    repeat = (("--light " if light else "") + f"--epochs {len(history)}" + (f" --last-epoch-steps {cut}" if cut else "")
+              + (f" --small-epochs {small}" if light and small else ""))
     return (f"Trained {len(history)} epochs, {seen:,} images seen{smaller}, "
             f"{training_minutes(history):.1f} min of training and validation{load} "
             f"(repeat its length with {repeat}).")

@@ -85,3 +85,17 @@ class TrainConfig:
         if self.cycled_flips and not self.flip_augment:
             raise ValueError("cycled_flips orders the training flips, so it needs flip_augment=True")
         return ("cycled" if self.cycled_flips else "random") if self.flip_augment else "none"
+
+
+def early_share_for(small_epochs: int, epochs: int) -> float:
+    """The ``early_share`` with which exactly the first ``small_epochs`` of ``epochs`` train on resized batches
+    (``TrainConfig.batch_scale`` rounds the share times the epochs). A budgeted run of progressive resizing fixes its
+    small epochs by the plan it had when it switched, which a later re-plan may have lengthened, so repeating its
+    length with ``--epochs`` needs the count it trained, not the recipe's share.
+
+    Raises:
+        ValueError: ``small_epochs`` is negative or above ``epochs``.
+    """
+    if not 0 <= small_epochs <= epochs:
+        raise ValueError(f"{small_epochs} small epochs of {epochs}: give 0 to {epochs}")
+    return small_epochs / epochs
