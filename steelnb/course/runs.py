@@ -17,6 +17,7 @@ from ..data.index import SegmentationIndex
 from ..data.stats import label_pixel_counts
 from ..data.torch_dataset import SteelDataset
 from ..training.config import TrainConfig
+from ..training.loop import trained_scale
 from ..training.losses import inverse_frequency_weights
 from .experiment import ExperimentResult, run_experiment
 from .paper import PAPER_MIOU
@@ -104,7 +105,7 @@ def input_size_images(history: list[dict]) -> float:
     epoch's images times its ``train_scale`` squared (the share of the input size's pixels its batches had), so an
     image of a 0.75x epoch of progressive resizing counts 0.5625. A convolutional network's FLOPs scale with the
     pixels, so this times the FLOPs of one input-size image is the run's training compute."""
-    return sum(h.get("train_images", 0) * h.get("train_scale", 1.0) ** 2 for h in history)
+    return sum(h.get("train_images", 0) * trained_scale(h) ** 2 for h in history)
 
 
 def training_summary(history: list[dict], light: bool = False) -> str:
@@ -121,7 +122,7 @@ def training_summary(history: list[dict], light: bool = False) -> str:
     loads = [h["load_1min"] for h in history if "load_1min" in h]
     load = f", load {min(loads):.1f}-{max(loads):.1f}" if loads else ""
     cut = history[-1].get("planned_last_epoch_steps") if history else None
-    small = sum(h.get("train_scale", 1.0) < 1.0 for h in history)
+    small = sum(trained_scale(h) < 1.0 for h in history)
     repeat = (("--light " if light else "") + f"--epochs {len(history)}" + (f" --last-epoch-steps {cut}" if cut else "")
               + (f" --small-epochs {small}" if light and small else ""))
     return (f"Trained {len(history)} epochs, {seen:,} images seen{smaller}, "

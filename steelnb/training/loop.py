@@ -203,12 +203,19 @@ def planned_steps(config: TrainConfig, steps_per_epoch: int) -> int:
     return (config.epochs - 1) * steps_per_epoch + (config.last_epoch_steps or steps_per_epoch)
 
 
+def trained_scale(epoch_record: dict) -> float:
+    """The factor by which the epoch of ``epoch_record`` (one dict of a run's history) resized its training batches:
+    its ``train_scale``, below 1 for a small epoch of progressive resizing; 1 at the input size, and for a history
+    written before progressive resizing, which has no such key."""
+    return epoch_record.get("train_scale", 1.0)
+
+
 def epoch_scale(config: TrainConfig, history: list[dict], epoch: int, epochs: int | None = None) -> float:
     """The factor by which epoch ``epoch`` (from 1) resizes its training batches, after the epochs of ``history``:
     ``config.batch_scale(epoch, epochs)``, except that once an epoch has trained at the input size every later one
     does too. A time budget's re-plan that lengthens the run after the switch moves the share's boundary past it,
     and would otherwise bring small epochs back between full-size ones."""
-    if any(h.get("train_scale", 1.0) == 1.0 for h in history[:epoch - 1]):
+    if any(trained_scale(h) == 1.0 for h in history[:epoch - 1]):
         return 1.0
     return config.batch_scale(epoch, epochs)
 
@@ -230,7 +237,7 @@ def replanned_length(history: list[dict], budget_s: float, max_epochs: int, step
     done, spent, last = len(history), sum(h["seconds"] for h in history), history[-1]
     train_s = last.get("train_seconds", last["seconds"])  # an older history: its validation counted as training
     val_s = last["seconds"] - train_s
-    full_step_s = train_s / last.get("train_steps", steps_per_epoch) / last.get("train_scale", 1.0) ** 2
+    full_step_s = train_s / last.get("train_steps", steps_per_epoch) / trained_scale(last) ** 2
 
     def step_s(epoch: int, epochs: int) -> float:
         return full_step_s * batch_scale(epoch, epochs) ** 2
