@@ -115,3 +115,21 @@ def test_the_summary_line_repeats_the_small_epochs_a_budget_fixed():
 def test_small_epochs_without_a_light_fixed_length_is_refused_before_anything_runs(argv, words):
     with pytest.raises(SystemExit, match=words):
         main(argv)
+
+
+def test_a_chapter_chooses_its_model_on_validation_not_on_test():
+    # chapters 08, 09 and 13 pick the model they browse, analyse and export: by its best validation epoch, even when
+    # another model scores higher on the test split they show
+    import numpy as np
+
+    from steelnb.course.experiment import ExperimentResult, chosen_on_validation
+    from steelnb.evaluation.metrics import summarize
+    perfect = np.array([[[90, 90, 90], [10, 10, 10]]])  # (image, label, intersection/predicted/true): all right
+    wrong = np.array([[[90, 100, 90], [0, 0, 10]]])  # the defect missed
+    on_test = ExperimentResult("best on test", None, [{"val_selected": 0.5}, {"val_selected": 0.6}], perfect, perfect)
+    on_val = ExperimentResult("best on validation", None, [{"val_selected": 0.7}, {"val_selected": 0.65}], wrong, wrong)
+    assert summarize(perfect)["class_iou_defects"] == 1 and summarize(wrong)["class_iou_defects"] == 0
+    assert on_val.best_validation_score() == 0.7
+    assert chosen_on_validation([on_test, on_val]).name == "best on validation"
+    with pytest.raises(ValueError, match="no results"):
+        chosen_on_validation([])

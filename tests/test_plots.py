@@ -150,3 +150,10 @@ def test_the_forest_plot_fills_only_the_intervals_that_leave_out_zero():
     assert ax.get_title() == "per-image mIoU" and [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
     faces = [line.get_markerfacecolor() for line in ax.lines if line.get_marker() == "o"]
     assert faces[0] != "white" and faces[1] == "white"
+
+
+def test_a_comparison_title_gives_the_range_of_epochs_and_minutes():
+    # runs under one time budget can differ by an epoch: "1-2 epochs", not "1/2 epoch(s)"; one value once
+    from steelnb.course.figures import span
+    assert span([1, 2, 2], "d") == "1-2" and span([2, 2], "d") == "2"
+    assert span([2.61, 2.64], ".1f") == "2.6" and span([2.34, 2.64], ".1f") == "2.3-2.6"

@@ -6,6 +6,7 @@ model's input size and at the original resolution; ``runs.train_run`` calls it f
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -125,6 +126,11 @@ class ExperimentResult:
         return {"trained backbone": self.model.backbone_name, "epochs": len(self.history),
                 **score_columns(scores, summarize(self.counts_original)),
                 "note": "predicts no defect at all" if scores["defect_pixel_share"] == 0 else ""}
+
+    def best_validation_score(self) -> float:
+        """The best of the run's per-epoch validation scores (``val_selected`` in its history: the recipe's
+        ``select_on`` score, class-mean defect IoU by default, the one that chose the weights it holds)."""
+        return max(h["val_selected"] for h in self.history)
 
     def score_line(self) -> ScoreLine:
         """The test scores at the original resolution, beside the all-empty prediction (printed as one line)."""
@@ -250,3 +256,16 @@ def results_table(results: list[ExperimentResult], paper: dict[str, float] | Non
     if paper:
         table.insert(0, "paper mIoU", [paper.get(name, np.nan) for name in table.index])
     return table.round(3)
+
+
+def chosen_on_validation(results: Sequence[ExperimentResult]) -> ExperimentResult:
+    """The result with the best validation score (:meth:`ExperimentResult.best_validation_score`): how a chapter
+    picks the model it analyses, browses or exports, so that the test split it shows is only scored, never used to
+    choose (a model picked by its test score would look better on that split than it is).
+
+    Raises:
+        ValueError: ``results`` is empty.
+    """
+    if not results:
+        raise ValueError("no results to choose from")
+    return max(results, key=lambda result: result.best_validation_score())

@@ -13,6 +13,7 @@ from ..training.loop import trained_scale
 from .experiment import ExperimentResult, examples_by_iou
 from .plots import plot_examples, plot_learning_curves, plot_score_bars
 from .profile import CPU_SIBLING, Profile
+from .runs import training_minutes
 
 #: The rule that picks the example images of every prediction figure.
 EXAMPLE_RULE = "best, median and worst test image by per-image IoU, among those with a defect (if 3 or more have one)"
@@ -101,7 +102,8 @@ def curves_figure(results: Sequence[ExperimentResult], index: SegmentationIndex,
 def comparison_figure(results: Sequence[ExperimentResult], index: SegmentationIndex, profile: Profile,
                       label: str) -> plt.Figure:
     """Test scores at the original resolution of runs that differ in one setting (bars; dotted: the
-    all-empty prediction), titled with the data, profile, model and epochs they share."""
+    all-empty prediction), titled with the data, profile and model they share and the range of their epochs and
+    minutes (runs under one time budget can differ by an epoch)."""
     def scores(summary: dict[str, float]) -> dict[str, float]:
         per_class = {f"IoU {c}: {name}": summary[f"iou_{c}"] for c, name in enumerate(index.class_names, start=1)}
         return {"per-image mIoU": summary["miou"], "defect mIoU": summary["miou_defects"],
@@ -110,6 +112,14 @@ def comparison_figure(results: Sequence[ExperimentResult], index: SegmentationIn
     fig = plot_score_bars({r.name: scores(summarize(r.counts_original)) for r in results},
                           scores(all_empty_scores(results[0].counts_original)))
     shared = results[0].caption(index, profile).setting
-    epochs = sorted({len(r.history) for r in results})
-    fig.suptitle(f"{label}: {shared}, {'/'.join(map(str, epochs))} epoch(s) each, test split", y=1.02, fontsize=9)
+    epochs = span([len(r.history) for r in results], "d")
+    minutes = span([training_minutes(r.history) for r in results], ".1f")
+    fig.suptitle(f"{label}: {shared}, {epochs} epoch{'' if epochs == '1' else 's'} in {minutes} min of training and "
+                 "validation each, test split", y=1.02, fontsize=9)
     return fig
+
+
+def span(values: Sequence[float], fmt: str) -> str:
+    """"2" or "1-2": the lowest and highest of ``values`` in the format ``fmt``, once when they read the same."""
+    low, high = format(min(values), fmt), format(max(values), fmt)
+    return low if low == high else f"{low}-{high}"
