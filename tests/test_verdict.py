@@ -735,3 +735,24 @@ def test_the_sentences_on_zoomed_training_items_under_multi_scale_tta_hold():
     assert "about twice what it adds to the light model" in log
     assert ("a loss beyond the seed noise (and -0.0089 ± 0.0053 scored with the main job's multi-scale TTA), so training "
             "stays on whole images") in flat_text("README.md")
+
+
+def test_the_sentences_on_the_lighter_models_scaling_hold():
+    # docs/benchmarks.md: with the record's recipe each doubling of the data "adds 1.5 to 3.4 points to every score",
+    # the minutes grow less than the data, "Two threads run a step 1.84 times as fast as one", a step "0.207 s"
+    record = (Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "scaling_light.md").read_text()
+    assert "--light" in record and "AVX512-BF16" in record and "bfloat16" in record
+    data = {int(images): [float(cell) for cell in (minutes, *scores)]
+            for images, _, _, minutes, *scores in table_rows(record, ("782", "1564", "3129"), 7)}
+    assert sorted(data) == [782, 1564, 3129]
+    gains = [later - earlier for small, large in ((782, 1564), (1564, 3129))
+             for earlier, later in zip(data[small][1:], data[large][1:], strict=True)]
+    assert [round(min(gains) * 100, 1), round(max(gains) * 100, 1)] == [1.5, 3.4]
+    assert data[1564][0] / data[782][0] < 2 and data[3129][0] / data[1564][0] < 2  # the minutes grow less than the data
+    threads = {row[0]: row[1:] for row in table_rows(record, ("1", "2"), 4)}
+    assert threads["2"][0] == "0.207" and threads["2"][2] == "1.84"
+    log = flat_text("docs/benchmarks.md")
+    assert "Each doubling of the data adds 1.5 to 3.4 points to every score (one seed each)" in log
+    assert "Two threads run a step 1.84 times as fast as one. A step of the lighter model at 128x128 takes 0.207 s" in log
+    for row in table_rows(record, ("782", "1564", "3129", "1", "2"), 7) + table_rows(record, ("1", "2"), 4):
+        assert "| " + " | ".join(row) + " |" in log  # the log's tables are the record's
