@@ -84,11 +84,15 @@ def train_main(args: argparse.Namespace) -> None:
                          "has no such decoder (drop --light, or train deeplabv3plus)")
     if args.last_epoch_steps is not None and args.epochs is None:
         raise SystemExit("--last-epoch-steps cuts the last of --epochs N epochs: give --epochs too")
-    if args.small_epochs is not None and (args.epochs is None or not args.light):
-        raise SystemExit(f"--small-epochs sets how many of --epochs N epochs the lighter model trains on "
-                         f"{LIGHT_RECIPE['early_scale']}x-size batches: give --light and --epochs too")
-    if args.small_epochs is not None and not 0 <= args.small_epochs <= args.epochs:
-        raise SystemExit(f"--small-epochs {args.small_epochs} of --epochs {args.epochs}: give 0 to {args.epochs}")
+    small_share = None
+    if args.small_epochs is not None:
+        if args.epochs is None or not args.light:
+            raise SystemExit(f"--small-epochs sets how many of --epochs N epochs the lighter model trains on "
+                             f"{LIGHT_RECIPE['early_scale']}x-size batches: give --light and --epochs too")
+        try:
+            small_share = early_share_for(args.small_epochs, args.epochs)
+        except ValueError as err:
+            raise SystemExit(f"--small-epochs: {err}") from None
     start = time.perf_counter()
     world = init_from_env()
     profile, index, split = course_setup(verbose=world.is_main)
@@ -108,8 +112,8 @@ def train_main(args: argparse.Namespace) -> None:
     if args.light or wants_light(args, profile, index, split, backbone, full_run_dir, overrides, world.is_main):
         run_name = f"{run_name}-light"
         overrides.update(LIGHT_RECIPE)
-        if args.small_epochs is not None:
-            overrides["early_share"] = early_share_for(args.small_epochs, args.epochs)
+        if small_share is not None:
+            overrides["early_share"] = small_share
     run_name = seeded_run_name(run_name, args.seed)
     if args.seed is not None:
         overrides["seed"] = args.seed
