@@ -9,7 +9,7 @@ import numpy as np
 from ..data.index import SegmentationIndex, is_strip
 from ..evaluation.inference import predict_mask
 from ..evaluation.metrics import all_empty_scores, image_miou, summarize
-from ..training.loop import trained_scale
+from ..training.loop import small_epochs, trained_scale
 from .experiment import ExperimentResult, examples_by_iou
 from .plots import plot_examples, plot_learning_curves, plot_score_bars
 from .profile import CPU_SIBLING, Profile
@@ -77,7 +77,7 @@ def run_label(result: ExperimentResult) -> str:
 def progressive_words(history: list[dict]) -> str:
     """", epochs 1-8 on 0.75x batches" for a run whose first epochs trained on batches resized by a factor below 1
     (progressive resizing, their ``train_scale`` in ``history``), or "" for a run at the input size throughout."""
-    small = [h for h in history if trained_scale(h) < 1.0]
+    small = small_epochs(history)
     if not small:
         return ""
     return f", epochs 1-{len(small)} on {trained_scale(small[0]):g}x batches"

@@ -17,7 +17,7 @@ from ..data.index import SegmentationIndex
 from ..data.stats import label_pixel_counts
 from ..data.torch_dataset import SteelDataset
 from ..training.config import TrainConfig
-from ..training.loop import trained_scale
+from ..training.loop import small_epochs, trained_scale
 from ..training.losses import inverse_frequency_weights
 from .experiment import ExperimentResult, run_experiment
 from .paper import PAPER_MIOU
@@ -122,7 +122,7 @@ def training_summary(history: list[dict], light: bool = False) -> str:
     loads = [h["load_1min"] for h in history if "load_1min" in h]
     load = f", load {min(loads):.1f}-{max(loads):.1f}" if loads else ""
     cut = history[-1].get("planned_last_epoch_steps") if history else None
-    small = sum(trained_scale(h) < 1.0 for h in history)
+    small = len(small_epochs(history))
     repeat = (("--light " if light else "") + f"--epochs {len(history)}" + (f" --last-epoch-steps {cut}" if cut else "")
               + (f" --small-epochs {small}" if light and small else ""))
     return (f"Trained {len(history)} epochs, {seen:,} images seen{smaller}, "

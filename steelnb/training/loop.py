@@ -210,6 +210,12 @@ def trained_scale(epoch_record: dict) -> float:
     return epoch_record.get("train_scale", 1.0)
 
 
+def small_epochs(history: list[dict]) -> list[dict]:
+    """The epochs of ``history`` that trained on resized batches (:func:`trained_scale` below 1): the first ones of a
+    run with progressive resizing, none otherwise."""
+    return [h for h in history if trained_scale(h) < 1.0]
+
+
 def epoch_scale(config: TrainConfig, history: list[dict], epoch: int, epochs: int | None = None) -> float:
     """The factor by which epoch ``epoch`` (from 1) resizes its training batches, after the epochs of ``history``:
     ``config.batch_scale(epoch, epochs)``, except that once an epoch has trained at the input size every later one
